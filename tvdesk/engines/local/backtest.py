@@ -1,0 +1,328 @@
+"""One backtest on PyneCore, inside the current process.
+
+This module is what a warm worker process runs for each request. It keeps three caches for
+the life of the process, because they are what makes the second run cheap: transpiled
+scripts (on disk, shared), parsed declarations per script, and parsed market data per file.
+A run records the trades PyneCore's broker emulator closes and the bar-by-bar equity (close,
+worst and best inside the bar), then computes TradingView's metrics itself: PyneCore's own
+summary statistics follow other conventions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tvdesk.analytics.tv_metrics import compute_metrics
+from tvdesk.data.market_data import Bars, load_bars
+from tvdesk.engines.local.symbols import ResolvedSymbol, resolve_symbol, to_pynecore
+from tvdesk.errors import Cancelled, EngineError, InputError, PineError
+from tvdesk.model import (
+    BacktestRequest,
+    BacktestResult,
+    EquityCurve,
+    FrozenMap,
+    InputSpec,
+    InputValue,
+    Trade,
+)
+from tvdesk.pine.declarations import coerce_input, read_declarations
+from tvdesk.pine.transpile import TOOLCHAIN, TranspileCache
+
+# PyneCore writes a .toml of inputs beside each script it imports unless told not to; the
+# transpile cache is shared and read-only in spirit, so keep it clean.
+os.environ.setdefault("PYNE_SAVE_SCRIPT_TOML", "0")
+
+CANCEL_CHECK_EVERY = 256  # bars between two looks at the cancel flag: cheap, and < 10 ms
+
+
+@dataclass(frozen=True, slots=True)
+class _Declarations:
+    title: str
+    settings: dict[str, Any]
+    inputs: tuple[InputSpec, ...]
+
+
+class BacktestContext:
+    """Per-process caches; one instance lives in each warm worker."""
+
+    def __init__(self, transpile_cache: TranspileCache | None = None) -> None:
+        self.transpiles = transpile_cache or TranspileCache()
+        self._declarations: dict[str, _Declarations] = {}
+        self._bars: dict[tuple[str, str, int, int], tuple[Bars, list[Any]]] = {}
+
+    def declarations(self, source_hash: str, python: str) -> _Declarations:
+        found = self._declarations.get(source_hash)
+        if found is None:
+            title, settings, inputs = read_declarations(python)
+            found = _Declarations(title, settings, inputs)
+            self._declarations[source_hash] = found
+        return found
+
+    def bars(self, path: str, timezone: str) -> tuple[Bars, list[Any]]:
+        """Parsed bars and their PyneCore OHLCV list, reused while the file is unchanged."""
+        try:
+            stat = Path(path).stat()
+        except OSError as exc:
+            raise InputError(f"cannot read market data: {exc.strerror}", source=path) from None
+        key = (str(Path(path).resolve()), timezone, stat.st_mtime_ns, stat.st_size)
+        hit = self._bars.get(key)
+        if hit is None:
+            from pynecore.types.ohlcv import OHLCV
+
+            bars = load_bars(path, timezone=timezone)
+            ohlcv = [OHLCV(int(t), float(o), float(h), float(lo), float(c), float(v))
+                     for t, o, h, lo, c, v in zip(bars.times, bars.open, bars.high, bars.low,
+                                                   bars.close, bars.volume, strict=True)]
+            if len(self._bars) > 8:  # a worker sees few files; keep memory bounded anyway
+                self._bars.clear()
+            hit = (bars, ohlcv)
+            self._bars[key] = hit
+        return hit
+
+
+def resolve_inputs(request: BacktestRequest, inputs: tuple[InputSpec, ...]) -> dict[str, Any]:
+    """Map the request's overrides (by title or variable name) to PyneCore's parameter names."""
+    resolved: dict[str, InputValue] = {}
+    by_title = {spec.title: spec for spec in inputs}
+    by_name = {spec.name: spec for spec in inputs if spec.overridable}
+    for key, raw in request.inputs:
+        spec = by_title.get(key) or by_name.get(key)
+        if spec is None:
+            folded = key.strip().casefold()
+            spec = next((s for s in inputs if s.title.strip().casefold() == folded), None)
+        if spec is None:
+            valid = "; ".join(f"{s.title!r} ({s.kind}, default {s.default!r})"
+                              for s in inputs if s.overridable)
+            raise InputError(f"unknown input {key!r}; the script's inputs are: {valid or 'none'}",
+                             source="--input")
+        if not spec.overridable:
+            raise InputError(
+                f"input {spec.title!r} is declared inside an expression and cannot be set "
+                "by the local engine; make it a plain `x = input.*(...)` declaration",
+                source="--input",
+            )
+        try:
+            resolved[spec.name] = coerce_input(spec, raw)
+        except ValueError as exc:
+            raise InputError(f"input {spec.title!r}: {exc}", source="--input") from None
+    return resolved
+
+
+def _to_ms(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+class _EntryGate:
+    """Blocks new entries before the trading window opens; earlier bars only warm up.
+
+    PyneCore has no such option, so the gate wraps `strategy.entry` and `strategy.order` (the
+    two calls that open positions) for the duration of one run.
+    """
+
+    def __init__(self, start_ms: int | None) -> None:
+        self.start_ms = start_ms
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self) -> _EntryGate:
+        if self.start_ms is None:
+            return self
+        from pynecore import lib
+        from pynecore.lib import strategy
+
+        start = self.start_ms
+        for name in ("entry", "order"):
+            original = getattr(strategy, name)
+            self._saved[name] = original
+
+            def gated(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                if lib._time < start:
+                    return None
+                return _original(*args, **kwargs)
+
+            setattr(strategy, name, gated)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved:
+            from pynecore.lib import strategy
+
+            for name, original in self._saved.items():
+                setattr(strategy, name, original)
+
+
+def run_backtest(request: BacktestRequest, context: BacktestContext,
+                 cancelled: Callable[[], bool] | None = None) -> BacktestResult:
+    """Run one request to completion (or until `cancelled()` turns true)."""
+    if not request.data_path:
+        raise InputError("the local engine needs market data (--data FILE.csv)", source="--data")
+    transpiled = context.transpiles.get(request.strategy.source)
+    decl = context.declarations(transpiled.source_hash, transpiled.python)
+    inputs = resolve_inputs(request, decl.inputs)
+    settings = dict(request.settings)
+
+    bars, ohlcv = context.bars(request.data_path, request.symbol.timezone)
+    end_ms = _to_ms(request.date_to)
+    start_ms = _to_ms(request.date_from)
+    if end_ms is not None:
+        bars = bars.slice_until(end_ms)
+        ohlcv = ohlcv[: len(bars)]
+    if not len(bars):
+        raise InputError("no bars left before --to", source=request.data_path)
+    first_bar = 0
+    if start_ms is not None:
+        first_bar = int((bars.times < start_ms).sum())
+        if first_bar >= len(bars):
+            raise InputError("--from is after the last bar of the data", source="--from")
+    symbol = resolve_symbol(request.symbol, bars)
+
+    from pynecore.core.script_runner import ScriptRunner
+
+    try:
+        runner = ScriptRunner(transpiled.path, ohlcv, to_pynecore(symbol), inputs=inputs,
+                              settings=settings)
+    except ValueError as exc:
+        raise InputError(str(exc), source="--input") from None
+    initial = float(settings.get("initial_capital", decl.settings.get("initial_capital", 1e6)))
+    recorder = _Recorder(len(ohlcv), initial, symbol.pointvalue)
+    closed: list[Any] = []
+    try:
+        with _EntryGate(start_ms if first_bar else None):
+            for index, (candle, _plot, new_trades) in enumerate(runner.run_iter()):
+                if new_trades:
+                    closed.extend(new_trades)
+                recorder.record(runner.script.position, candle)
+                if cancelled is not None and index % CANCEL_CHECK_EVERY == 0 and cancelled():
+                    raise Cancelled("backtest cancelled")
+    except (Cancelled, InputError, PineError):
+        raise
+    except Exception as exc:  # a runtime error in the script: name it, keep the worker alive
+        raise EngineError(f"the script failed while running: {type(exc).__name__}: {exc}") \
+            from None
+
+    position = runner.script.position
+    tz = ZoneInfo(symbol.timezone)
+    trades = _convert_trades(closed, list(position.open_trades), tz, float(ohlcv[-1].close),
+                             symbol.pointvalue, len(ohlcv) - 1)
+    equity = recorder.curve()
+    margin_calls = sum(1 for t in trades if "margin call" in t.exit_signal.casefold())
+    risk_free = float(decl.settings.get("risk_free_rate", 2.0))
+    metrics = compute_metrics(trades, equity, initial_capital=initial, risk_free_rate=risk_free,
+                              timezone=symbol.timezone, first_bar=first_bar,
+                              margin_calls=margin_calls)
+    effective_inputs = {spec.title: inputs.get(spec.name, spec.default) for spec in decl.inputs}
+    properties = {
+        "engine": "local",
+        "toolchain": TOOLCHAIN,
+        "strategy_title": decl.title,
+        "source_hash": transpiled.source_hash,
+        "symbol": f"{symbol.prefix}:{symbol.ticker}",
+        "timeframe": symbol.timeframe,
+        "timezone": symbol.timezone,
+        "tick_size": symbol.mintick,
+        "point_value": symbol.pointvalue,
+        "currency": symbol.currency,
+        "data_file": request.data_path,
+        "bars": len(ohlcv),
+        "warmup_bars": first_bar,
+        "trading_range": [_iso(int(bars.times[first_bar]), tz), _iso(int(bars.times[-1]), tz)],
+        "date_from": request.date_from.isoformat() if request.date_from else None,
+        "date_to": request.date_to.isoformat() if request.date_to else None,
+        "inputs": effective_inputs,
+        "strategy_settings": {**decl.settings, **settings},
+    }
+    return BacktestResult(source="local", metrics=metrics, trades=trades,
+                          properties=FrozenMap(properties), equity_curve=equity,
+                          warnings=symbol.warnings + _gap_warning(bars))
+
+
+def _iso(ms: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz).isoformat()
+
+
+def _gap_warning(bars: Bars) -> tuple[str, ...]:
+    if bars.gaps:
+        return (f"information: {bars.gaps} missing bars (gaps) in the data",)
+    return ()
+
+
+class _Recorder:
+    """Collects close, worst and best equity of every bar with as little work as possible."""
+
+    def __init__(self, size: int, initial: float, pointvalue: float) -> None:
+        self.initial = initial
+        self.pointvalue = pointvalue
+        self.times: list[int] = []
+        self.equity: list[float] = []
+        self.low: list[float] = []
+        self.high: list[float] = []
+        self.close: list[float] = []
+
+    def record(self, position: Any, candle: Any) -> None:
+        realized = self.initial + position.netprofit
+        size = position.size
+        close_equity = realized + position.openprofit
+        if size:
+            avg = position.avg_price
+            worst, best = (candle.low, candle.high) if size > 0 else (candle.high, candle.low)
+            low = min(close_equity, realized + size * (worst - avg) * self.pointvalue)
+            high = max(close_equity, realized + size * (best - avg) * self.pointvalue)
+        else:
+            low = high = close_equity
+        self.times.append(candle.timestamp)
+        self.equity.append(close_equity)
+        self.low.append(low)
+        self.high.append(high)
+        self.close.append(candle.close)
+
+    def curve(self) -> EquityCurve:
+        return EquityCurve(times=tuple(self.times), equity=tuple(self.equity),
+                           equity_low=tuple(self.low), equity_high=tuple(self.high),
+                           close=tuple(self.close))
+
+
+def _dt(ms: int, tz: ZoneInfo) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz)
+
+
+def _convert_trades(closed: list[Any], still_open: list[Any], tz: ZoneInfo, last_close: float,
+                    pointvalue: float, last_bar: int) -> tuple[Trade, ...]:
+    """PyneCore trades -> model trades, numbered by entry as TradingView numbers them."""
+    rows: list[tuple[tuple[int, int], dict[str, Any]]] = []
+    for t in closed:
+        rows.append(((t.entry_time, t.entry_fill_seq), {
+            "side": "long" if t.size > 0 else "short",
+            "entry_time": _dt(t.entry_time, tz), "entry_price": float(t.entry_price),
+            "qty": abs(float(t.size)), "exit_time": _dt(t.exit_time, tz),
+            "exit_price": float(t.exit_price), "profit": float(t.profit),
+            "profit_percent": float(t.profit_percent), "entry_signal": t.entry_id or "",
+            "exit_signal": t.exit_id or "", "commission": float(t.commission),
+            "run_up": float(t.max_runup), "run_up_percent": float(t.max_runup_percent),
+            "drawdown": float(t.max_drawdown), "drawdown_percent": float(t.max_drawdown_percent),
+            "cum_profit": float(t.cum_profit), "entry_bar": int(t.entry_bar_index),
+            "exit_bar": int(t.exit_bar_index),
+        }))
+    for t in still_open:
+        size = float(t.size)
+        profit = size * (last_close - float(t.entry_price)) * pointvalue - float(t.commission)
+        cost = abs(size) * float(t.entry_price) * pointvalue
+        rows.append(((t.entry_time, t.entry_fill_seq), {
+            "side": "long" if size > 0 else "short",
+            "entry_time": _dt(t.entry_time, tz), "entry_price": float(t.entry_price),
+            "qty": abs(size), "profit": profit,
+            "profit_percent": profit / cost * 100 if cost else None,
+            "entry_signal": t.entry_id or "", "exit_signal": "Open", "open": True,
+            "commission": float(t.commission), "entry_bar": int(t.entry_bar_index),
+            "exit_bar": last_bar,
+        }))
+    rows.sort(key=lambda row: row[0])
+    return tuple(Trade(number=i, **values) for i, (_, values) in enumerate(rows, start=1))

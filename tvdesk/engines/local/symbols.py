@@ -1,0 +1,100 @@
+"""Build PyneCore's SymInfo from what the user said and what the data shows.
+
+Tick size and point value matter as much as the engine: prices snap to the tick grid and P&L
+is price × quantity × point value. Whatever the user did not give is derived (tick size from
+the prices' decimals, point value 1, currency USD) and reported as a warning, so a trader sees
+which numbers rest on a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time as dt_time
+
+from tvdesk.data.market_data import Bars, derive_mintick
+from tvdesk.model import SymbolSpec
+
+_FOREX_CODES = {"EUR", "USD", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "SEK", "NOK", "MXN"}
+_CRYPTO_QUOTES = ("USDT", "USDC", "BUSD", "BTC", "ETH")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSymbol:
+    ticker: str
+    prefix: str
+    kind: str
+    currency: str
+    basecurrency: str | None
+    mintick: float
+    pointvalue: float
+    mincontract: float
+    timezone: str
+    timeframe: str
+    warnings: tuple[str, ...]
+
+
+def _guess_kind(ticker: str) -> tuple[str, str | None]:
+    """A best guess of (symbol type, base currency) from the ticker; 'other' when unsure."""
+    core = ticker.upper().rsplit(":", 1)[-1].split(".", 1)[0].replace("/", "")
+    if len(core) == 6 and core[:3] in _FOREX_CODES and core[3:] in _FOREX_CODES:
+        return "forex", core[:3]
+    for quote in _CRYPTO_QUOTES:
+        if core.endswith(quote) and len(core) > len(quote):
+            return "crypto", core[: -len(quote)]
+    return "other", None
+
+
+def resolve_symbol(spec: SymbolSpec, bars: Bars) -> ResolvedSymbol:
+    warnings: list[str] = []
+    ticker = spec.ticker or _ticker_from_path(bars.path)
+    prefix, _, name = ticker.rpartition(":")
+    kind, base = _guess_kind(name)
+    mintick = spec.mintick
+    if mintick is None:
+        mintick = derive_mintick(bars.price_decimals)
+        warnings.append(
+            f"tick size not given: using {mintick:g} from the data's price decimals "
+            "(set --mintick to match TradingView's symbol)"
+        )
+    pointvalue = spec.pointvalue
+    if pointvalue is None:
+        pointvalue = 1.0
+        warnings.append("point value not given: using 1 (set --pointvalue for futures/CFDs)")
+    currency = spec.currency or "USD"
+    if spec.timeframe and spec.timeframe != bars.timeframe:
+        warnings.append(
+            f"timeframe {spec.timeframe!r} was given but the data looks like {bars.timeframe!r}"
+        )
+    mincontract = 1e-05 if base == "BTC" else 1e-04 if kind == "crypto" else 1.0
+    return ResolvedSymbol(
+        ticker=name.upper(), prefix=(prefix or "LOCAL").upper(), kind=kind, currency=currency,
+        basecurrency=base, mintick=mintick, pointvalue=pointvalue, mincontract=mincontract,
+        timezone=spec.timezone, timeframe=spec.timeframe or bars.timeframe,
+        warnings=tuple(warnings),
+    )
+
+
+def _ticker_from_path(path: str) -> str:
+    stem = path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return stem.split("_", 1)[0] or "DATA"
+
+
+def to_pynecore(symbol: ResolvedSymbol):  # -> pynecore SymInfo (imported lazily: heavy)
+    from pynecore.core.syminfo import SymInfo, SymInfoInterval, SymInfoSession
+
+    # TradingView's way: mintick = minmove / pricescale with pricescale a power of ten.
+    decimals = len(f"{symbol.mintick:.10f}".rstrip("0").split(".")[1])
+    pricescale = 10 ** decimals
+    whole_day = [SymInfoInterval(day=d, start=dt_time(0, 0), end=dt_time(23, 59, 59))
+                 for d in range(7)]
+    return SymInfo(
+        prefix=symbol.prefix, description=symbol.ticker, ticker=symbol.ticker,
+        currency=symbol.currency, basecurrency=symbol.basecurrency, period=symbol.timeframe,
+        type=symbol.kind, mintick=symbol.mintick,
+        pricescale=pricescale, minmove=max(1, round(symbol.mintick * pricescale)),
+        pointvalue=symbol.pointvalue, mincontract=symbol.mincontract,
+        opening_hours=whole_day,
+        session_starts=[SymInfoSession(day=d, time=dt_time(0, 0)) for d in range(7)],
+        session_ends=[SymInfoSession(day=d, time=dt_time(23, 59, 59)) for d in range(7)],
+        timezone=symbol.timezone,
+    )

@@ -1,0 +1,1 @@
+"""Pine Script handling shared by every engine: transpile, safety check, declarations."""
