@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from tvdesk.analytics.tv_metrics import compute_metrics
 from tvdesk.data.market_data import Bars, load_bars
-from tvdesk.engines.local.symbols import ResolvedSymbol, resolve_symbol, to_pynecore
+from tvdesk.engines.local.symbols import resolve_symbol, to_pynecore
 from tvdesk.errors import Cancelled, EngineError, InputError, PineError
 from tvdesk.model import (
     BacktestRequest,

@@ -14,6 +14,7 @@ pool is rebuilt and the job fails with a clear error; the other jobs are not los
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import multiprocessing as mp
 import sys
@@ -21,7 +22,7 @@ import time
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from typing import Any
 
-from tvdesk.errors import Cancelled, EngineError
+from tvdesk.errors import EngineError
 from tvdesk.model import BacktestRequest, BacktestResult
 
 _CANCEL_SLOTS = 64
@@ -107,10 +108,9 @@ class WorkerPool:
         except asyncio.CancelledError:
             self._cancel(job_id)
             # Wait for the worker to notice, so it is free for the next job.
-            try:
+            # Its outcome (Cancelled, or a result that came too late) no longer matters.
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(future, timeout=10)
-            except (TimeoutError, Cancelled, Exception):
-                pass
             raise
         except BrokenExecutor:
             self._executor = None

@@ -1,0 +1,40 @@
+"""Small hand-made markets and a direct (in-process) way to backtest on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tvdesk.engines.local.backtest import BacktestContext, run_backtest
+from tvdesk.model import BacktestRequest, BacktestResult, SymbolSpec
+from tvdesk.pine.loader import load_strategy_source
+from tvdesk.pine.transpile import TranspileCache
+
+DAY_MS = 86_400_000
+START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+
+
+def write_bars(path: Path, bars: Sequence[tuple[float, float, float, float]],
+               step_ms: int = DAY_MS) -> Path:
+    """Write (open, high, low, close) rows as a unix-seconds OHLCV CSV, one bar per step."""
+    lines = ["time,open,high,low,close,volume"]
+    for i, (o, h, lo, c) in enumerate(bars):
+        lines.append(f"{(START_MS + i * step_ms) // 1000},{o},{h},{lo},{c},1000")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def flat_bars(n: int, price: float = 100.0) -> list[tuple[float, float, float, float]]:
+    return [(price, price + 1, price - 1, price) for _ in range(n)]
+
+
+def backtest(tmp_path: Path, pine: str, bars: Sequence[tuple[float, float, float, float]],
+             **request_fields) -> BacktestResult:
+    data = write_bars(tmp_path / "bars.csv", bars)
+    cache = TranspileCache(tmp_path / "transpiled")
+    strategy = load_strategy_source(pine, cache=cache)
+    request = BacktestRequest(strategy=strategy, data_path=str(data),
+                              symbol=request_fields.pop("symbol", SymbolSpec(
+                                  ticker="TEST:ABC", mintick=0.01, pointvalue=1.0)),
+                              **request_fields)
+    return run_backtest(request, BacktestContext(cache))

@@ -1,0 +1,91 @@
+"""The `tvdesk` command as a user runs it: a real subprocess, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "pine" / "examples" / "sma_cross.pine"
+EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
+
+
+def tvdesk(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tvdesk", *args], capture_output=True,
+                          text=True, cwd=cwd or ROOT, timeout=300)
+
+
+def test_version_names_pynesys() -> None:
+    run = tvdesk("--version")
+    assert run.returncode == 0
+    assert "tvdesk 0." in run.stdout
+    assert "Powered by PyneSys (https://pynesys.io)" in run.stdout
+
+
+def test_evaluate_prints_a_summary_and_writes_the_result_document(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    run = tvdesk("evaluate", "--engine", "local", "--script", str(EXAMPLE), "--data", str(EURUSD),
+                 "--symbol", "FX:EURUSD", "--mintick", "0.00001", "--pointvalue", "1",
+                 "--input", "Fast Length=12", "--from", "2017-06-01", "--to", "2017-12-31",
+                 "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "Net profit" in run.stdout and "Profit factor" in run.stdout
+    doc = json.loads(out.read_text())
+    assert doc["source"] == "local"
+    assert doc["properties"]["inputs"]["Fast Length"] == 12
+    assert doc["metrics"]["total_trades"] == len([t for t in doc["trades"] if not t["open"]])
+    assert all(t["entry_time"] >= "2017-06-01" for t in doc["trades"])
+    assert all(t["exit_time"] is None or t["exit_time"] <= "2018" for t in doc["trades"])
+    assert doc["properties"]["tick_size"] == 0.00001
+
+
+def test_unknown_input_exits_2_and_lists_the_inputs(tmp_path: Path) -> None:
+    run = tvdesk("evaluate", "--script", str(EXAMPLE), "--data", str(EURUSD),
+                 "--input", "Fast=3")
+    assert run.returncode == 2
+    assert "unknown input 'Fast'" in run.stderr and "'Fast Length' (int" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_bad_market_data_exits_2_naming_file_and_row(tmp_path: Path) -> None:
+    data = tmp_path / "bad.csv"
+    data.write_text("time,open,high,low,close\n1700000000,1,2,0.5,1\n1700003600,1,0.5,2,1\n")
+    run = tvdesk("evaluate", "--script", str(EXAMPLE), "--data", str(data))
+    assert run.returncode == 2
+    assert "bad.csv, line 3" in run.stderr
+
+
+def test_pine_error_exits_1_with_the_line(tmp_path: Path) -> None:
+    script = tmp_path / "broken.pine"
+    script.write_text('//@version=6\nstrategy("b")\nx = ta.sma(close,\n')
+    run = tvdesk("evaluate", "--script", str(script), "--data", str(EURUSD))
+    assert run.returncode == 1
+    assert "broken.pine" in run.stderr and "Pine line" in run.stderr
+
+
+def test_missing_script_exits_2(tmp_path: Path) -> None:
+    run = tvdesk("evaluate", "--script", str(tmp_path / "nope.pine"), "--data", str(EURUSD))
+    assert run.returncode == 2
+    assert "nope.pine: no such Pine file" in run.stderr
+
+
+def test_profile_from_config_supplies_the_flags(tmp_path: Path) -> None:
+    config = tmp_path / "tvdesk.toml"
+    config.write_text(f"""
+[profiles.demo]
+script = "{EXAMPLE.as_posix()}"
+data = "{EURUSD.as_posix()}"
+symbol = "FX:EURUSD"
+mintick = 0.00001
+from = "2017-09-01"
+[profiles.demo.inputs]
+"Slow Length" = 40
+""")
+    out = tmp_path / "r.json"
+    run = tvdesk("--config", str(config), "evaluate", "--profile", "demo",
+                 "--input", "Fast Length=8", "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    inputs = json.loads(out.read_text())["properties"]["inputs"]
+    assert inputs == {"Fast Length": 8, "Slow Length": 40, "Allow Shorts": False}

@@ -1,0 +1,92 @@
+"""Settings files: profiles load, and every mistake names file, key and expectation."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tvdesk.config import load_settings
+from tvdesk.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_profile_fields_and_relative_paths(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+processes = 2
+[profiles.eu]
+script = "pine/s.pine"
+data = "d.csv"
+timezone = "Europe/Berlin"
+mintick = 0.0001
+from = 2020-01-01
+to = "2021-06-30"
+conditions = "1-3,7"
+[profiles.eu.inputs]
+"Fast Length" = 9
+[profiles.eu.targets]
+min_trades = 30
+max_drawdown = 15.5
+""")
+    settings = load_settings(path)
+    eu = settings.profile("eu")
+    assert settings.processes == 2
+    assert eu.script == tmp_path / "pine" / "s.pine"
+    assert eu.date_from == date(2020, 1, 1) and eu.date_to == date(2021, 6, 30)
+    assert eu.inputs == {"Fast Length": 9}
+    assert eu.targets == {"min_trades": 30.0, "max_drawdown": 15.5}
+    assert eu.conditions == "1-3,7"
+
+
+def test_missing_default_file_means_defaults(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    monkeypatch.setenv("TVDESK_HOME", str(tmp_path))
+    settings = load_settings()
+    assert settings.engine == "local" and settings.profiles == {}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("processes = 'two'", "key 'processes': expected a whole number ≥ 1, got 'two'"),
+    ("engine = 'cloud'", "key 'engine': expected \"local\" or \"tradingview\""),
+    ("colour = 1", "unknown key 'colour'"),
+    ("[profiles.a]\nmintick = 'small'", "key 'profiles.a.mintick': expected a positive number"),
+    ("[profiles.a]\nfrom = 'yesterday'", "key 'profiles.a.from': expected a date YYYY-MM-DD"),
+    ("[profiles.a]\nsymbl = 'X'", "unknown key 'profiles.a.symbl'"),
+    ("[profiles.a.targets]\nmin_trades = 'many'", "key 'profiles.a.targets.min_trades'"),
+    ("x = [", "not valid TOML"),
+])
+def test_bad_config_names_file_key_and_expectation(tmp_path: Path, text: str,
+                                                   message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(path) in str(caught.value)
+    assert message in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize("key", ["password", "tradingview_password", "api_key", "totp_secret",
+                                 "openai_token"])
+def test_secrets_are_refused_with_a_pointer_to_the_keyring(tmp_path: Path, key: str) -> None:
+    path = write(tmp_path, f"[llm]\n{key} = 'hunter2'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "keyring" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_unknown_profile_lists_known_ones(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "[profiles.alpha]\n[profiles.beta]\n"))
+    with pytest.raises(ConfigError, match="no profile named 'gamma' \\(profiles: alpha, beta\\)"):
+        settings.profile("gamma")
+
+
+def test_named_config_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "missing.toml")

@@ -1,0 +1,99 @@
+"""Transpile cache, the safety check on generated code, and reading declared inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tvdesk.errors import PineError
+from tvdesk.model import InputSpec
+from tvdesk.pine.declarations import coerce_input
+from tvdesk.pine.loader import load_strategy, load_strategy_source
+from tvdesk.pine.safety import check_generated_code
+from tvdesk.pine.transpile import TranspileCache
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SAFE_HEADER = '"""\n@pyne\n"""\nfrom pynecore.lib import close, script, strategy\n'
+
+
+@pytest.mark.parametrize(("body", "refused"), [
+    ("import os\n", "library import"),
+    ("from subprocess import run\n", "import"),
+    ("x = open('/etc/passwd')\n", "open"),
+    ("x = eval('1')\n", "eval"),
+    ("x = __import__('os')\n", "__import__"),
+    ("x = close.__class__\n", "dunder attribute"),
+    ("x = getattr(close, 'y')\n", "getattr"),
+    ("from . import thing\n", "import"),
+])
+def test_safety_check_refuses_constructs_pine_cannot_express(body: str, refused: str) -> None:
+    with pytest.raises(PineError) as caught:
+        check_generated_code(SAFE_HEADER + body)
+    assert caught.value.feature == refused
+    assert "refused" in str(caught.value) or "not supported" in str(caught.value)
+
+
+def test_every_bundled_script_passes_the_safety_check(tmp_path: Path) -> None:
+    cache = TranspileCache(tmp_path)
+    scripts = sorted((ROOT / "pine").rglob("*.pine"))
+    assert len(scripts) >= 4
+    for script in scripts:
+        strategy = load_strategy(script, cache=cache)
+        assert strategy.title and strategy.inputs
+
+
+def test_transpile_cache_writes_once_and_reuses(tmp_path: Path) -> None:
+    source = (ROOT / "pine" / "examples" / "sma_cross.pine").read_text()
+    first = TranspileCache(tmp_path).get(source)
+    stamp = first.path.stat().st_mtime_ns
+    second = TranspileCache(tmp_path).get(source)  # a new process would do the same
+    assert second.path == first.path and second.path.stat().st_mtime_ns == stamp
+    changed = TranspileCache(tmp_path).get(source + "\n// tweak\n")
+    assert changed.path != first.path
+    assert len(list(tmp_path.glob("s_*.py"))) == 2
+    assert not list(tmp_path.glob(".tmp_*"))
+
+
+def test_declared_inputs_carry_titles_ranges_and_options(tmp_path: Path) -> None:
+    pine = """//@version=5
+strategy("Decl", initial_capital=5000, commission_value=0.05)
+src = input.source(close, "Source")
+n = input.int(14, "RSI Length", minval=2, maxval=50, step=2)
+lvl = input.float(30, "Oversold", minval=5, maxval=50)
+mode = input.string("Fast", "Mode", options=["Fast", "Slow"])
+flag = input.bool(false, "Use Filter")
+pct = input.float(2.0, "Stop %") / 100
+r = ta.rsi(src, n)
+if r < lvl and flag
+    strategy.entry("L", strategy.long)
+"""
+    strategy = load_strategy_source(pine, cache=TranspileCache(tmp_path))
+    assert strategy.title == "Decl"
+    assert strategy.settings["initial_capital"] == 5000
+    by_title = {spec.title: spec for spec in strategy.inputs}
+    assert by_title["RSI Length"].kind == "int"
+    assert (by_title["RSI Length"].minval, by_title["RSI Length"].maxval,
+            by_title["RSI Length"].step) == (2, 50, 2)
+    assert by_title["Oversold"].default == 30.0 and by_title["Oversold"].kind == "float"
+    assert by_title["Mode"].options == ("Fast", "Slow")
+    assert by_title["Source"].kind == "source" and by_title["Source"].default == "close"
+    assert by_title["Use Filter"].default is False
+    assert by_title["Stop %"].overridable is False
+    assert strategy.input_by_key("n") is by_title["RSI Length"]
+    assert strategy.input_by_key("rsi length") is by_title["RSI Length"]
+
+
+def test_coerce_input_by_kind() -> None:
+    floats = InputSpec(name="x", title="X", kind="float", default=1.0, minval=0, maxval=10)
+    assert coerce_input(floats, "2.5") == 2.5
+    with pytest.raises(ValueError, match="above the maximum 10"):
+        coerce_input(floats, "11")
+    choice = InputSpec(name="m", title="M", kind="string", default="a", options=("a", "b"))
+    with pytest.raises(ValueError, match="expected one of 'a', 'b'"):
+        coerce_input(choice, "c")
+    source = InputSpec(name="s", title="S", kind="source", default="close")
+    assert coerce_input(source, "hl2") == "hl2"
+    with pytest.raises(ValueError, match="price source"):
+        coerce_input(source, "vwapx")

@@ -1,0 +1,87 @@
+"""The warm worker pool: reuse, cancellation and recovery from a dead worker (real processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from engine_helpers import write_bars
+
+from tvdesk.engines.local import LocalEngine
+from tvdesk.errors import EngineError
+from tvdesk.model import BacktestRequest, SymbolSpec
+from tvdesk.pine.loader import load_strategy_source
+
+QUICK = """//@version=6
+strategy("q", initial_capital=10000)
+if bar_index % 4 == 0
+    strategy.entry("L", strategy.long, qty=1)
+if bar_index % 4 == 2
+    strategy.close("L")
+"""
+
+SLOW = """//@version=6
+strategy("s", initial_capital=10000)
+total = 0.0
+for i = 0 to 3000
+    total += math.sqrt(i)
+if bar_index % 4 == 0 and total > 0
+    strategy.entry("L", strategy.long, qty=1)
+"""
+
+
+def _request(tmp_path: Path, pine: str, bars: int) -> BacktestRequest:
+    data = write_bars(tmp_path / f"bars_{bars}.csv",
+                      [(100 + i % 7, 108 + i % 7, 95 + i % 7, 101 + i % 7) for i in range(bars)])
+    return BacktestRequest(strategy=load_strategy_source(pine), data_path=str(data),
+                           symbol=SymbolSpec(ticker="T:X", mintick=0.01, pointvalue=1))
+
+
+def test_pool_reuses_warm_workers_and_counts_jobs(tmp_path: Path) -> None:
+    async def scenario() -> tuple[list[int], int, int]:
+        async with LocalEngine(processes=1) as engine:
+            pids = await engine.pool.warm_up()
+            first = await engine.run(_request(tmp_path, QUICK, 60))
+            second = await engine.run(_request(tmp_path, QUICK, 60).with_inputs({}))
+            assert first.trades == second.trades
+            again = await engine.pool.warm_up()
+            return pids + again, engine.pool.jobs_done, len(first.trades)
+
+    pids, jobs, trades = asyncio.run(scenario())
+    assert pids[0] == pids[1], "the same warm process served every job"
+    assert jobs == 2
+    assert trades == 15
+
+
+def test_cancelling_the_task_stops_the_backtest_and_frees_the_worker(tmp_path: Path) -> None:
+    async def scenario() -> int:
+        async with LocalEngine(processes=1) as engine:
+            await engine.pool.warm_up()
+            task = asyncio.ensure_future(engine.run(_request(tmp_path, SLOW, 20_000)))
+            await asyncio.sleep(1.0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert engine.pool.jobs_done == 0, "the cancelled job did not complete"
+            after = await engine.run(_request(tmp_path, QUICK, 40))
+            return len(after.trades)
+
+    assert asyncio.run(scenario()) == 10
+
+
+def test_a_killed_worker_fails_one_job_and_the_pool_recovers(tmp_path: Path) -> None:
+    async def scenario() -> int:
+        async with LocalEngine(processes=1) as engine:
+            [pid] = await engine.pool.warm_up()
+            task = asyncio.ensure_future(engine.run(_request(tmp_path, SLOW, 20_000)))
+            await asyncio.sleep(1.0)
+            os.kill(pid, signal.SIGKILL)
+            with pytest.raises(EngineError, match="worker process died"):
+                await task
+            after = await engine.run(_request(tmp_path, QUICK, 40))
+            return len(after.trades)
+
+    assert asyncio.run(scenario()) == 10

@@ -1,0 +1,1 @@
+"""Analytics: TradingView's strategy-report metrics, quality tags and overfitting statistics."""
