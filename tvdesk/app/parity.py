@@ -91,8 +91,9 @@ def compare_trades(engine: Sequence[Trade], tv: Sequence[Trade], *, mintick: flo
     end = max(t.exit_time for t in tv_closed if t.exit_time)
     if daily:  # the window covers whole days
         end = end + timedelta(days=1)
+    # An engine trade belongs to the window by its entry; its exit may fall later (a mismatch).
     in_window = [t for t in engine if not t.open and t.exit_time is not None
-                 and start <= t.entry_time and t.exit_time <= end]
+                 and start <= t.entry_time <= end]
     tolerance = mintick / 2 + 1e-9
 
     by_entry: dict[tuple[int, ...], list[Trade]] = {}

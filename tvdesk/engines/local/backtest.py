@@ -206,6 +206,12 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     except (Cancelled, InputError, PineError):
         raise
     except Exception as exc:  # a runtime error in the script: name it, keep the worker alive
+        if "security context" in str(exc):
+            raise PineError(
+                "request.security() needs data of another symbol or timeframe, which the "
+                f"local engine does not build yet ({exc})".split(". Provide")[0] + ")",
+                feature="request.security",
+            ) from None
         raise EngineError(f"the script failed while running: {type(exc).__name__}: {exc}") \
             from None
 
