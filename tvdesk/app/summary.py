@@ -52,8 +52,10 @@ def format_summary(result: BacktestResult, title: str = "") -> str:
     lines.append(f"{head} — {props.get('symbol', '?')} {props.get('timeframe', '')} "
                  f"({result.source})")
     trading = props.get("trading_range")
-    if trading:
+    if isinstance(trading, (list, tuple)) and len(trading) == 2:
         lines.append(f"Trading range: {trading[0]} → {trading[1]}")
+    elif trading:
+        lines.append(f"Trading range: {trading}")
     inputs = props.get("inputs") or {}
     if inputs:
         lines.append("Inputs: " + ", ".join(f"{k}={v}" for k, v in inputs.items()))

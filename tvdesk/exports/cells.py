@@ -1,0 +1,151 @@
+"""Turning one spreadsheet or CSV cell into a number, a date or a duration.
+
+The converters raise `CellError` with what was expected but no location: they run on every
+cell of a 20,000-row sheet, and only the caller knows the file, sheet, row and column. It
+catches `CellError` and raises `located` (an `InputError` naming all four), so building a
+location costs nothing until something is actually wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, timedelta, tzinfo
+
+from tvdesk.errors import InputError
+from tvdesk.exports import aliases
+
+EXCEL_EPOCH = datetime(1899, 12, 30)
+EXCEL_EPOCH_1904 = datetime(1904, 1, 1)
+_MAX_SERIAL = 2_958_465  # 9999-12-31
+
+
+class CellError(ValueError):
+    """A cell that does not hold what was expected; the caller adds where it is."""
+
+
+def located(error: CellError | str, *, source: str, line: int | None, column: str | None,
+            sheet: str | None = None) -> InputError:
+    """The user-facing error for a bad cell: file, sheet, row and column header."""
+    if sheet:  # InputError itself names file, line and column; the sheet is added here
+        where = f"sheet {sheet!r}, row {line}: " if line is not None else f"sheet {sheet!r}: "
+    else:
+        where = ""
+    return InputError(f"{where}{error}", source=source, line=line, column=column)
+
+
+def to_float(value: object) -> float | None:
+    """A number cell, or None when empty. Text such as "1234.5" or "0.27 %" is accepted."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise CellError(f"expected a number, found {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().replace("\u2212", "-")
+    if not text:
+        return None
+    try:
+        return float(text.rstrip("%").strip())
+    except ValueError:
+        raise CellError(f"expected a number, found {text!r}") from None
+
+
+def to_int(value: object) -> int | None:
+    number = to_float(value)
+    if number is None:
+        return None
+    if not number.is_integer():
+        raise CellError(f"expected a whole number, found {value!r}")
+    return int(number)
+
+
+def to_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def to_datetime(value: object, tz: tzinfo, *, date1904: bool = False) -> datetime:
+    """A chart-timezone time: an Excel serial number, a datetime, or ISO text.
+
+    TradingView writes the chart's wall-clock time without an offset, so naive values get `tz`
+    attached; a value that carries an offset is converted to `tz`. Serials are rounded to the
+    second because SheetJS's binary fractions are a few microseconds off. A wall time that
+    occurs twice (the hour a DST change repeats) is read as its first occurrence (fold=0).
+    """
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=tz)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _from_serial(float(value), tz, date1904)
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise CellError("expected a date and time, found an empty cell")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = _parse_other(text)
+    if parsed is None:
+        try:
+            return _from_serial(float(text), tz, date1904)
+        except (ValueError, CellError):
+            raise CellError(
+                f"expected a date such as 2024-01-31 or 2024-01-31 09:30 (or an Excel serial "
+                f"number), found {text!r}") from None
+    return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed.astimezone(tz)
+
+
+def _from_serial(serial: float, tz: tzinfo, date1904: bool) -> datetime:
+    if not math.isfinite(serial) or not 0 <= serial <= _MAX_SERIAL:
+        raise CellError(f"expected an Excel date serial number, found {serial!r}")
+    epoch = EXCEL_EPOCH_1904 if date1904 else EXCEL_EPOCH
+    return (epoch + timedelta(seconds=round(serial * 86400))).replace(tzinfo=tz)
+
+
+_OTHER_FORMATS = ("%b %d, %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d, %Y", "%d %b %Y %H:%M",
+                  "%d %b %Y", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%d.%m.%Y %H:%M", "%d.%m.%Y")
+
+
+def _parse_other(text: str) -> datetime | None:
+    for fmt in _OTHER_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+# --------------------------------------------------------------------------- durations
+
+_UNIT_DAYS: dict[str, float] = {}
+for _days, _names in (
+    (1 / 86400, ("s", "sec", "secs", "second", "seconds", "seg", "segundo", "segundos")),
+    (1 / 1440, ("min", "mins", "minute", "minutes", "minuto", "minutos")),
+    (1 / 24, ("h", "hr", "hrs", "hour", "hours", "hora", "horas")),
+    (1.0, ("d", "day", "days", "dia", "dias")),
+    (7.0, ("w", "wk", "week", "weeks", "semana", "semanas")),
+    (30.4375, ("mo", "month", "months", "mes", "meses")),
+    (365.25, ("y", "yr", "year", "years", "ano", "anos")),
+):
+    _UNIT_DAYS.update(dict.fromkeys(_names, _days))
+
+_DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([a-z]+)")
+
+
+def duration_days(text: str) -> float | None:
+    """"31 days", "2 weeks 3 days", "5 horas" -> days as a float; None if it is not a duration."""
+    norm = aliases.normalise(text)
+    parts = _DURATION_PART.findall(norm)
+    if not parts or _DURATION_PART.sub("", norm).strip(" ,") != "":
+        return None
+    total = 0.0
+    for number, unit in parts:
+        days = _UNIT_DAYS.get(unit)
+        if days is None:
+            return None
+        total += float(number.replace(",", ".")) * days
+    return total
