@@ -89,3 +89,20 @@ from = "2017-09-01"
     assert run.returncode == 0, run.stderr
     inputs = json.loads(out.read_text())["properties"]["inputs"]
     assert inputs == {"Fast Length": 8, "Slow Length": 40, "Allow Shorts": False}
+
+
+def test_evaluate_from_exports_reads_every_export_in_the_folder(tmp_path: Path) -> None:
+    from export_fixtures import write_csv, write_xlsx
+
+    sheets = tmp_path / "sheets"
+    sheets.mkdir()
+    write_xlsx(sheets / "report.xlsx")
+    write_csv(sheets / "trades.csv")
+    out = tmp_path / "all.json"
+    run = tvdesk("evaluate", "--from-exports", str(sheets), "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "report.xlsx" in run.stdout and "trades.csv" in run.stdout
+    documents = json.loads(out.read_text())
+    assert [d["source"] for d in documents] == ["export", "export"]
+    empty = tvdesk("evaluate", "--from-exports", str(tmp_path / "none"))
+    assert empty.returncode == 2 and "no TradingView exports" in empty.stderr

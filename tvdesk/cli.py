@@ -11,9 +11,14 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tvdesk import POWERED_BY, __version__
 from tvdesk.errors import TvdeskError
+
+if TYPE_CHECKING:
+    from tvdesk.optimize.loop import RunOutcome
+    from tvdesk.store import RunStore
 
 
 def _add_data_flags(parser: argparse.ArgumentParser, *, script_required: bool = False) -> None:
@@ -55,6 +60,9 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="backtest engine (local: PyneCore, offline)")
     _add_data_flags(ev)
     ev.add_argument("--json", metavar="OUT", help="write the result document (JSON)")
+    ev.add_argument("--from-exports", nargs="?", const="", metavar="DIR",
+                    help="no backtest: read the TradingView exports already downloaded in DIR "
+                    "(default: the data folder's sheets/)")
 
     par = sub.add_parser("parity", help="compare the local engine with a TradingView "
                          "'List of trades' export")
@@ -72,8 +80,51 @@ def _build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--json", metavar="OUT",
                      help="write the result document (with several files: a list)")
 
+    _add_optimize_parser(sub)
     sub.add_parser("gui", help="open the desktop workbench")
     return parser
+
+
+def _add_optimize_parser(sub: argparse._SubParsersAction) -> None:
+    opt = sub.add_parser("optimize", help="improve a strategy until targets are met or a "
+                         "limit is hit (parameter search, LLM rewrites)")
+    opt.add_argument("--engine", choices=["local", "tradingview"], default=None,
+                     help="backtest engine (default: local)")
+    _add_data_flags(opt)
+    run = opt.add_argument_group("run")
+    run.add_argument("--store", metavar="FILE", help="run store (SQLite; default in the "
+                     "user data folder)")
+    run.add_argument("--resume", metavar="RUN", help="continue a run (its id, or 'latest') "
+                     "with its stored settings")
+    run.add_argument("--seed", type=int, default=42, help="random seed (reproducible runs)")
+    run.add_argument("--process-count", type=int, default=None, metavar="N",
+                     help="workers in parallel (default: config, else 1)")
+    run.add_argument("--proposer", choices=["params", "llm", "both"], default="params")
+    run.add_argument("--sampler", choices=["tpe", "random", "grid"], default="tpe")
+    run.add_argument("--conditions", metavar="LIST",
+                     help="values of the condition input, each its own track: 1,3,5 or 1-10")
+    run.add_argument("--condition-input", metavar="TITLE", default=None,
+                     help="title of the condition input (default 'Condition')")
+    run.add_argument("--holdout", default="20%", metavar="PCT",
+                     help="last share of the bars kept out of the search (default 20%%)")
+    run.add_argument("--workspace", metavar="DIR", help="folder for the workers' pc_<n>.pine")
+    lim = opt.add_argument_group("targets and limits")
+    lim.add_argument("--min-trades", type=float, metavar="N")
+    lim.add_argument("--max-drawdown", type=float, metavar="PCT")
+    lim.add_argument("--min-profit-factor", type=float, metavar="X")
+    lim.add_argument("--target", action="append", default=[], metavar="EXPR",
+                     help="any metric constraint, e.g. 'sharpe_ratio>=0.3' (repeatable)")
+    lim.add_argument("--target-potential", action="append", default=[], metavar="EXPR",
+                     help="looser thresholds that mark a trial 'potential' (repeatable)")
+    lim.add_argument("--objective", action="append", default=[], metavar="KEY[:max|:min]",
+                     help="metric to optimise (default net_profit_percent:max); repeat for "
+                     "a multi-objective search")
+    lim.add_argument("--max-iterations", type=int, default=100, metavar="N",
+                     help="trials per condition track, shared by its workers")
+    lim.add_argument("--max-consecutive-errors", type=int, default=10, metavar="N")
+    lim.add_argument("--max-duplicate-consecutive-errors", type=int, default=5, metavar="N")
+    lim.add_argument("--time-budget", type=float, metavar="SECONDS",
+                     help="stop starting new trials after this long")
 
 
 def _options(args: argparse.Namespace):
@@ -108,12 +159,34 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tvdesk.app.files import write_json_atomically
     from tvdesk.app.summary import format_summary
 
+    if args.from_exports is not None:
+        return _evaluate_from_exports(args)
     request = _request(args)
     result = asyncio.run(_run_local(request))
     print(format_summary(result))
     if args.json:
         write_json_atomically(args.json, result.to_dict())
         print(f"result written to {args.json}")
+    return 0
+
+
+def _evaluate_from_exports(args: argparse.Namespace) -> int:
+    from tvdesk import paths
+    from tvdesk.app.files import write_json_atomically
+    from tvdesk.app.summary import format_summary
+    from tvdesk.errors import InputError
+    from tvdesk.exports import find_exports, read_export
+
+    folder = Path(args.from_exports) if args.from_exports else paths.data_dir() / "sheets"
+    files = find_exports(folder)
+    if not files:
+        raise InputError("no TradingView exports (.xlsx or .csv) found", source=str(folder))
+    results = [read_export(path, timezone=args.timezone or "UTC") for path in files]
+    for path, result in zip(files, results, strict=True):
+        print(format_summary(result, title=path.name))
+        print()
+    if args.json:
+        write_json_atomically(args.json, [r.to_dict() for r in results])
     return 0
 
 
@@ -165,8 +238,68 @@ def _cmd_gui(_args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_optimize(args: argparse.Namespace) -> int:
+    from tvdesk.app.optimize import (
+        default_store_path,
+        load_resumed_settings,
+        resolve_run_id,
+        run_optimization,
+    )
+    from tvdesk.cli_progress import ProgressPrinter, consume
+    from tvdesk.config import load_settings
+    from tvdesk.optimize.events import EventStream
+    from tvdesk.store import RunStore
+
+    config = load_settings(args.config)
+    with RunStore.open(args.store or default_store_path()) as store:
+        run_id = None
+        if args.resume:
+            run_id = resolve_run_id(store, args.resume)
+            settings = load_resumed_settings(store, run_id)
+            print(f"resuming run {run_id} with its stored settings")
+        else:
+            from tvdesk.app.optimize_settings import settings_from_args
+
+            settings = settings_from_args(args, config, _request(args))
+        events = EventStream()
+        printer = ProgressPrinter(max_iterations=settings.max_iterations)
+
+        async def main() -> object:
+            consumer = asyncio.ensure_future(consume(events.subscribe(), printer))
+            try:
+                return await run_optimization(settings, store, run_id=run_id, events=events)
+            finally:
+                await asyncio.wait_for(consumer, timeout=5)
+
+        outcome = asyncio.run(main())
+        print(format_outcome(outcome, store))
+    return 0
+
+
+def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
+    lines = [f"run {outcome.run_id}: {outcome.status}"]
+    for condition, track in outcome.tracks.items():
+        label = f"condition {condition}" if condition is not None else "strategy"
+        lines.append(f"  {label}: {track.iterations} trials; stopped: {track.stop_reason}")
+        if track.best is not None:
+            m = track.best.metrics
+            lines.append(f"    best trial {track.best.id}: net profit "
+                         f"{m.get('net_profit_percent', 0):+.2f}%, max drawdown "
+                         f"{m.get('max_drawdown_percent', 0):.2f}%, trades "
+                         f"{m.get('total_trades')}, profit factor {m.get('profit_factor')}")
+            lines.append("    inputs: " + ", ".join(f"{k}={v}"
+                                                    for k, v in track.best.inputs.items()))
+        holdout = outcome.holdout.get(condition)
+        if holdout is not None:
+            lines.append(f"    holdout: net profit "
+                         f"{holdout.metrics.get('net_profit_percent', 0):+.2f}%, max drawdown "
+                         f"{holdout.metrics.get('max_drawdown_percent', 0):.2f}%")
+    lines.append(f"store: {store.path}")
+    return "\n".join(lines)
+
+
 _COMMANDS = {"evaluate": _cmd_evaluate, "parity": _cmd_parity, "import": _cmd_import,
-             "gui": _cmd_gui}
+             "optimize": _cmd_optimize, "gui": _cmd_gui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

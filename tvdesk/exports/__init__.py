@@ -24,7 +24,9 @@ from tvdesk.exports.xlsx_parts import CFB_MAGIC, ZIP_MAGIC
 from tvdesk.exports.xlsx_reader import read_xlsx, read_xlsx_trades
 from tvdesk.model import BacktestResult, Trade
 
-__all__ = ["export_matches", "is_chart_data_csv", "read_export", "read_trades"]
+__all__ = ["export_matches", "find_exports", "is_chart_data_csv", "read_export", "read_trades"]
+
+EXPORT_SUFFIXES = (".xlsx", ".csv")
 
 _SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
@@ -34,6 +36,20 @@ def read_export(path: str | Path, *, timezone: str = "UTC") -> BacktestResult:
     kind = _kind(path)
     zone = _zone(timezone)
     return read_xlsx(path, zone) if kind == "xlsx" else read_csv(path, zone)
+
+
+def find_exports(folder: str | Path) -> list[Path]:
+    """The TradingView exports in a folder (XLSX and List-of-trades CSV), oldest first.
+
+    Chart-data CSVs are market data, not results, and are left out.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    files = [p for p in root.iterdir()
+             if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES
+             and not (p.suffix.lower() == ".csv" and is_chart_data_csv(p))]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
 def read_trades(path: str | Path, *, timezone: str = "UTC") -> tuple[Trade, ...]:
