@@ -1,0 +1,317 @@
+"""The optimisation loop: tracks (one per condition), workers, limits, store, events.
+
+Each condition value is a track with its own Optuna study and its own iteration budget
+(`max_iterations`, shared by the track's workers). `process_count` workers run each track
+concurrently on the engine. Every trial is committed to the run store before it runs (status
+running) and again when it finishes, before that worker takes another: a kill loses at most the
+trials in flight, and `--resume` re-runs exactly those. Limits (targets met, iterations,
+consecutive errors, time budget, cancel) stop a track with a reason that is stored and
+published. The last part of the data (the holdout) is never seen by the search; the best trial
+of each track is evaluated on it once, at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tvdesk import paths
+from tvdesk.analytics.returns import daily_returns
+from tvdesk.data.market_data import load_bars
+from tvdesk.engines.base import Engine
+from tvdesk.errors import TvdeskError
+from tvdesk.model import BacktestRequest, BacktestResult, InputValue
+from tvdesk.optimize.events import Event, EventStream
+from tvdesk.optimize.param_search import ParamSearch
+from tvdesk.optimize.settings import OptimizeSettings
+from tvdesk.optimize.space import build_space
+from tvdesk.store import RunStore, TrialRow
+
+MAX_STORE_ANSWERS = 200  # consecutive proposals already in the store: the space is exhausted
+
+
+def canonical_inputs(inputs: Mapping[str, Any]) -> str:
+    return json.dumps(dict(inputs), sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass(slots=True)
+class TrackState:
+    condition: str | None
+    search: ParamSearch | None
+    iterations: int = 0
+    consecutive_errors: int = 0
+    store_answers: int = 0
+    best: TrialRow | None = None
+    best_score: tuple[int, float] = (0, float("-inf"))
+    stop_reason: str | None = None
+    met_by: int | None = None
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    run_id: str
+    status: str
+    tracks: dict[str | None, TrackState] = field(default_factory=dict)
+    holdout: dict[str | None, BacktestResult] = field(default_factory=dict)
+
+
+class Optimizer:
+    def __init__(self, settings: OptimizeSettings, engine: Engine, store: RunStore, *,
+                 events: EventStream | None = None, run_id: str | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.store = store
+        self.events = events or EventStream()
+        self.run_id = run_id
+        self.strategy = settings.request.strategy
+        self.source_hash = ""
+        self._deadline: float | None = None
+        self._in_sample, self._holdout = self._split_requests()
+
+    # ------------------------------------------------------------------ setup
+
+    def _split_requests(self) -> tuple[BacktestRequest, BacktestRequest | None]:
+        """In-sample and holdout requests: the holdout is the last `holdout` share of the bars
+        inside the trading window, and the in-sample request stops just before it."""
+        request = self.settings.request
+        if not self.settings.holdout or not request.data_path:
+            return request, None
+        bars = load_bars(request.data_path, timezone=request.symbol.timezone)
+        times = bars.times
+        lo = 0 if request.date_from is None else int(
+            (times < request.date_from.timestamp() * 1000).sum())
+        hi = len(times) if request.date_to is None else int(
+            (times <= request.date_to.timestamp() * 1000).sum())
+        window = hi - lo
+        cut = lo + int(window * (1 - self.settings.holdout))
+        if window < 10 or cut >= hi:
+            return request, None
+        start = datetime.fromtimestamp(int(times[cut]) / 1000, UTC)
+        in_sample = replace(request, date_to=start - timedelta(milliseconds=1))
+        holdout = replace(request, date_from=start)
+        return in_sample, holdout
+
+    def _workspace(self) -> Path:
+        root = Path(self.settings.workspace) if self.settings.workspace else \
+            paths.data_dir() / "workspaces" / str(self.run_id)
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def _publish(self, kind: str, **fields_: Any) -> None:
+        event = Event(kind=kind, run_id=str(self.run_id), **fields_)  # type: ignore[arg-type]
+        self.events.publish(event)
+        if kind not in ("trial_started",):
+            self.store.add_event(str(self.run_id), kind, {
+                "worker": event.worker, "condition": event.condition,
+                "trial_id": event.trial_id, **event.payload})
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> RunOutcome:
+        from tvdesk.optimize.pine_text import normalized_hash
+
+        resumed = self.run_id is not None
+        if self.run_id is None:
+            self.run_id = self.store.create_run(
+                engine=self.settings.engine, strategy_title=self.strategy.title,
+                settings=self.settings.to_dict())
+        self.source_hash = self.store.add_source(
+            self.strategy.source, normalized_hash=normalized_hash(self.strategy.source))
+        if resumed:
+            self.store.resume_run(self.run_id)
+            self.store.reset_unfinished(self.run_id)
+        if self.settings.time_budget:
+            self._deadline = time.monotonic() + self.settings.time_budget
+        workspace = self._workspace()
+        for n in range(1, self.settings.process_count + 1):
+            worker_file = workspace / f"pc_{n}.pine"
+            if not worker_file.exists() or not worker_file.read_text().strip():
+                worker_file.write_text(self.strategy.source, encoding="utf-8")
+        self._publish("run_started", payload={"resumed": resumed,
+                                              "workspace": str(workspace)})
+        outcome = RunOutcome(run_id=self.run_id, status="running")
+        try:
+            for condition in self.settings.conditions or (None,):
+                track = self._new_track(condition)
+                outcome.tracks[condition] = track
+                await self._run_track(track)
+            for condition, track in outcome.tracks.items():
+                if track.best is not None and self._holdout is not None:
+                    result = await self._evaluate_holdout(track)
+                    if result is not None:
+                        outcome.holdout[condition] = result
+            outcome.status = "finished"
+        except asyncio.CancelledError:
+            outcome.status = "stopped"
+            self.store.reset_unfinished(self.run_id)
+            self.store.finish_run(self.run_id, "stopped")
+            self._publish("stopped", payload={"reason": "cancelled"})
+            self.events.close()
+            raise
+        except BaseException:
+            outcome.status = "failed"
+            self.store.finish_run(self.run_id, "failed")
+            self.events.close()
+            raise
+        self.store.finish_run(self.run_id, outcome.status)
+        self._publish("stopped", payload={"reason": "finished", "tracks": {
+            str(c): t.stop_reason for c, t in outcome.tracks.items()}})
+        self.events.close()
+        return outcome
+
+    def _new_track(self, condition: str | None) -> TrackState:
+        space = build_space(self.strategy, overrides=self.settings.search_ranges,
+                            exclude=self.settings.exclude_inputs,
+                            condition_input=self.settings.condition_input)
+        search = ParamSearch(space, self.settings.targets, sampler=self.settings.sampler,
+                             seed=self.settings.seed) if space else None
+        track = TrackState(condition=condition, search=search)
+        done = [t for t in self.store.trials(str(self.run_id), condition=condition,
+                                             segment="in_sample")
+                if t.status in ("done", "error")]
+        for row in done:
+            track.iterations += 1
+            if search is not None:
+                search.add_done(row.inputs, row.metrics if row.status == "done" else None)
+            if row.status == "done":
+                self._consider_best(track, row)
+        if search is not None and not done:
+            defaults = {s.title: s.default for s in self.strategy.inputs}
+            search.enqueue(defaults)
+        return track
+
+    def _inputs_for(self, track: TrackState, proposed: Mapping[str, InputValue]) -> dict:
+        inputs: dict[str, InputValue] = dict(self.settings.request.inputs)
+        inputs.update(proposed)
+        if track.condition is not None:
+            inputs[self.settings.condition_input] = track.condition
+        return inputs
+
+    def _track_should_stop(self, track: TrackState) -> bool:
+        if track.stop_reason:
+            return True
+        if track.iterations >= self.settings.max_iterations:
+            track.stop_reason = f"max iterations ({self.settings.max_iterations}) reached"
+        elif self._deadline is not None and time.monotonic() >= self._deadline:
+            track.stop_reason = "time budget used up"
+        return track.stop_reason is not None
+
+    async def _run_track(self, track: TrackState) -> None:
+        if track.search is None:
+            # Nothing to search: evaluate the script once as it is (the baseline).
+            if track.iterations == 0:
+                await self._trial(track, worker=1, proposed={}, proposal=None)
+            track.stop_reason = track.stop_reason or "no searchable inputs: baseline only"
+        else:
+            await asyncio.gather(*(self._param_worker(track, n)
+                                   for n in range(1, self.settings.process_count + 1)))
+        self._publish("track_finished", condition=track.condition, payload={
+            "reason": track.stop_reason, "iterations": track.iterations,
+            "best_trial": track.best.id if track.best else None, "targets_met_by": track.met_by})
+
+    async def _param_worker(self, track: TrackState, worker: int) -> None:
+        assert track.search is not None
+        while not self._track_should_stop(track):
+            proposal = track.search.ask()
+            inputs = self._inputs_for(track, proposal.inputs)
+            previous = self.store.find_done_trial(str(self.run_id), self.source_hash, inputs)
+            if previous is not None:
+                track.search.tell(proposal, previous.metrics if previous.status == "done"
+                                  else None)
+                track.store_answers += 1
+                if track.store_answers >= MAX_STORE_ANSWERS:
+                    track.stop_reason = "search space exhausted (every proposal already ran)"
+                continue
+            track.store_answers = 0
+            track.iterations += 1
+            metrics = await self._trial(track, worker=worker, proposed=proposal.inputs,
+                                        proposal=proposal)
+            track.search.tell(proposal, metrics)
+
+    async def _trial(self, track: TrackState, *, worker: int, proposed: Mapping[str, Any],
+                     proposal: Any) -> dict | None:
+        """Run one trial: commit it, run it, commit the outcome, publish; returns metrics."""
+        inputs = self._inputs_for(track, proposed)
+        trial_id = self.store.start_trial(
+            str(self.run_id), worker=worker, condition=track.condition,
+            iteration=track.iterations, proposer="params" if proposal else "baseline",
+            source_hash=self.source_hash, inputs=inputs)
+        self._publish("trial_started", worker=worker, condition=track.condition,
+                      trial_id=trial_id, payload={"inputs": inputs})
+        started = time.monotonic()
+        try:
+            result = await self.engine.run(self._in_sample.with_inputs(inputs))
+        except TvdeskError as exc:
+            track.consecutive_errors += 1
+            self.store.finish_trial(trial_id, error=str(exc), status="error")
+            self._publish("error", worker=worker, condition=track.condition, trial_id=trial_id,
+                          payload={"message": str(exc),
+                                   "consecutive": track.consecutive_errors})
+            if track.consecutive_errors >= self.settings.max_consecutive_errors:
+                track.stop_reason = (f"{track.consecutive_errors} consecutive errors "
+                                     f"(max {self.settings.max_consecutive_errors}); last: {exc}")
+            return None
+        track.consecutive_errors = 0
+        metrics = dict(result.metrics)
+        failures = self.settings.targets.failures(metrics)
+        initial = float(metrics.get("initial_capital") or 0) or 1.0
+        returns = daily_returns(result.equity_curve, timezone=result.properties["timezone"],
+                                initial_capital=initial,
+                                first_bar=int(result.properties.get("warmup_bars", 0)))
+        self.store.finish_trial(trial_id, result=result, metrics=metrics, reasons=failures,
+                                daily_returns=returns)
+        row = self.store.trial(trial_id)
+        seconds = time.monotonic() - started
+        self._publish("trial_finished", worker=worker, condition=track.condition,
+                      trial_id=trial_id, payload={
+                          "inputs": inputs, "seconds": seconds, "iteration": track.iterations,
+                          "net_profit_percent": metrics.get("net_profit_percent"),
+                          "max_drawdown_percent": metrics.get("max_drawdown_percent"),
+                          "total_trades": metrics.get("total_trades"),
+                          "potential": self.settings.targets.is_potential(metrics),
+                          "targets_met": not failures and bool(self.settings.targets.constraints),
+                      })
+        if self._consider_best(track, row):
+            self._publish("new_best", worker=worker, condition=track.condition,
+                          trial_id=trial_id, payload={
+                              "score": self.settings.targets.score(metrics), "inputs": inputs})
+        if self.settings.targets.met(metrics) and track.met_by is None:
+            track.met_by = trial_id
+            track.stop_reason = f"targets met by trial {trial_id}"
+        return metrics
+
+    def _consider_best(self, track: TrackState, row: TrialRow) -> bool:
+        """Feasible beats infeasible, then the objective: a worse result never becomes best."""
+        targets = self.settings.targets
+        feasible = 1 if not targets.failures(row.metrics) else 0
+        key = (feasible, targets.score(row.metrics))
+        if track.best is None or key > track.best_score:
+            track.best, track.best_score = row, key
+            return True
+        return False
+
+    async def _evaluate_holdout(self, track: TrackState) -> BacktestResult | None:
+        assert track.best is not None and self._holdout is not None
+        inputs = track.best.inputs
+        trial_id = self.store.start_trial(
+            str(self.run_id), worker=0, condition=track.condition, iteration=track.iterations,
+            proposer=track.best.proposer, source_hash=track.best.source_hash, inputs=inputs,
+            segment="holdout")
+        try:
+            result = await self.engine.run(self._holdout.with_inputs(inputs))
+        except TvdeskError as exc:
+            self.store.finish_trial(trial_id, error=str(exc), status="error")
+            return None
+        self.store.finish_trial(trial_id, result=result, metrics=dict(result.metrics))
+        self._publish("holdout", condition=track.condition, trial_id=trial_id, payload={
+            "of_trial": track.best.id,
+            "net_profit_percent": result.metrics.get("net_profit_percent"),
+            "max_drawdown_percent": result.metrics.get("max_drawdown_percent")})
+        return result
+

@@ -1,0 +1,98 @@
+"""Everything an optimisation run needs, as one JSON-serialisable value.
+
+The run store keeps this snapshot with the run, so `tvdesk optimize --resume RUN` continues
+with exactly the settings the run started with, whatever the flags say the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from tvdesk.model import BacktestRequest
+from tvdesk.optimize.targets import Targets
+
+Proposer = Literal["params", "llm", "both"]
+
+
+@dataclass(frozen=True, slots=True)
+class LLMSettings:
+    base_url: str = "https://api.openai.com/v1"
+    models: tuple[str, ...] = ("gpt-4o-mini",)
+    model: str = "auto"  # "auto" or one of `models`
+    temperature: float = 0.7
+    timeout: float = 120.0
+    max_retries: int = 3
+    study_trials: int = 8  # with proposer "both": parameter trials per new structure
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizeSettings:
+    request: BacktestRequest
+    engine: str = "local"
+    conditions: tuple[str, ...] = ()  # empty: one track, the script's own condition
+    condition_input: str = "Condition"
+    proposer: Proposer = "params"
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    seed: int = 42
+    process_count: int = 1
+    max_iterations: int = 100
+    max_consecutive_errors: int = 10
+    max_duplicate_consecutive_errors: int = 5
+    time_budget: float | None = None  # seconds
+    holdout: float = 0.2  # fraction of the bars kept out of the search
+    targets: Targets = field(default_factory=Targets)
+    search_ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exclude_inputs: tuple[str, ...] = ()
+    workspace: str | None = None
+    base_template: str | None = None
+    llm: LLMSettings = field(default_factory=LLMSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["request"] = self.request.to_dict()
+        data["targets"] = self.targets.to_dict()
+        data["llm"] = asdict(self.llm)
+        data["conditions"] = list(self.conditions)
+        data["exclude_inputs"] = list(self.exclude_inputs)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OptimizeSettings:
+        values = dict(data)
+        values["request"] = BacktestRequest.from_dict(values["request"])
+        values["targets"] = Targets.from_dict(values.get("targets") or {})
+        llm = dict(values.get("llm") or {})
+        llm["models"] = tuple(llm.get("models") or LLMSettings.models)
+        values["llm"] = LLMSettings(**llm)
+        values["conditions"] = tuple(values.get("conditions") or ())
+        values["exclude_inputs"] = tuple(values.get("exclude_inputs") or ())
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def parse_conditions(text: str, source: str = "--conditions") -> tuple[str, ...]:
+    """`"1,3,5"`, `"1-10"`, `"1-3,7"` -> ("1", "3", "5") ... in the order given, no repeats."""
+    from tvdesk.errors import InputError
+
+    out: list[str] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        low, sep, high = part.partition("-")
+        try:
+            if sep:
+                a, b = int(low), int(high)
+                if b < a:
+                    raise ValueError
+                values = [str(v) for v in range(a, b + 1)]
+            else:
+                values = [str(int(part))]
+        except ValueError:
+            raise InputError(f"expected a condition list such as '1,3,5', '1-10' or '1-3,7', "
+                             f"got {text!r}", source=source) from None
+        out.extend(v for v in values if v not in out)
+    if not out:
+        raise InputError(f"no conditions in {text!r}", source=source)
+    return tuple(out)

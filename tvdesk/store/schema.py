@@ -1,0 +1,237 @@
+"""The run store's file: opening it safely, its schema, and the migrations between versions.
+
+The store is one SQLite file that several optimiser processes (and the GUI) open at once. WAL
+lets readers and one writer proceed together; `busy_timeout` makes a writer wait for another
+instead of failing; every write is one short `BEGIN IMMEDIATE` transaction (see RunStore), so
+no process holds the lock while a backtest runs. A process killed mid-write loses at most the
+transaction it was in: SQLite's journal makes the file consistent when next opened.
+
+`PRAGMA user_version` is the schema version. MIGRATIONS[i] takes a file from version i to
+i + 1; they only ever get appended, so any older file can be brought up to date in one
+transaction, and a file written by a newer tvdesk is refused instead of being misread.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from tvdesk.errors import InputError
+
+Migration = tuple[str, ...] | Callable[[sqlite3.Connection], None]
+
+# 'tvdk': marks the file as a tvdesk run store, so another program's SQLite file is refused.
+APPLICATION_ID = 0x7476646B
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+T = TypeVar("T")
+
+_V1: tuple[str, ...] = (
+    """CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'stopped', 'finished', 'failed')),
+        engine TEXT NOT NULL,
+        strategy_title TEXT NOT NULL,
+        settings_json TEXT NOT NULL
+    )""",
+    "CREATE INDEX runs_by_created ON runs (created_at)",
+    """CREATE TABLE sources (
+        hash TEXT PRIMARY KEY,
+        normalized_hash TEXT NOT NULL,
+        pine TEXT NOT NULL,
+        parent_hash TEXT REFERENCES sources (hash),
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX sources_by_normalized ON sources (normalized_hash)",
+    """CREATE TABLE trials (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        worker INTEGER NOT NULL,
+        condition TEXT,
+        iteration INTEGER NOT NULL,
+        proposer TEXT NOT NULL,
+        source_hash TEXT NOT NULL REFERENCES sources (hash),
+        inputs_json TEXT NOT NULL,
+        params_key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'error', 'pruned')),
+        metrics_json TEXT,
+        tag TEXT,
+        reasons_json TEXT,
+        error TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        seconds REAL,
+        segment TEXT NOT NULL DEFAULT 'in_sample'
+            CHECK (segment IN ('in_sample', 'holdout', 'confirm')),
+        result_json TEXT
+    )""",
+    # Dedupe (find_done_trial) and counts/filters by status and by condition.
+    "CREATE INDEX trials_by_params ON trials (run_id, params_key)",
+    "CREATE INDEX trials_by_status ON trials (run_id, status)",
+    "CREATE INDEX trials_by_condition ON trials (run_id, condition)",
+    """CREATE TABLE daily_returns (
+        trial_id INTEGER PRIMARY KEY REFERENCES trials (id) ON DELETE CASCADE,
+        n INTEGER NOT NULL,
+        days BLOB NOT NULL,
+        returns BLOB NOT NULL
+    )""",
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload_json TEXT NOT NULL
+    )""",
+    "CREATE INDEX events_by_run ON events (run_id, id)",
+)
+
+_V2: tuple[str, ...] = (
+    """CREATE TABLE llm_exchanges (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        trial_id INTEGER REFERENCES trials (id) ON DELETE SET NULL,
+        worker INTEGER,
+        model TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        reply TEXT,
+        latency REAL,
+        outcome TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX llm_exchanges_by_model ON llm_exchanges (run_id, model)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+"""MIGRATIONS[i] takes a store from version i to i + 1. Append only; never edit a shipped one.
+
+A migration that rebuilds a table must run with foreign keys off; write it as a function."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
+    """Open (creating if needed) the store at `path`, migrated to SCHEMA_VERSION.
+
+    Raises InputError naming the file for anything a user can fix: not an SQLite file,
+    another program's database, a newer tvdesk's store, a folder, an unwritable place.
+    """
+    where = str(path)
+    _check_header(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder of the run store ({exc})",
+                         source=where) from exc
+    try:
+        conn = sqlite3.connect(where, timeout=busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise InputError(f"cannot open the run store ({exc})", source=where) from exc
+    try:
+        _configure(conn, where, busy_timeout)
+        _migrate(conn, where)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise InputError(f"cannot use the run store: {exc}", source=where) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_header(path: Path) -> None:
+    where = str(path)
+    if path.is_dir():
+        raise InputError("is a folder; the run store is a file", source=where)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(f"cannot read the run store ({exc})", source=where) from exc
+    if head and head != SQLITE_HEADER:
+        raise InputError("is not a run store: not an SQLite database file", source=where)
+
+
+def _configure(conn: sqlite3.Connection, where: str, busy_timeout: float) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # Look before changing anything: another program's file must be left as it was found.
+    _refuse_foreign(conn, where)
+    mode = _with_retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0],
+                       busy_timeout)
+    if str(mode).lower() != "wal":
+        raise InputError(
+            f"the run store needs SQLite's WAL mode, which this place does not allow "
+            f"(journal mode stays {mode!r}); keep the store on a local disk", source=where)
+    # In WAL mode NORMAL loses no committed transaction when a process dies, only possibly
+    # the last ones on power loss, and never corrupts the file.
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def _refuse_foreign(conn: sqlite3.Connection, where: str) -> None:
+    # One statement, so one snapshot: read separately, another process's migration could
+    # commit in between and its tables would look like a foreign database.
+    version, app_id, objects = conn.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version),"
+        " (SELECT application_id FROM pragma_application_id),"
+        " (SELECT count(*) FROM sqlite_master)").fetchone()
+    if app_id not in (0, APPLICATION_ID):
+        raise InputError(f"is not a run store: an SQLite database of another program "
+                         f"(application id {app_id:#x})", source=where)
+    if version > SCHEMA_VERSION:
+        raise InputError(
+            f"run store schema version {version} is newer than this tvdesk understands "
+            f"(version {SCHEMA_VERSION}); update tvdesk or choose another store file",
+            source=where)
+    if version == 0 and objects:
+        raise InputError("is not a run store: an SQLite database with other tables",
+                         source=where)
+
+
+def _migrate(conn: sqlite3.Connection, where: str) -> None:
+    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read again under the write lock: another process may have migrated meanwhile.
+        _refuse_foreign(conn, where)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for step in MIGRATIONS[version:]:
+            if callable(step):
+                step(conn)
+            else:
+                for statement in step:
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _with_retry(action: Callable[[], T], busy_timeout: float) -> T:
+    """Run `action`, retrying while the file is locked.
+
+    Switching to WAL needs an exclusive lock and SQLite does not always wait for it through
+    the busy handler, so two processes creating the store at once would otherwise race.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01 + (os.getpid() % 7) / 1000)
