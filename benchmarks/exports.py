@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from export_fixtures import make_trades, write_csv, write_xlsx  # noqa: E402
-
 from tvdesk.exports import read_export  # noqa: E402
+
+from export_fixtures import make_trades, write_csv, write_xlsx  # noqa: E402
 
 
 def measure(path: Path, repeat: int) -> tuple[float, int]:

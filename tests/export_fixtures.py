@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from export_layouts import LAYOUTS, METRIC_ROWS, SPLIT_PERCENT_ROWS, Layout
 from openpyxl import Workbook
+
+from export_layouts import LAYOUTS, METRIC_ROWS, SPLIT_PERCENT_ROWS, Layout
 
 EPOCH = datetime(1899, 12, 30)
 INITIAL_CAPITAL = 10_000.0

@@ -9,6 +9,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from tvdesk.errors import InputError
+from tvdesk.exports import aliases, export_matches, is_chart_data_csv, read_export, read_trades
+from tvdesk.exports.cells import duration_days
+from tvdesk.exports.properties import date_range, timeframe_key
+from tvdesk.exports.xlsx_parts import XlsxBook, _expat_rows, _regular_rows
+from tvdesk.model import BacktestResult, Trade
+
 from export_fixtures import (
     INPUTS,
     FxTrade,
@@ -23,13 +31,6 @@ from export_fixtures import (
     write_truncated_xlsx,
     write_xlsx,
 )
-
-from tvdesk.errors import InputError
-from tvdesk.exports import aliases, export_matches, is_chart_data_csv, read_export, read_trades
-from tvdesk.exports.cells import duration_days
-from tvdesk.exports.properties import date_range, timeframe_key
-from tvdesk.exports.xlsx_parts import XlsxBook, _expat_rows, _regular_rows
-from tvdesk.model import BacktestResult, Trade
 
 VARIANTS = ("2024", "2025", "2026early", "2026mid", "pt")
 COMPARED = ("number", "side", "entry_time", "entry_price", "qty", "exit_time", "exit_price",

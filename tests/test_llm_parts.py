@@ -15,6 +15,19 @@ from typing import Any
 
 import openai
 import pytest
+
+from tvdesk.errors import PineError
+from tvdesk.optimize.llm_client import LLMClient, LLMError, LLMReply, choose_model
+from tvdesk.optimize.pine_text import (
+    comment_of,
+    extract_pine,
+    normalized_hash,
+    normalized_source,
+)
+from tvdesk.optimize.prompts import build_messages
+from tvdesk.pine.loader import load_strategy_source
+from tvdesk.store import ModelStats
+
 from fake_openai import (
     BROKEN_PINE,
     DEV_PINE,
@@ -28,17 +41,6 @@ from fake_openai import (
     server_error,
     timeout,
 )
-
-from tvdesk.errors import PineError
-from tvdesk.optimize.llm_client import LLMClient, LLMError, LLMReply, ModelStats, choose_model
-from tvdesk.optimize.pine_text import (
-    comment_of,
-    extract_pine,
-    normalized_hash,
-    normalized_source,
-)
-from tvdesk.optimize.prompts import build_messages
-from tvdesk.pine.loader import load_strategy_source
 
 SECRET = "sk-test-SECRET-123"
 GOOD_PINE = DEV_PINE.replace('input.int(12, "Fast Length"', 'input.int(9, "Fast Length"')

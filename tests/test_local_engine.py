@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from engine_helpers import backtest
 
 from tvdesk.errors import EngineError, InputError, PineError
+
+from engine_helpers import backtest
 
 
 def bar(o: float, c: float, h: float | None = None, lo: float | None = None):

@@ -12,10 +12,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from engine_helpers import write_bars
-
 from tvdesk.app.parity import compare_trades
 from tvdesk.model import Trade
+
+from engine_helpers import write_bars
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ("\ufeffTrade #,Type,Signal,Date/Time,Price USD,Contracts,Profit USD,Profit %,"

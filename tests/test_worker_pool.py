@@ -8,12 +8,13 @@ import signal
 from pathlib import Path
 
 import pytest
-from engine_helpers import write_bars
 
 from tvdesk.engines.local import LocalEngine
 from tvdesk.errors import EngineError
 from tvdesk.model import BacktestRequest, SymbolSpec
 from tvdesk.pine.loader import load_strategy_source
+
+from engine_helpers import write_bars
 
 QUICK = """//@version=6
 strategy("q", initial_capital=10000)

@@ -81,6 +81,10 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="write the result document (with several files: a list)")
 
     _add_optimize_parser(sub)
+    cred = sub.add_parser("credentials", help="store, check or delete credentials in the OS "
+                          "keyring")
+    cred.add_argument("action", choices=["set", "check", "delete"])
+    cred.add_argument("account", choices=["tradingview", "llm"])
     sub.add_parser("gui", help="open the desktop workbench")
     return parser
 
@@ -108,6 +112,14 @@ def _add_optimize_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--holdout", default="20%", metavar="PCT",
                      help="last share of the bars kept out of the search (default 20%%)")
     run.add_argument("--workspace", metavar="DIR", help="folder for the workers' pc_<n>.pine")
+    llm = opt.add_argument_group("LLM rewrites (API key from the OS keyring)")
+    llm.add_argument("--llm-base-url", metavar="URL",
+                     help="OpenAI-compatible endpoint (default OpenAI; e.g. a local Ollama)")
+    llm.add_argument("--llm-models", metavar="A,B", help="models to use")
+    llm.add_argument("--model", default=None, metavar="NAME|auto",
+                     help="model to use, or 'auto': pick by measured success rate and latency")
+    llm.add_argument("--llm-study-trials", type=int, default=None, metavar="N",
+                     help="with --proposer both: parameter trials per new structure")
     lim = opt.add_argument_group("targets and limits")
     lim.add_argument("--min-trades", type=float, metavar="N")
     lim.add_argument("--max-drawdown", type=float, metavar="PCT")
@@ -239,16 +251,11 @@ def _cmd_gui(_args: argparse.Namespace) -> int:
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
-    from tvdesk.app.optimize import (
-        default_store_path,
-        load_resumed_settings,
-        resolve_run_id,
-        run_optimization,
-    )
+    from tvdesk.app.optimize import load_resumed_settings, resolve_run_id, run_optimization
     from tvdesk.cli_progress import ProgressPrinter, consume
     from tvdesk.config import load_settings
     from tvdesk.optimize.events import EventStream
-    from tvdesk.store import RunStore
+    from tvdesk.store import RunStore, default_store_path
 
     config = load_settings(args.config)
     with RunStore.open(args.store or default_store_path()) as store:
@@ -298,8 +305,22 @@ def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
     return "\n".join(lines)
 
 
+def _cmd_credentials(args: argparse.Namespace) -> int:
+    from tvdesk.app.credentials import check_credentials, delete_credentials, set_credentials
+
+    if args.action == "set":
+        print(set_credentials(args.account, sys.stdin))
+    elif args.action == "delete":
+        print(delete_credentials(args.account))
+    else:
+        ok, message = asyncio.run(check_credentials(args.account, args.config))
+        print(message)
+        return 0 if ok else 1
+    return 0
+
+
 _COMMANDS = {"evaluate": _cmd_evaluate, "parity": _cmd_parity, "import": _cmd_import,
-             "optimize": _cmd_optimize, "gui": _cmd_gui}
+             "optimize": _cmd_optimize, "credentials": _cmd_credentials, "gui": _cmd_gui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,6 +51,9 @@ class Settings:
     processes: int = 1
     timezone: str = "UTC"
     profiles: Mapping[str, Profile] = field(default_factory=dict)
+    llm_base_url: str | None = None
+    llm_models: tuple[str, ...] = ()
+    llm_model: str | None = None
 
     def profile(self, name: str) -> Profile:
         try:
@@ -173,7 +176,13 @@ def load_settings(path: Path | str | None = None) -> Settings:
         raise ConfigError(f"cannot read the config file: {exc}", source=str(file)) from None
     _refuse_secrets(file, data)
     top = _Reader(file, data)
-    top.reject_unknown({"engine", "processes", "timezone", "profiles"})
+    top.reject_unknown({"engine", "processes", "timezone", "profiles", "llm"})
+    llm_table = top.get("llm", dict, "a table with base_url, models, model") or {}
+    llm = _Reader(file, llm_table, "llm.")
+    llm.reject_unknown({"base_url", "models", "model"})
+    models = llm.get("models", list, "a list of model names") or []
+    if not all(isinstance(m, str) for m in models):
+        raise llm.fail("models", "a list of model names", models)
     engine = top.get("engine", str, "\"local\" or \"tradingview\"") or "local"
     if engine not in ("local", "tradingview"):
         raise top.fail("engine", "\"local\" or \"tradingview\"", engine)
@@ -184,4 +193,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     profiles = {name: _read_profile(file, name, table) for name, table in profiles_table.items()}
     return Settings(path=file, engine=engine, processes=processes or 1,
                     timezone=top.get("timezone", str, "an IANA timezone name") or "UTC",
-                    profiles=profiles)
+                    profiles=profiles,
+                    llm_base_url=llm.get("base_url", str, "an http(s) URL"),
+                    llm_models=tuple(models),
+                    llm_model=llm.get("model", str, "a model name or \"auto\""))

@@ -7,9 +7,8 @@ continues exactly where it stopped.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tvdesk import paths
 from tvdesk.engines.base import Engine
 from tvdesk.errors import InputError
 from tvdesk.optimize.events import EventStream
@@ -17,9 +16,8 @@ from tvdesk.optimize.loop import Optimizer, RunOutcome
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.store import RunStore
 
-
-def default_store_path() -> Path:
-    return paths.data_dir() / "runs.db"
+if TYPE_CHECKING:
+    from tvdesk.optimize.llm_client import LLMClient
 
 
 def resolve_run_id(store: RunStore, wanted: str) -> str:
@@ -52,11 +50,38 @@ async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
                            run_id: str | None = None, events: EventStream | None = None,
                            engine: Engine | None = None) -> RunOutcome:
     """Run (or resume, with `run_id`) until a limit stops every track; cancellable."""
+    llm = make_llm_client(settings) if settings.proposer in ("llm", "both") else None
     own_engine = engine is None
     engine = engine or make_engine(settings)
     try:
         optimizer = Optimizer(settings, engine, store, events=events, run_id=run_id)
+        optimizer.llm = llm
         return await optimizer.run()
     finally:
         if own_engine:
             await engine.close()
+        if llm is not None:
+            await llm.aclose()
+
+
+def make_llm_client(settings: OptimizeSettings) -> LLMClient:
+    """The LLM client, its API key read from the OS keyring (never from flags or config).
+
+    A local endpoint (Ollama, llama.cpp on loopback) usually needs no key; any other endpoint
+    without a stored key is an error that says how to store one.
+    """
+    from urllib.parse import urlparse
+
+    from tvdesk.optimize.llm_client import LLMClient
+    from tvdesk.secrets import get_secret
+
+    llm = settings.llm
+    api_key = get_secret("llm", "api_key")
+    if not api_key:
+        host = urlparse(llm.base_url).hostname or ""
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise InputError("no LLM API key in the keyring: run `tvdesk credentials set llm`",
+                             source="--proposer")
+        api_key = "no-key"
+    return LLMClient(base_url=llm.base_url, api_key=api_key, timeout=llm.timeout,
+                     max_attempts=llm.max_retries)

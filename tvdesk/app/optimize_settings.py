@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from tvdesk.config import Settings
 from tvdesk.errors import InputError
 from tvdesk.model import BacktestRequest
-from tvdesk.optimize.settings import OptimizeSettings, parse_conditions
+from tvdesk.optimize.settings import LLMSettings, OptimizeSettings, parse_conditions
 from tvdesk.optimize.targets import (
     Constraint,
     Targets,
@@ -69,9 +70,26 @@ def settings_from_args(args: argparse.Namespace, config: Settings,
         titles = ", ".join(repr(s.title) for s in request.strategy.inputs)
         raise InputError(f"the script has no input {condition_input!r} to give the conditions "
                          f"to (inputs: {titles}); set --condition-input", source="--conditions")
-    if args.proposer in ("llm", "both"):
-        raise InputError("LLM rewrites are not wired into the CLI yet; use --proposer params",
-                         source="--proposer")
+    llm = LLMSettings()
+    if config.llm_base_url:
+        llm = replace(llm, base_url=config.llm_base_url)
+    if config.llm_models:
+        llm = replace(llm, models=config.llm_models,
+                      model=config.llm_model or ("auto" if len(config.llm_models) > 1
+                                                 else config.llm_models[0]))
+    if args.llm_base_url:
+        llm = replace(llm, base_url=args.llm_base_url)
+    if args.llm_models:
+        llm = replace(llm, models=tuple(m.strip() for m in args.llm_models.split(",")
+                                        if m.strip()))
+    if args.model:
+        if args.model != "auto" and args.model not in llm.models:
+            llm = replace(llm, models=(*llm.models, args.model))
+        llm = replace(llm, model=args.model)
+    elif args.llm_models:
+        llm = replace(llm, model="auto" if len(llm.models) > 1 else llm.models[0])
+    if args.llm_study_trials is not None:
+        llm = replace(llm, study_trials=args.llm_study_trials)
     return OptimizeSettings(
         request=request, engine=args.engine or config.engine, conditions=conditions,
         condition_input=condition_input, proposer=args.proposer, sampler=args.sampler,
@@ -82,5 +100,5 @@ def settings_from_args(args: argparse.Namespace, config: Settings,
         time_budget=args.time_budget, holdout=parse_holdout(args.holdout),
         targets=Targets(constraints=tuple(constraints), potential=potential,
                         objective=objective, maximize=maximize, extra_objectives=extra),
-        workspace=args.workspace,
+        workspace=args.workspace, llm=llm,
     )

@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, Protocol
 
 import openai
 
@@ -246,14 +246,6 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 # --------------------------------------------------------------------------- --model auto
 
 
-class ModelStats(NamedTuple):
-    """A model's record so far: requests made, usable replies, mean latency in seconds."""
-
-    attempts: int
-    successes: int
-    mean_latency: float
-
-
 WARMUP_ATTEMPTS = 3
 LATENCY_SCALE_SECONDS = 30.0
 
@@ -263,17 +255,20 @@ class _ChoiceRng(Protocol):
     def choice(self, seq: Sequence[str]) -> str: ...
 
 
-def model_score(stats: tuple[int, int, float]) -> float:
-    """(successes + 1) / (attempts + 2), divided by (1 + mean_latency / 30 s)."""
+def model_score(stats: tuple[int, int, float | None]) -> float:
+    """(successes + 1) / (attempts + 2), divided by (1 + mean_latency / 30 s).
+
+    A model with no timed attempt yet (latency None) is scored as if instant."""
     attempts, successes, latency = stats
-    return ((successes + 1) / (attempts + 2)) / (1 + max(0.0, latency) / LATENCY_SCALE_SECONDS)
+    return ((successes + 1) / (attempts + 2)) / (1 + max(0.0, latency or 0.0)
+                                                 / LATENCY_SCALE_SECONDS)
 
 
-def choose_model(models: Sequence[str], stats: Mapping[str, tuple[int, int, float]], *,
+def choose_model(models: Sequence[str], stats: Mapping[str, tuple[int, int, float | None]], *,
                  explore: float = 0.1, rng: _ChoiceRng) -> str:
     """Pick the model for the next request (`--model auto`).
 
-    `stats[model]` is `(attempts, successes, mean_latency_seconds)` (see ModelStats); a
+    `stats[model]` is `(attempts, successes, mean_latency_seconds)` (see tvdesk.store.ModelStats); a
     model missing from it has made no attempt. "Success" is whatever the caller counts as a
     usable reply (typically: a script that transpiled and was not a duplicate).
 

@@ -25,12 +25,13 @@ from tvdesk import paths
 from tvdesk.analytics.returns import daily_returns
 from tvdesk.data.market_data import load_bars
 from tvdesk.engines.base import Engine
-from tvdesk.errors import TvdeskError
-from tvdesk.model import BacktestRequest, BacktestResult, InputValue
+from tvdesk.errors import InputError, TvdeskError
+from tvdesk.model import BacktestRequest, BacktestResult, InputValue, Strategy
 from tvdesk.optimize.events import Event, EventStream
 from tvdesk.optimize.param_search import ParamSearch
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.optimize.space import build_space
+from tvdesk.pine.loader import load_strategy_source
 from tvdesk.store import RunStore, TrialRow
 
 MAX_STORE_ANSWERS = 200  # consecutive proposals already in the store: the space is exhausted
@@ -38,6 +39,22 @@ MAX_STORE_ANSWERS = 200  # consecutive proposals already in the store: the space
 
 def canonical_inputs(inputs: Mapping[str, Any]) -> str:
     return json.dumps(dict(inputs), sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One version of the strategy: the base script or an LLM rewrite, with its store hash."""
+
+    strategy: Strategy
+    source_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrialOutcome:
+    trial_id: int
+    metrics: dict[str, Any] | None = None
+    result: BacktestResult | None = None
+    error: str | None = None
 
 
 @dataclass(slots=True)
@@ -71,6 +88,8 @@ class Optimizer:
         self.run_id = run_id
         self.strategy = settings.request.strategy
         self.source_hash = ""
+        self.llm: Any = None  # an LLMClient when the proposer uses rewrites
+        self.workspace = Path(".")
         self._deadline: float | None = None
         self._in_sample, self._holdout = self._split_requests()
 
@@ -128,7 +147,7 @@ class Optimizer:
             self.store.reset_unfinished(self.run_id)
         if self.settings.time_budget:
             self._deadline = time.monotonic() + self.settings.time_budget
-        workspace = self._workspace()
+        workspace = self.workspace = self._workspace()
         for n in range(1, self.settings.process_count + 1):
             worker_file = workspace / f"pc_{n}.pine"
             if not worker_file.exists() or not worker_file.read_text().strip():
@@ -203,7 +222,9 @@ class Optimizer:
         return track.stop_reason is not None
 
     async def _run_track(self, track: TrackState) -> None:
-        if track.search is None:
+        if self.settings.proposer in ("llm", "both"):
+            await self._run_llm_track(track)
+        elif track.search is None:
             # Nothing to search: evaluate the script once as it is (the baseline).
             if track.iterations == 0:
                 await self._trial(track, worker=1, proposed={}, proposal=None)
@@ -214,6 +235,46 @@ class Optimizer:
         self._publish("track_finished", condition=track.condition, payload={
             "reason": track.stop_reason, "iterations": track.iterations,
             "best_trial": track.best.id if track.best else None, "targets_met_by": track.met_by})
+
+    async def _run_llm_track(self, track: TrackState) -> None:
+        from tvdesk.optimize.llm_worker import LLMWorker
+        from tvdesk.optimize.pine_text import normalized_hash
+
+        if self.llm is None:
+            raise InputError("LLM rewrites need an LLM client (endpoint and API key)",
+                             source="--proposer")
+        base_version = Version(self.strategy, self.source_hash)
+        baseline = next((t for t in self.store.trials(str(self.run_id),
+                                                      condition=track.condition)
+                         if t.proposer == "baseline" and t.status == "done"), None)
+        if baseline is None:
+            self.track_iteration(track)
+            outcome = await self._trial(track, worker=1, proposed={}, proposal=None)
+            metrics = outcome.metrics or {}
+            baseline_id = outcome.trial_id
+        else:
+            metrics, baseline_id = baseline.metrics, baseline.id
+        seen_normalized = {normalized_hash(self.strategy.source)}
+        seen_trades: set[str] = set()
+        workers = [LLMWorker(self, track, n, seen_normalized, seen_trades)
+                   for n in range(1, self.settings.process_count + 1)]
+        base = workers[0]._candidate(base_version, dict(metrics), baseline_id, "base script")
+        await asyncio.gather(*(w.run(base) for w in workers))
+
+    def track_iteration(self, track: TrackState) -> None:
+        track.iterations += 1
+
+    def publish_error(self, track: TrackState, worker: int, message: str) -> None:
+        self._publish("error", worker=worker, condition=track.condition, payload={
+            "message": message, "consecutive": track.consecutive_errors})
+
+    def publish_duplicate(self, track: TrackState, worker: int, why: str, count: int) -> None:
+        self._publish("duplicate", worker=worker, condition=track.condition,
+                      payload={"why": why, "consecutive": count})
+
+    def publish_restart(self, track: TrackState, worker: int, count: int, start: str) -> None:
+        self._publish("worker_restarted", worker=worker, condition=track.condition, payload={
+            "after_duplicates": count, "restarted_from": start})
 
     async def _param_worker(self, track: TrackState, worker: int) -> None:
         assert track.search is not None
@@ -230,23 +291,30 @@ class Optimizer:
                 continue
             track.store_answers = 0
             track.iterations += 1
-            metrics = await self._trial(track, worker=worker, proposed=proposal.inputs,
+            outcome = await self._trial(track, worker=worker, proposed=proposal.inputs,
                                         proposal=proposal)
-            track.search.tell(proposal, metrics)
+            track.search.tell(proposal, outcome.metrics)
 
     async def _trial(self, track: TrackState, *, worker: int, proposed: Mapping[str, Any],
-                     proposal: Any) -> dict | None:
-        """Run one trial: commit it, run it, commit the outcome, publish; returns metrics."""
+                     proposal: Any, version: Version | None = None,
+                     proposer: str | None = None) -> TrialOutcome:
+        """Run one trial: commit it, run it, commit the outcome, publish; returns metrics.
+
+        `version` is the strategy version to run (an LLM rewrite); the base script otherwise.
+        """
+        version = version or Version(self.strategy, self.source_hash)
         inputs = self._inputs_for(track, proposed)
         trial_id = self.store.start_trial(
             str(self.run_id), worker=worker, condition=track.condition,
-            iteration=track.iterations, proposer="params" if proposal else "baseline",
-            source_hash=self.source_hash, inputs=inputs)
+            iteration=track.iterations,
+            proposer=proposer or ("params" if proposal else "baseline"),
+            source_hash=version.source_hash, inputs=inputs)
         self._publish("trial_started", worker=worker, condition=track.condition,
                       trial_id=trial_id, payload={"inputs": inputs})
         started = time.monotonic()
         try:
-            result = await self.engine.run(self._in_sample.with_inputs(inputs))
+            request = replace(self._in_sample, strategy=version.strategy)
+            result = await self.engine.run(request.with_inputs(inputs))
         except TvdeskError as exc:
             track.consecutive_errors += 1
             self.store.finish_trial(trial_id, error=str(exc), status="error")
@@ -256,7 +324,7 @@ class Optimizer:
             if track.consecutive_errors >= self.settings.max_consecutive_errors:
                 track.stop_reason = (f"{track.consecutive_errors} consecutive errors "
                                      f"(max {self.settings.max_consecutive_errors}); last: {exc}")
-            return None
+            return TrialOutcome(trial_id, error=str(exc))
         track.consecutive_errors = 0
         metrics = dict(result.metrics)
         failures = self.settings.targets.failures(metrics)
@@ -284,7 +352,7 @@ class Optimizer:
         if self.settings.targets.met(metrics) and track.met_by is None:
             track.met_by = trial_id
             track.stop_reason = f"targets met by trial {trial_id}"
-        return metrics
+        return TrialOutcome(trial_id, metrics=metrics, result=result)
 
     def _consider_best(self, track: TrackState, row: TrialRow) -> bool:
         """Feasible beats infeasible, then the objective: a worse result never becomes best."""
@@ -303,8 +371,12 @@ class Optimizer:
             str(self.run_id), worker=0, condition=track.condition, iteration=track.iterations,
             proposer=track.best.proposer, source_hash=track.best.source_hash, inputs=inputs,
             segment="holdout")
+        strategy = self.strategy
+        if track.best.source_hash != self.source_hash:
+            strategy = load_strategy_source(self.store.get_source(track.best.source_hash))
         try:
-            result = await self.engine.run(self._holdout.with_inputs(inputs))
+            request = replace(self._holdout, strategy=strategy)
+            result = await self.engine.run(request.with_inputs(inputs))
         except TvdeskError as exc:
             self.store.finish_trial(trial_id, error=str(exc), status="error")
             return None

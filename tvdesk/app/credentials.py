@@ -1,0 +1,109 @@
+"""`tvdesk credentials set|check|delete tradingview|llm`.
+
+On a terminal the values are asked for without echo; otherwise they are read as lines from
+standard input (TradingView: username, password, TOTP secret — an empty third line means no
+2FA; LLM: the API key), so scripts and the GUI can feed them. Values go to the OS keyring and
+are never printed, logged or written anywhere else.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import TextIO
+
+from tvdesk.errors import InputError
+from tvdesk.secrets import (
+    FIELDS,
+    Account,
+    backend_name,
+    delete_secret,
+    delete_secrets,
+    get_secret,
+    set_secret,
+)
+
+_PROMPTS = {
+    "username": "TradingView username or email: ",
+    "password": "TradingView password: ",
+    "totp_secret": "TOTP secret (base32; empty if the account has no 2FA): ",
+    "api_key": "LLM API key: ",
+}
+
+
+def _read_values(account: Account, stdin: TextIO) -> dict[str, str]:
+    values: dict[str, str] = {}
+    interactive = stdin.isatty()
+    for field in FIELDS[account]:
+        if interactive:
+            ask = input if field == "username" else getpass.getpass
+            value = ask(_PROMPTS[field])
+        else:
+            line = stdin.readline()
+            value = line.rstrip("\r\n")
+        values[field] = value.strip()
+    required = [f for f in FIELDS[account] if f != "totp_secret"]
+    missing = [f for f in required if not values[f]]
+    if missing:
+        raise InputError(f"expected a value for {', '.join(missing)} (one per line on standard "
+                         "input when it is not a terminal)", source=f"credentials {account}")
+    totp = values.get("totp_secret")
+    if totp:
+        import base64
+        import binascii
+
+        cleaned = totp.replace(" ", "").upper()
+        try:  # plain base32 check: 16-character (80-bit) secrets are common and valid
+            base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+        except (binascii.Error, ValueError):
+            raise InputError("the TOTP secret is not valid base32 (the text under the QR code "
+                             "TradingView shows when you enable 2FA)",
+                             source="credentials tradingview") from None
+        values["totp_secret"] = cleaned
+    return values
+
+
+def set_credentials(account: Account, stdin: TextIO) -> str:
+    values = _read_values(account, stdin)
+    for field, value in values.items():
+        if value:
+            set_secret(account, field, value)
+        elif field == "totp_secret":
+            delete_secret(account, field)  # an empty third line: the account has no 2FA
+    return f"{account} credentials stored in the keyring ({backend_name()})"
+
+
+def delete_credentials(account: Account) -> str:
+    removed = delete_secrets(account)
+    return (f"{account} credentials deleted from the keyring" if removed
+            else f"no {account} credentials were stored")
+
+
+async def check_credentials(account: Account, config_path: str | None) -> tuple[bool, str]:
+    """Does the stored credential work? (LLM: list the endpoint's models with it.)"""
+    if account == "tradingview":
+        if not get_secret("tradingview", "username"):
+            return False, "no TradingView credentials stored: run `tvdesk credentials set " \
+                "tradingview`"
+        return False, ("TradingView credentials are stored; checking a login needs the "
+                       "TradingView backend, which this version does not include yet")
+    from tvdesk.config import load_settings
+    from tvdesk.optimize.settings import LLMSettings
+
+    settings = load_settings(config_path)
+    base_url = settings.llm_base_url or LLMSettings.base_url
+    key = get_secret("llm", "api_key")
+    if not key:
+        return False, "no LLM API key stored: run `tvdesk credentials set llm`"
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key=key, timeout=20, max_retries=0)
+    try:
+        models = await client.models.list()
+        names = [m.id for m in models.data][:10]
+    except openai.AuthenticationError:
+        return False, f"the endpoint {base_url} refused the stored API key"
+    except openai.OpenAIError as exc:
+        return False, f"could not reach {base_url}: {type(exc).__name__}"
+    finally:
+        await client.close()
+    return True, f"the API key works with {base_url} (models: {', '.join(names) or 'none'})"
