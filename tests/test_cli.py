@@ -106,3 +106,36 @@ def test_evaluate_from_exports_reads_every_export_in_the_folder(tmp_path: Path) 
     assert [d["source"] for d in documents] == ["export", "export"]
     empty = tvdesk("evaluate", "--from-exports", str(tmp_path / "none"))
     assert empty.returncode == 2 and "no TradingView exports" in empty.stderr
+
+
+def test_evaluate_runs_the_baseline_and_each_condition(tmp_path: Path) -> None:
+    out = tmp_path / "conditions.json"
+    run = tvdesk("evaluate", "--script", str(ROOT / "pine" / "examples" / "multi_condition.pine"),
+                 "--data", str(EURUSD), "--mintick", "0.00001", "--conditions", "2-3",
+                 "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    documents = json.loads(out.read_text())
+    assert [d["properties"]["inputs"]["Condition"] for d in documents] == [1, 2, 3]
+    assert "condition 3" in run.stdout
+    missing = tvdesk("evaluate", "--script", str(EXAMPLE), "--data", str(EURUSD),
+                     "--conditions", "1-2")
+    assert missing.returncode == 2 and "no input 'Condition'" in missing.stderr
+
+
+def test_optimize_then_list_and_export_the_run(tmp_path: Path) -> None:
+    store = tmp_path / "runs.db"
+    run = tvdesk("optimize", "--script", str(EXAMPLE), "--data", str(EURUSD), "--mintick",
+                 "0.00001", "--store", str(store), "--max-iterations", "6", "--holdout", "25%")
+    assert run.returncode == 0, run.stderr
+    assert "finished" in run.stdout and "best trial" in run.stdout and "holdout:" in run.stdout
+    listing = tvdesk("runs", "--store", str(store))
+    assert listing.returncode == 0 and "SMA Cross" in listing.stdout
+    assert "     6 trials" in listing.stdout
+    out = tmp_path / "run.json"
+    export = tvdesk("runs", "--store", str(store), "--export", "latest", "--json", str(out))
+    assert export.returncode == 0, export.stderr
+    snapshot = json.loads(out.read_text())
+    assert len([t for t in snapshot["trials"] if t["segment"] == "in_sample"]) == 6
+    bad = tvdesk("optimize", "--script", str(EXAMPLE), "--data", str(EURUSD), "--store",
+                 str(store), "--target", "profit>>1")
+    assert bad.returncode == 2 and "expected 'metric>=number'" in bad.stderr

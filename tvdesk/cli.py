@@ -17,6 +17,7 @@ from tvdesk import POWERED_BY, __version__
 from tvdesk.errors import TvdeskError
 
 if TYPE_CHECKING:
+    from tvdesk.model import BacktestRequest
     from tvdesk.optimize.loop import RunOutcome
     from tvdesk.store import RunStore
 
@@ -59,7 +60,12 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--engine", choices=["local"], default="local",
                     help="backtest engine (local: PyneCore, offline)")
     _add_data_flags(ev)
-    ev.add_argument("--json", metavar="OUT", help="write the result document (JSON)")
+    ev.add_argument("--conditions", metavar="LIST",
+                    help="also run each value of the condition input: 1,3,5 or 1-10")
+    ev.add_argument("--condition-input", metavar="TITLE", default="Condition",
+                    help="title of the condition input (default 'Condition')")
+    ev.add_argument("--json", metavar="OUT", help="write the result document (JSON; with "
+                    "--conditions a list: baseline first)")
     ev.add_argument("--from-exports", nargs="?", const="", metavar="DIR",
                     help="no backtest: read the TradingView exports already downloaded in DIR "
                     "(default: the data folder's sheets/)")
@@ -81,6 +87,10 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="write the result document (with several files: a list)")
 
     _add_optimize_parser(sub)
+    runs = sub.add_parser("runs", help="list the runs in a store, or export one as JSON")
+    runs.add_argument("--store", metavar="FILE", help="run store (default in the data folder)")
+    runs.add_argument("--export", metavar="RUN", help="run id (or 'latest') to export")
+    runs.add_argument("--json", metavar="OUT", help="where to write the export")
     cred = sub.add_parser("credentials", help="store, check or delete credentials in the OS "
                           "keyring")
     cred.add_argument("action", choices=["set", "check", "delete"])
@@ -174,11 +184,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.from_exports is not None:
         return _evaluate_from_exports(args)
     request = _request(args)
+    if args.conditions:
+        return _evaluate_conditions(args, request)
     result = asyncio.run(_run_local(request))
     print(format_summary(result))
     if args.json:
         write_json_atomically(args.json, result.to_dict())
         print(f"result written to {args.json}")
+    return 0
+
+
+def _evaluate_conditions(args: argparse.Namespace, request: BacktestRequest) -> int:
+    """The baseline, then each listed condition, on one warm engine."""
+    from tvdesk.app.evaluate import evaluate_conditions
+    from tvdesk.app.files import write_json_atomically
+    from tvdesk.app.summary import format_summary
+    from tvdesk.optimize.settings import parse_conditions
+
+    conditions = parse_conditions(args.conditions)
+    results = asyncio.run(evaluate_conditions(request, conditions, args.condition_input))
+    for label, result in results:
+        print(format_summary(result, title=label))
+        print()
+    if args.json:
+        write_json_atomically(args.json, [r.to_dict() for _, r in results])
     return 0
 
 
@@ -305,6 +334,31 @@ def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
     return "\n".join(lines)
 
 
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from tvdesk.app.files import write_json_atomically
+    from tvdesk.app.optimize import resolve_run_id
+    from tvdesk.errors import InputError
+    from tvdesk.store import RunStore, default_store_path
+
+    path = Path(args.store) if args.store else default_store_path()
+    if not path.exists():
+        raise InputError("no run store here yet (run `tvdesk optimize` first)", source=str(path))
+    with RunStore.open(path) as store:
+        if args.export:
+            run_id = resolve_run_id(store, args.export)
+            document = store.export_json(run_id)
+            if not args.json:
+                raise InputError("--export needs --json OUT", source="--json")
+            write_json_atomically(args.json, document)
+            print(f"run {run_id} written to {args.json}")
+            return 0
+        for run in store.list_runs():
+            done = store.count_trials(run.id, status="done", segment="in_sample")
+            print(f"{run.id}  {run.status:<9} {run.engine:<11} {done:>6} trials  "
+                  f"{run.strategy_title}")
+    return 0
+
+
 def _cmd_credentials(args: argparse.Namespace) -> int:
     from tvdesk.app.credentials import check_credentials, delete_credentials, set_credentials
 
@@ -320,7 +374,8 @@ def _cmd_credentials(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"evaluate": _cmd_evaluate, "parity": _cmd_parity, "import": _cmd_import,
-             "optimize": _cmd_optimize, "credentials": _cmd_credentials, "gui": _cmd_gui}
+             "optimize": _cmd_optimize, "runs": _cmd_runs, "credentials": _cmd_credentials,
+             "gui": _cmd_gui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,3 +10,27 @@ async def evaluate(request: BacktestRequest, engine: Engine) -> BacktestResult:
     """Run the request on the engine. Separate from the engine so later steps (quality tags,
     the run store) attach here once, for the CLI and the GUI alike."""
     return await engine.run(request)
+
+
+async def evaluate_conditions(request: BacktestRequest, conditions: tuple[str, ...],
+                              condition_input: str,
+                              engine: Engine | None = None) -> list[tuple[str, BacktestResult]]:
+    """The baseline (the script's own condition), then each condition value, labelled."""
+    from tvdesk.engines.local import LocalEngine
+    from tvdesk.errors import InputError
+
+    if request.strategy.input_by_key(condition_input) is None:
+        titles = ", ".join(repr(s.title) for s in request.strategy.inputs)
+        raise InputError(f"the script has no input {condition_input!r} (inputs: {titles})",
+                         source="--condition-input")
+    own = engine is None
+    engine = engine or LocalEngine(processes=1)
+    try:
+        results = [("baseline", await evaluate(request, engine))]
+        for condition in conditions:
+            variant = request.with_inputs({condition_input: condition})
+            results.append((f"condition {condition}", await evaluate(variant, engine)))
+        return results
+    finally:
+        if own:
+            await engine.close()
