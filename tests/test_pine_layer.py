@@ -53,7 +53,7 @@ def test_transpile_cache_writes_once_and_reuses(tmp_path: Path) -> None:
     changed = TranspileCache(tmp_path).get(source + "\n// tweak\n")
     assert changed.path != first.path
     assert len(list(tmp_path.glob("s_*.py"))) == 2
-    assert not list(tmp_path.glob(".tmp_*"))
+    assert not list(tmp_path.glob(".*.tmp")), "no temporary file left behind"
 
 
 def test_declared_inputs_carry_titles_ranges_and_options(tmp_path: Path) -> None:

@@ -178,8 +178,8 @@ async def _run_local(request):
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from tvdesk.app.files import write_json_atomically
     from tvdesk.app.summary import format_summary
+    from tvdesk.fileio import write_json_atomically
 
     if args.from_exports is not None:
         return _evaluate_from_exports(args)
@@ -197,8 +197,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_conditions(args: argparse.Namespace, request: BacktestRequest) -> int:
     """The baseline, then each listed condition, on one warm engine."""
     from tvdesk.app.evaluate import evaluate_conditions
-    from tvdesk.app.files import write_json_atomically
     from tvdesk.app.summary import format_summary
+    from tvdesk.fileio import write_json_atomically
     from tvdesk.optimize.settings import parse_conditions
 
     conditions = parse_conditions(args.conditions)
@@ -213,10 +213,10 @@ def _evaluate_conditions(args: argparse.Namespace, request: BacktestRequest) -> 
 
 def _evaluate_from_exports(args: argparse.Namespace) -> int:
     from tvdesk import paths
-    from tvdesk.app.files import write_json_atomically
     from tvdesk.app.summary import format_summary
     from tvdesk.errors import InputError
     from tvdesk.exports import find_exports, read_export
+    from tvdesk.fileio import write_json_atomically
 
     folder = Path(args.from_exports) if args.from_exports else paths.data_dir() / "sheets"
     files = find_exports(folder)
@@ -232,10 +232,10 @@ def _evaluate_from_exports(args: argparse.Namespace) -> int:
 
 
 def _cmd_parity(args: argparse.Namespace) -> int:
-    from tvdesk.app.files import write_json_atomically
     from tvdesk.app.parity import compare_trades
     from tvdesk.app.requests import check_timezone
     from tvdesk.exports import read_trades
+    from tvdesk.fileio import write_json_atomically
 
     request = _request(args)
     tv_tz = check_timezone(args.tv_timezone or request.symbol.timezone, "--tv-timezone")
@@ -258,10 +258,10 @@ def _cmd_parity(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from tvdesk.app.files import write_json_atomically
     from tvdesk.app.requests import check_timezone
     from tvdesk.app.summary import format_summary
     from tvdesk.exports import read_export
+    from tvdesk.fileio import write_json_atomically
 
     tz = check_timezone(args.timezone)
     results = [read_export(path, timezone=tz) for path in args.files]
@@ -335,9 +335,9 @@ def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from tvdesk.app.files import write_json_atomically
     from tvdesk.app.optimize import resolve_run_id
     from tvdesk.errors import InputError
+    from tvdesk.fileio import write_json_atomically
     from tvdesk.store import RunStore, default_store_path
 
     path = Path(args.store) if args.store else default_store_path()

@@ -10,8 +10,6 @@ Every generated module passes the safety check before it is written.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
@@ -19,6 +17,7 @@ from pathlib import Path
 
 from tvdesk import paths
 from tvdesk.errors import PineError
+from tvdesk.fileio import write_text_atomically
 from tvdesk.pine.safety import check_generated_code
 
 
@@ -98,19 +97,7 @@ class TranspileCache:
         else:
             python = transpile_source(pine_source)
             check_generated_code(python)
-            self._write_atomically(path, python)
+            write_text_atomically(path, python)
         result = Transpiled(source_hash=key, path=path, python=python)
         self._memo[key] = result
         return result
-
-    def _write_atomically(self, path: Path, text: str) -> None:
-        """Write to a temp file and rename, so a concurrent reader never sees half a module."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp_", suffix=".py")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

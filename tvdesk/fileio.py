@@ -1,4 +1,8 @@
-"""Atomic file writes: a crash never leaves half a result document or report behind."""
+"""Atomic file writes: a crash never leaves half a file (result, report, cached script).
+
+Everything tvdesk writes for later reading goes through here: write to a temporary file in
+the same folder, then rename over the target, which readers see as all or nothing.
+"""
 
 from __future__ import annotations
 
