@@ -312,6 +312,10 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fmt_number(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
     lines = [f"run {outcome.run_id}: {outcome.status}"]
     for condition, track in outcome.tracks.items():
@@ -322,7 +326,8 @@ def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
             lines.append(f"    best trial {track.best.id}: net profit "
                          f"{m.get('net_profit_percent', 0):+.2f}%, max drawdown "
                          f"{m.get('max_drawdown_percent', 0):.2f}%, trades "
-                         f"{m.get('total_trades')}, profit factor {m.get('profit_factor')}")
+                         f"{m.get('total_trades')}, profit factor "
+                         f"{_fmt_number(m.get('profit_factor'))}")
             lines.append("    inputs: " + ", ".join(f"{k}={v}"
                                                     for k, v in track.best.inputs.items()))
         holdout = outcome.holdout.get(condition)

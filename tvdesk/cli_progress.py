@@ -43,7 +43,7 @@ class ProgressPrinter:
             line = self.workers.setdefault(event.worker or 0, _WorkerLine())
             line.trials += 1
             line.last = (f"{cond}trial {event.trial_id}: net {_pct(p.get('net_profit_percent'))}"
-                         f" dd {_pct(p.get('max_drawdown_percent'))} "
+                         f" dd {_pct(p.get('max_drawdown_percent'), signed=False)} "
                          f"trades {p.get('total_trades')}")
             if not self.live:
                 self._print(f"worker {event.worker}: {line.last}")
@@ -56,7 +56,7 @@ class ProgressPrinter:
             self._print(f"worker {event.worker}: error: {event.payload.get('message')}")
         elif event.kind in ("track_finished", "worker_restarted", "holdout"):
             self._print(f"{cond}{event.kind.replace('_', ' ')}: " + ", ".join(
-                f"{k}={v}" for k, v in event.payload.items() if v is not None))
+                f"{k}={_value(v)}" for k, v in event.payload.items() if v is not None))
         if self.live:
             self._redraw()
 
@@ -82,8 +82,14 @@ class ProgressPrinter:
         self._drawn = len(lines)
 
 
-def _pct(value: object) -> str:
-    return f"{value:+.2f}%" if isinstance(value, (int, float)) else "n/a"
+def _pct(value: object, *, signed: bool = True) -> str:
+    if not isinstance(value, (int, float)):
+        return "n/a"
+    return f"{value:+.2f}%" if signed else f"{value:.2f}%"
+
+
+def _value(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
