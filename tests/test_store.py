@@ -674,3 +674,20 @@ def test_two_processes_write_concurrently(tmp_path: Path, fresh_file: bool) -> N
         assert sum(len(store.daily_returns(run_id)) for run_id in run_ids) == 400
         assert sum(len(store.events(run_id)) for run_id in run_ids) == 400
         assert len(run_ids) == (2 if fresh_file else 1)
+
+
+def test_set_tags_writes_tags_and_reasons_of_done_trials_only(tmp_path: Path) -> None:
+    with RunStore.open(tmp_path / "tags.db") as store:
+        run_id = store.create_run(engine="local", strategy_title="T", settings={})
+        source = store.add_source("//@version=6", normalized_hash="n")
+        done = store.start_trial(run_id, worker=1, condition=None, iteration=1,
+                                 proposer="params", source_hash=source, inputs={"a": 1})
+        store.finish_trial(done, metrics={"net_profit": 1.0})
+        running = store.start_trial(run_id, worker=1, condition=None, iteration=2,
+                                    proposer="params", source_hash=source, inputs={"a": 2})
+        changed = store.set_tags([(done, "OVERFIT", ["PBO 0.62 > 0.5"]),
+                                  (running, "GOOD", ["should not stick"])])
+        assert changed == 1
+        assert store.trial(done).tag == "OVERFIT"
+        assert store.trial(done).reasons == ("PBO 0.62 > 0.5",)
+        assert store.trial(running).tag is None

@@ -20,7 +20,7 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -301,6 +301,19 @@ class RunStore:
             if packed is not None:
                 conn.execute("INSERT OR REPLACE INTO daily_returns (trial_id, n, days, returns)"
                              " VALUES (?, ?, ?, ?)", (trial_id, *packed))
+
+    def set_tags(self, tags: Iterable[tuple[int, str, Sequence[str]]]) -> int:
+        """Write quality tags and their reasons for finished trials, in one transaction.
+
+        Tags are judged after the search (they need every trial's returns), so they are
+        written here rather than by `finish_trial`; returns how many rows changed.
+        """
+        rows = [(tag, rec.dumps(list(reasons)), trial_id) for trial_id, tag, reasons in tags]
+        with self._write() as conn:
+            cursor = conn.executemany(
+                "UPDATE trials SET tag = ?, reasons_json = ? WHERE id = ? AND status = 'done'",
+                rows)
+            return cursor.rowcount
 
     def trial(self, trial_id: int) -> TrialRow:
         with self._lock:
