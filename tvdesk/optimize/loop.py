@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from tvdesk import paths
+from tvdesk.analytics.judgement import RunJudgement, judge_run
+from tvdesk.analytics.quality import QualityRules
 from tvdesk.analytics.returns import daily_returns
 from tvdesk.data.market_data import load_bars
 from tvdesk.engines.base import Engine
@@ -76,6 +78,31 @@ class RunOutcome:
     status: str
     tracks: dict[str | None, TrackState] = field(default_factory=dict)
     holdout: dict[str | None, BacktestResult] = field(default_factory=dict)
+    judgement: RunJudgement | None = None
+
+
+def _daily(result: BacktestResult) -> tuple[list[str], list[float]]:
+    initial = float(result.metrics.get("initial_capital") or 0) or 1.0
+    return daily_returns(result.equity_curve, timezone=result.properties["timezone"],
+                         initial_capital=initial,
+                         first_bar=int(result.properties.get("warmup_bars", 0)))
+
+
+def quality_rules(settings: OptimizeSettings) -> QualityRules:
+    """The rule table's thresholds: the user's overrides, the drawdown target, defaults."""
+    values: dict[str, Any] = {}
+    for c in settings.targets.constraints:
+        if c.metric == "max_drawdown_percent" and c.op == "<=":
+            values["max_drawdown_percent"] = c.value
+    values.update(settings.quality)
+    return QualityRules.from_dict(values)
+
+
+def search_steps(settings: OptimizeSettings) -> dict[str, float]:
+    space = build_space(settings.request.strategy, overrides=settings.search_ranges,
+                        exclude=settings.exclude_inputs,
+                        condition_input=settings.condition_input)
+    return {d.title: d.step for d in space.dimensions if d.kind != "choice" and d.step}
 
 
 class Optimizer:
@@ -165,6 +192,7 @@ class Optimizer:
                     result = await self._evaluate_holdout(track)
                     if result is not None:
                         outcome.holdout[condition] = result
+            outcome.judgement = self.judge()
             outcome.status = "finished"
         except asyncio.CancelledError:
             outcome.status = "stopped"
@@ -183,6 +211,17 @@ class Optimizer:
             str(c): t.stop_reason for c, t in outcome.tracks.items()}})
         self.events.close()
         return outcome
+
+    def judge(self) -> RunJudgement:
+        """Tag every trial from the whole ledger (DSR, PBO, holdout, stability, Monte Carlo)."""
+        judgement = judge_run(
+            self.store, str(self.run_id), rules=quality_rules(self.settings),
+            objective=self.settings.targets.objective, maximize=self.settings.targets.maximize,
+            steps=search_steps(self.settings),
+            targets_met={t.id: self.settings.targets.met(t.metrics)
+                         for t in self.store.trials(str(self.run_id), status="done")})
+        self._publish("judged", payload={"robustness": judgement.robustness})
+        return judgement
 
     def _new_track(self, condition: str | None) -> TrackState:
         space = build_space(self.strategy, overrides=self.settings.search_ranges,
@@ -328,12 +367,8 @@ class Optimizer:
         track.consecutive_errors = 0
         metrics = dict(result.metrics)
         failures = self.settings.targets.failures(metrics)
-        initial = float(metrics.get("initial_capital") or 0) or 1.0
-        returns = daily_returns(result.equity_curve, timezone=result.properties["timezone"],
-                                initial_capital=initial,
-                                first_bar=int(result.properties.get("warmup_bars", 0)))
         self.store.finish_trial(trial_id, result=result, metrics=metrics, reasons=failures,
-                                daily_returns=returns)
+                                daily_returns=_daily(result))
         row = self.store.trial(trial_id)
         seconds = time.monotonic() - started
         self._publish("trial_finished", worker=worker, condition=track.condition,
@@ -380,7 +415,8 @@ class Optimizer:
         except TvdeskError as exc:
             self.store.finish_trial(trial_id, error=str(exc), status="error")
             return None
-        self.store.finish_trial(trial_id, result=result, metrics=dict(result.metrics))
+        self.store.finish_trial(trial_id, result=result, metrics=dict(result.metrics),
+                                daily_returns=_daily(result))
         self._publish("holdout", condition=track.condition, trial_id=trial_id, payload={
             "of_trial": track.best.id,
             "net_profit_percent": result.metrics.get("net_profit_percent"),

@@ -43,6 +43,7 @@ class OptimizeSettings:
     holdout: float = 0.2  # fraction of the bars kept out of the search
     targets: Targets = field(default_factory=Targets)
     search_ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)  # QualityRules overrides
     exclude_inputs: tuple[str, ...] = ()
     workspace: str | None = None
     base_template: str | None = None

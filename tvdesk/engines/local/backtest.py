@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tvdesk.analytics.risk_metrics import risk_metrics
 from tvdesk.analytics.tv_metrics import compute_metrics
 from tvdesk.data.market_data import Bars, load_bars
 from tvdesk.engines.local.symbols import resolve_symbol, to_pynecore
@@ -225,6 +226,11 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     metrics = compute_metrics(trades, equity, initial_capital=initial, risk_free_rate=risk_free,
                               timezone=symbol.timezone, first_bar=first_bar,
                               margin_calls=margin_calls)
+    # tvdesk's own risk statistics beside TradingView's (never under TradingView's names).
+    metrics = FrozenMap({**metrics,
+                         **risk_metrics(trades, equity, initial_capital=initial,
+                                        first_bar=first_bar, timezone=symbol.timezone),
+                         "buy_hold_max_drawdown_percent": _buy_hold_drawdown(equity, first_bar)})
     effective_inputs = {spec.title: inputs.get(spec.name, spec.default) for spec in decl.inputs}
     properties = {
         "engine": "local",
@@ -249,6 +255,18 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     return BacktestResult(source="local", metrics=metrics, trades=trades,
                           properties=FrozenMap(properties), equity_curve=equity,
                           warnings=symbol.warnings + _gap_warning(bars))
+
+
+def _buy_hold_drawdown(equity: EquityCurve, first_bar: int) -> float | None:
+    """Max drawdown % of simply holding the symbol over the window (close to close)."""
+    closes = equity.close[first_bar:]
+    if len(closes) < 2:
+        return None
+    peak, worst = closes[0], 0.0
+    for price in closes:
+        peak = max(peak, price)
+        worst = max(worst, (peak - price) / peak * 100 if peak > 0 else 0.0)
+    return worst
 
 
 def _iso(ms: int, tz: ZoneInfo) -> str:

@@ -1,0 +1,92 @@
+"""Run-level judgement on trial ledgers built by hand in a real store."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from tvdesk.analytics.judgement import judge_run
+from tvdesk.analytics.quality import QualityRules
+from tvdesk.store import RunStore
+
+DAYS = [(date(2023, 1, 2) + timedelta(days=i)).isoformat() for i in range(400)]
+
+
+def ledger(tmp_path: Path, returns: np.ndarray, *, source: str = "//@version=6\n") -> tuple:
+    """One done trial per column of `returns` (days × trials), metric = total return %."""
+    store = RunStore.open(tmp_path / "ledger.db")
+    run_id = store.create_run(engine="local", strategy_title="T", settings={})
+    source_hash = store.add_source(source, normalized_hash="n")
+    ids = []
+    for j in range(returns.shape[1]):
+        trial_id = store.start_trial(run_id, worker=1, condition=None, iteration=j + 1,
+                                     proposer="params", source_hash=source_hash,
+                                     inputs={"Length": 10 + j})
+        total = float(np.prod(1 + returns[:, j]) - 1) * 100
+        store.finish_trial(trial_id, metrics={"net_profit_percent": total, "total_trades": 80,
+                                              "max_drawdown_percent": 3.0},
+                           daily_returns=(DAYS[: len(returns)], list(returns[:, j])))
+        ids.append(trial_id)
+    return store, run_id, ids
+
+
+def test_a_search_whose_in_sample_winner_loses_out_of_sample_is_overfit(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    n_days, n_trials = 320, 20
+    returns = rng.normal(0, 0.002, size=(n_days, n_trials))
+    # Trial 0 is great in the first half and terrible in the second: typical curve fit.
+    returns[: n_days // 2, 0] += 0.004
+    returns[n_days // 2:, 0] -= 0.003
+    returns[:, 0] += 0.0008  # still the best in total, so it is the one selected
+    store, run_id, ids = ledger(tmp_path, returns)
+    with store:
+        judgement = judge_run(store, run_id, rules=QualityRules(), objective="net_profit_percent")
+        assert judgement.robustness["trials"] == n_trials
+        assert judgement.robustness["pbo"] > 0.5
+        best = judgement.verdicts[ids[0]]
+        assert best.tag == "OVERFIT"
+        assert any("probability of backtest overfitting" in r for r in best.reasons)
+        assert store.trial(ids[0]).tag == "OVERFIT"
+        assert all(store.trial(i).tag is not None for i in ids)
+
+
+def test_a_consistent_edge_is_not_called_overfit(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    returns = rng.normal(0, 0.002, size=(320, 20))
+    returns[:, 0] += 0.0015  # better in every period: skill, not selection luck
+    store, run_id, ids = ledger(tmp_path, returns)
+    with store:
+        judgement = judge_run(store, run_id, rules=QualityRules(), objective="net_profit_percent",
+                              targets_met={ids[0]: True})
+        assert judgement.robustness["pbo"] < 0.2
+        verdict = judgement.verdicts[ids[0]]
+        assert verdict.tag != "OVERFIT"
+        # Without a holdout the best cannot be GOOD, and the verdict says why.
+        assert verdict.tag == "NORMAL" and "no out-of-sample evidence" in verdict.reasons
+
+
+def test_deflation_uses_every_trial_the_search_made(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    returns = rng.normal(0.0002, 0.003, size=(300, 40))
+    store, run_id, ids = ledger(tmp_path, returns)
+    with store:
+        few = judge_run(store, run_id, rules=QualityRules(), objective="net_profit_percent")
+        # The same best trial, from a search of 40 trials, deflates more than from 5.
+        small_store, small_run, small_ids = ledger(tmp_path / "small", returns[:, :5])
+    with small_store:
+        small = judge_run(small_store, small_run, rules=QualityRules(),
+                          objective="net_profit_percent")
+    assert few.robustness["trials"] == 40 and small.robustness["trials"] == 5
+    best_col = int(np.argmax(np.prod(1 + returns[:, :5], axis=0)))
+    assert store_reason_dsr(few, ids[best_col]) <= store_reason_dsr(small, small_ids[best_col])
+
+
+def store_reason_dsr(judgement, trial_id: int) -> float:
+    """The DSR a verdict was based on (reasons mention it when it blocks GOOD)."""
+    for reason in judgement.verdicts[trial_id].reasons:
+        if reason.startswith("deflated Sharpe "):
+            return float(reason.split()[2])
+    raise AssertionError(f"no deflated Sharpe in {judgement.verdicts[trial_id].reasons}")
