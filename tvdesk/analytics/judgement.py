@@ -43,6 +43,7 @@ MONTE_CARLO_RUNS = 1000
 class RunJudgement:
     robustness: dict[str, Any] = field(default_factory=dict)
     verdicts: dict[int, Verdict] = field(default_factory=dict)
+    evidence: dict[int, Evidence] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -108,6 +109,7 @@ def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: s
     finalists = _finalists(trials, objective, maximize, targets_met or {})
     lookahead_by_source: dict[str, bool] = {}
     verdicts: dict[int, Verdict] = {}
+    evidences: dict[int, Evidence] = {}
     for trial in trials:
         if trial.source_hash not in lookahead_by_source:
             lookahead_by_source[trial.source_hash] = uses_lookahead(
@@ -118,6 +120,7 @@ def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: s
         if trial.id in finalists:
             evidence = _finalist_evidence(store, trial, trials, evidence, holdouts,
                                           holdout_returns, objective, maximize, steps or {})
+        evidences[trial.id] = evidence
         verdicts[trial.id] = judge(evidence, rules)
     tags = [(tid, v.tag, v.reasons) for tid, v in verdicts.items()]
     for holdout in holdouts.values():  # a holdout row carries its in-sample trial's verdict
@@ -126,7 +129,7 @@ def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: s
         if source is not None:
             tags.append((holdout.id, verdicts[source.id].tag, verdicts[source.id].reasons))
     store.set_tags(tags)
-    judgement = RunJudgement(robustness, verdicts)
+    judgement = RunJudgement(robustness, verdicts, evidences)
     robustness["tags"] = judgement.counts()
     return judgement
 
