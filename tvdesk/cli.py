@@ -66,6 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="title of the condition input (default 'Condition')")
     ev.add_argument("--json", metavar="OUT", help="write the result document (JSON; with "
                     "--conditions a list: baseline first)")
+    ev.add_argument("--report", metavar="DIR", help="also write TXT/XLSX/HTML/CSV/JSON reports")
     ev.add_argument("--from-exports", nargs="?", const="", metavar="DIR",
                     help="no backtest: read the TradingView exports already downloaded in DIR "
                     "(default: the data folder's sheets/)")
@@ -87,6 +88,13 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="write the result document (with several files: a list)")
 
     _add_optimize_parser(sub)
+    rep = sub.add_parser("report", help="write reports of an optimisation run")
+    rep.add_argument("--store", metavar="RUNS.db", help="run store (default in the data folder)")
+    rep.add_argument("--run", default="latest", metavar="ID", help="run id (default: latest)")
+    rep.add_argument("--out", required=True, metavar="DIR", help="reports folder")
+    rep.add_argument("--format", metavar="LIST", help="txt,xlsx,html,csv,json (default: all)")
+    rep.add_argument("--top", type=int, default=5, metavar="K",
+                     help="detailed sheets for the K best trials per condition")
     runs = sub.add_parser("runs", help="list the runs in a store, or export one as JSON")
     runs.add_argument("--store", metavar="FILE", help="run store (default in the data folder)")
     runs.add_argument("--export", metavar="RUN", help="run id (or 'latest') to export")
@@ -191,6 +199,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         write_json_atomically(args.json, result.to_dict())
         print(f"result written to {args.json}")
+    if args.report:
+        from tvdesk.app.report import write_result_report
+
+        title = request.strategy.title or Path(request.strategy.path or "strategy").stem
+        for path in write_result_report(result, Path(args.report), title=title):
+            print(f"report: {path}")
     return 0
 
 
@@ -339,6 +353,23 @@ def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
     return "\n".join(lines)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tvdesk.app.optimize import resolve_run_id
+    from tvdesk.app.report import parse_formats, write_run_report
+    from tvdesk.errors import InputError
+    from tvdesk.store import RunStore, default_store_path
+
+    formats = parse_formats(args.format)
+    path = Path(args.store) if args.store else default_store_path()
+    if not path.exists():
+        raise InputError("no run store here (run `tvdesk optimize` first)", source=str(path))
+    with RunStore.open(path) as store:
+        run_id = resolve_run_id(store, args.run)
+        for written in write_run_report(store, run_id, Path(args.out), formats, top=args.top):
+            print(f"report: {written}")
+    return 0
+
+
 def _cmd_runs(args: argparse.Namespace) -> int:
     from tvdesk.app.optimize import resolve_run_id
     from tvdesk.errors import InputError
@@ -379,8 +410,8 @@ def _cmd_credentials(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"evaluate": _cmd_evaluate, "parity": _cmd_parity, "import": _cmd_import,
-             "optimize": _cmd_optimize, "runs": _cmd_runs, "credentials": _cmd_credentials,
-             "gui": _cmd_gui}
+             "optimize": _cmd_optimize, "report": _cmd_report, "runs": _cmd_runs,
+             "credentials": _cmd_credentials, "gui": _cmd_gui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,67 @@
+"""Report: TXT / XLSX / HTML / CSV / JSON from a stored run, or from one backtest.
+
+A run that was stopped before its end has no tags yet; they are judged here from the ledger
+(with the run's stored settings), so every report carries verdicts and the run-level
+statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from tvdesk.model import BacktestResult
+from tvdesk.store import RunStore
+
+ALL_FORMATS = ("txt", "xlsx", "html", "csv", "json")
+
+
+def parse_formats(text: str | None) -> tuple[str, ...]:
+    from tvdesk.errors import InputError
+
+    if not text:
+        return ALL_FORMATS
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    unknown = [f for f in formats if f not in ALL_FORMATS]
+    if unknown:
+        raise InputError(f"unknown report format(s) {', '.join(unknown)}; expected any of "
+                         f"{', '.join(ALL_FORMATS)}", source="--format")
+    return formats
+
+
+def run_robustness(store: RunStore, run_id: str) -> dict:
+    """The run-level statistics of its last judgement, judging the run now if it has none."""
+    judged = store.events(run_id, kind="judged")
+    if judged:
+        return dict(judged[-1].payload.get("robustness") or {})
+    from tvdesk.analytics.judgement import judge_run
+    from tvdesk.optimize.loop import quality_rules, search_steps
+    from tvdesk.optimize.settings import OptimizeSettings
+
+    settings = OptimizeSettings.from_dict(store.get_run(run_id).settings)
+    judgement = judge_run(
+        store, run_id, rules=quality_rules(settings), objective=settings.targets.objective,
+        maximize=settings.targets.maximize, steps=search_steps(settings),
+        targets_met={t.id: settings.targets.met(t.metrics)
+                     for t in store.trials(run_id, status="done")})
+    store.add_event(run_id, "judged", {"robustness": judgement.robustness})
+    return judgement.robustness
+
+
+def write_run_report(store: RunStore, run_id: str, out_dir: Path,
+                     formats: Iterable[str] = ALL_FORMATS, *, top: int = 5) -> list[Path]:
+    from tvdesk.reports import report_from_store, write_reports
+
+    robustness = run_robustness(store, run_id)
+    data = report_from_store(store, run_id, top=top)
+    data = replace(data, robustness={**data.robustness, **robustness})
+    return write_reports(data, out_dir, formats, json_document=store.export_json(run_id))
+
+
+def write_result_report(result: BacktestResult, out_dir: Path, *, title: str,
+                        formats: Iterable[str] = ALL_FORMATS) -> list[Path]:
+    from tvdesk.reports import report_from_result, write_reports
+
+    data = report_from_result(result, title=title)
+    return write_reports(data, out_dir, formats, json_document=result.to_dict())
