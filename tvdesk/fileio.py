@@ -29,3 +29,18 @@ def write_text_atomically(path: str | Path, text: str) -> Path:
 
 def write_json_atomically(path: str | Path, document: Any) -> Path:
     return write_text_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
+    """Like `write_text_atomically`, for binary files (workbooks, images)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
