@@ -87,3 +87,26 @@ def test_deflation_uses_every_trial_the_search_made(tmp_path: Path) -> None:
     assert deflated_many < deflated_few
     # PSR (no deflation) is the same trial's and does not depend on the number of trials.
     assert few.evidence[ids[best_col]].psr == small.evidence[small_ids[best_col]].psr
+
+
+def test_input_importance_ranks_the_input_that_drives_the_result_first() -> None:
+    from datetime import datetime
+
+    from tvdesk.analytics.judgement import input_importance
+    from tvdesk.store import TrialRow
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(40):
+        length, noise = int(rng.integers(5, 50)), int(rng.integers(1, 9))
+        rows.append(TrialRow(
+            id=i, run_id="r", worker=1, condition=None, iteration=i, proposer="params",
+            source_hash="s", inputs={"Length": length, "Noise": noise, "Flag": True},
+            params_key=str(i), status="done", metrics={"net_profit_percent": length * 0.5
+                                                         + rng.normal(0, 1)},
+            tag=None, reasons=(), error=None, started_at=datetime(2024, 1, 1),
+            finished_at=None, seconds=None, segment="in_sample", has_result=False))
+    importance = input_importance(rows, "net_profit_percent", True)
+    assert next(iter(importance)) == "importance: Length"
+    assert importance["importance: Length"] > 0.9 > importance["importance: Noise"]
+    assert "importance: Flag" not in importance  # never varied

@@ -103,6 +103,7 @@ def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: s
                                "walk_forward_oos_t_stat": _finite(wf.oos_t_stat),
                                "walk_forward_efficiency": _finite(wf.efficiency)})
 
+    robustness.update(input_importance(trials, objective, maximize))
     holdouts = {(h.condition, h.source_hash, _key(h.inputs)): h
                 for h in store.trials(run_id, segment="holdout") if h.status == "done"}
     holdout_returns = store.daily_returns(run_id, segment="holdout")
@@ -132,6 +133,31 @@ def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: s
     judgement = RunJudgement(robustness, verdicts, evidences)
     robustness["tags"] = judgement.counts()
     return judgement
+
+
+def input_importance(trials: list[TrialRow], objective: str,
+                     maximize: bool) -> dict[str, float]:
+    """Which inputs matter: |Spearman rank correlation| of each input with the objective.
+
+    Simple and honest for a first look: monotone effects show, interactions do not. Keys are
+    `importance: <input title>`; inputs that never varied are left out.
+    """
+    rows = [(t.inputs, _score(t, objective, maximize)) for t in trials]
+    rows = [(inputs, score) for inputs, score in rows if math.isfinite(score)]
+    if len(rows) < 5:
+        return {}
+    frame = pd.DataFrame([inputs for inputs, _ in rows])
+    scores = pd.Series([score for _, score in rows])
+    out: dict[str, float] = {}
+    for column in frame.columns:
+        values = pd.to_numeric(frame[column].map(
+            lambda v: float(v) if isinstance(v, (int, float)) else np.nan), errors="coerce")
+        if values.nunique() < 2 or values.isna().any():
+            continue
+        rho = values.rank().corr(scores.rank())
+        if math.isfinite(rho):
+            out[f"importance: {column}"] = round(abs(float(rho)), 3)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def _key(inputs: Mapping[str, Any]) -> tuple:
