@@ -14,17 +14,7 @@ from typing import Any
 
 
 def write_text_atomically(path: str | Path, text: str) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_bytes_atomically(path, text.encode("utf-8"))
 
 
 def write_json_atomically(path: str | Path, document: Any) -> Path:
@@ -32,7 +22,7 @@ def write_json_atomically(path: str | Path, document: Any) -> Path:
 
 
 def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
-    """Like `write_text_atomically`, for binary files (workbooks, images)."""
+    """Write `data` to a temp file beside `path`, then rename it over `path`."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

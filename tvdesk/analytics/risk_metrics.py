@@ -16,7 +16,7 @@ import numpy as np
 
 from tvdesk.analytics.overfitting import ZERO_STD, sharpe
 from tvdesk.analytics.returns import daily_returns
-from tvdesk.analytics.tv_metrics import _cagr, _check_trades
+from tvdesk.analytics.tv_metrics import _cagr, check_inputs
 from tvdesk.model import EquityCurve, Trade
 
 RISK_METRIC_DEFINITIONS: dict[str, str] = {
@@ -58,12 +58,7 @@ def risk_metrics(
     bars from `first_bar` on, starting from `initial_capital`, as tvdesk.analytics.tv_metrics
     does; days are calendar days in `timezone`. ValueError on inconsistent input.
     """
-    if initial_capital <= 0:
-        raise ValueError(f"initial_capital must be positive, got {initial_capital}")
-    n_bars = len(equity)
-    if not 0 <= first_bar <= max(n_bars - 1, 0):
-        raise ValueError(f"first_bar {first_bar} is outside the equity curve ({n_bars} bars)")
-    _check_trades(trades, n_bars)
+    n_bars = check_inputs(trades, equity, initial_capital, first_bar)
     closed = [t for t in trades if not t.open]
     profits = np.array([t.profit for t in closed], dtype=float)
 

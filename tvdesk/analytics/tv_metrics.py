@@ -94,12 +94,7 @@ def compute_metrics(
     Trades need `entry_bar` (and closed ones `exit_bar` and `profit`), indexes into `equity`.
     See the module docstring for every definition. Raises ValueError on inconsistent input.
     """
-    if initial_capital <= 0:
-        raise ValueError(f"initial_capital must be positive, got {initial_capital}")
-    n_bars = len(equity)
-    if not 0 <= first_bar <= max(n_bars - 1, 0):
-        raise ValueError(f"first_bar {first_bar} is outside the equity curve ({n_bars} bars)")
-    _check_trades(trades, n_bars)
+    check_inputs(trades, equity, initial_capital, first_bar)
 
     values: dict[str, Any] = {"initial_capital": float(initial_capital)}
     for scope in _SCOPES:
@@ -146,6 +141,18 @@ def _derived(v: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- trades
+
+
+def check_inputs(trades: Sequence[Trade], equity: EquityCurve, initial_capital: float,
+                 first_bar: int) -> int:
+    """Validate what every metric function receives; returns the number of bars."""
+    if initial_capital <= 0:
+        raise ValueError(f"initial_capital must be positive, got {initial_capital}")
+    n_bars = len(equity)
+    if not 0 <= first_bar <= max(n_bars - 1, 0):
+        raise ValueError(f"first_bar {first_bar} is outside the equity curve ({n_bars} bars)")
+    _check_trades(trades, n_bars)
+    return n_bars
 
 
 def _check_trades(trades: Sequence[Trade], n_bars: int) -> None:
