@@ -310,7 +310,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         else:
             from tvdesk.app.optimize_settings import settings_from_args
 
-            settings = settings_from_args(args, config, _request(args))
+            settings = settings_from_args(args, config, _options(args))
         events = EventStream()
         printer = ProgressPrinter(max_iterations=settings.max_iterations)
 

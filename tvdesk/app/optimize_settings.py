@@ -1,13 +1,19 @@
-"""Turn flags (and a profile) into OptimizeSettings, with the CLI's clear messages."""
+"""One place that turns what a user filled in (CLI flags or the GUI's form) into settings.
+
+The CLI converts its flags into a `RunForm`; the GUI fills one from its widgets. Both get the
+same checks and the same messages, and every error names the flag the field stands for
+(`InputError.source`), which the GUI maps back to the widget to show the message inline.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from tvdesk.config import Settings
+from tvdesk.app.requests import RunOptions, build_request
+from tvdesk.config import Profile, Settings
 from tvdesk.errors import InputError
-from tvdesk.model import BacktestRequest
 from tvdesk.optimize.settings import LLMSettings, OptimizeSettings, parse_conditions
 from tvdesk.optimize.targets import (
     Constraint,
@@ -16,6 +22,39 @@ from tvdesk.optimize.targets import (
     parse_constraint,
     targets_from_mapping,
 )
+
+
+@dataclass(slots=True)
+class RunForm:
+    """Everything a run can be given, as text or simple values, before any checking."""
+
+    options: RunOptions = field(default_factory=RunOptions)
+    profile: str | None = None
+    engine: str | None = None
+    proposer: str = "params"
+    sampler: str = "tpe"
+    seed: int = 42
+    process_count: int | None = None
+    conditions: str | None = None
+    condition_input: str | None = None
+    holdout: str = "20%"
+    workspace: str | None = None
+    min_trades: float | None = None
+    max_drawdown: float | None = None
+    min_profit_factor: float | None = None
+    targets: list[str] = field(default_factory=list)
+    potential: list[str] = field(default_factory=list)
+    objectives: list[str] = field(default_factory=list)
+    max_iterations: int = 100
+    max_consecutive_errors: int = 10
+    max_duplicate_consecutive_errors: int = 5
+    time_budget: float | None = None
+    search_ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exclude_inputs: tuple[str, ...] = ()
+    llm_base_url: str | None = None
+    llm_models: str | None = None
+    model: str | None = None
+    llm_study_trials: int | None = None
 
 
 def parse_holdout(text: str) -> float:
@@ -43,33 +82,26 @@ def parse_objectives(values: list[str]) -> tuple[str, bool, tuple[tuple[str, boo
     return main, maximize, tuple(extra)
 
 
-def settings_from_args(args: argparse.Namespace, config: Settings,
-                       request: BacktestRequest) -> OptimizeSettings:
-    if args.process_count is not None and args.process_count < 1:
-        raise InputError("expected a whole number ≥ 1", source="--process-count")
-    if args.max_iterations < 1:
-        raise InputError("expected a whole number ≥ 1", source="--max-iterations")
-    profile = config.profile(args.profile) if args.profile else None
+def _positive_int(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise InputError(f"expected a whole number ≥ 1, got {value}", source=flag)
+
+
+def _constraints(form: RunForm, profile: Profile | None) -> list[Constraint]:
     constraints: list[Constraint] = []
     if profile and profile.targets:
         constraints.extend(targets_from_mapping(profile.targets, f"profiles.{profile.name}"))
     for name in ("min_trades", "max_drawdown", "min_profit_factor"):
-        value = getattr(args, name)
+        value = getattr(form, name)
         if value is not None:
-            constraints = [c for c in constraints
-                           if c != constraint_from_shorthand(name, value)]
-            constraints.append(constraint_from_shorthand(name, value))
-    constraints.extend(parse_constraint(t) for t in args.target)
-    potential = tuple(parse_constraint(t, "--target-potential") for t in args.target_potential)
-    objective, maximize, extra = parse_objectives(args.objective)
-    conditions_text = args.conditions or (profile.conditions if profile else None)
-    conditions = parse_conditions(conditions_text) if conditions_text else ()
-    condition_input = args.condition_input or (profile.condition_input if profile
-                                               else "Condition")
-    if conditions and request.strategy.input_by_key(condition_input) is None:
-        titles = ", ".join(repr(s.title) for s in request.strategy.inputs)
-        raise InputError(f"the script has no input {condition_input!r} to give the conditions "
-                         f"to (inputs: {titles}); set --condition-input", source="--conditions")
+            new = constraint_from_shorthand(name, value)
+            constraints = [c for c in constraints if c.metric != new.metric or c.op != new.op]
+            constraints.append(new)
+    constraints.extend(parse_constraint(t) for t in form.targets)
+    return constraints
+
+
+def _llm(form: RunForm, config: Settings) -> LLMSettings:
     llm = LLMSettings()
     if config.llm_base_url:
         llm = replace(llm, base_url=config.llm_base_url)
@@ -77,28 +109,69 @@ def settings_from_args(args: argparse.Namespace, config: Settings,
         llm = replace(llm, models=config.llm_models,
                       model=config.llm_model or ("auto" if len(config.llm_models) > 1
                                                  else config.llm_models[0]))
-    if args.llm_base_url:
-        llm = replace(llm, base_url=args.llm_base_url)
-    if args.llm_models:
-        llm = replace(llm, models=tuple(m.strip() for m in args.llm_models.split(",")
-                                        if m.strip()))
-    if args.model:
-        if args.model != "auto" and args.model not in llm.models:
-            llm = replace(llm, models=(*llm.models, args.model))
-        llm = replace(llm, model=args.model)
-    elif args.llm_models:
-        llm = replace(llm, model="auto" if len(llm.models) > 1 else llm.models[0])
-    if args.llm_study_trials is not None:
-        llm = replace(llm, study_trials=args.llm_study_trials)
+    if form.llm_base_url:
+        llm = replace(llm, base_url=form.llm_base_url)
+    if form.llm_models:
+        models = tuple(m.strip() for m in form.llm_models.split(",") if m.strip())
+        llm = replace(llm, models=models, model="auto" if len(models) > 1 else models[0])
+    if form.model:
+        if form.model != "auto" and form.model not in llm.models:
+            llm = replace(llm, models=(*llm.models, form.model))
+        llm = replace(llm, model=form.model)
+    if form.llm_study_trials is not None:
+        llm = replace(llm, study_trials=form.llm_study_trials)
+    return llm
+
+
+def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
+    _positive_int(form.process_count, "--process-count")
+    _positive_int(form.max_iterations, "--max-iterations")
+    _positive_int(form.max_consecutive_errors, "--max-consecutive-errors")
+    _positive_int(form.max_duplicate_consecutive_errors, "--max-duplicate-consecutive-errors")
+    profile = config.profile(form.profile) if form.profile else None
+    request = build_request(form.options, profile, default_timezone=config.timezone)
+    constraints = _constraints(form, profile)
+    potential = tuple(parse_constraint(t, "--target-potential") for t in form.potential)
+    objective, maximize, extra = parse_objectives(form.objectives)
+    conditions_text = form.conditions or (profile.conditions if profile else None)
+    conditions = parse_conditions(conditions_text) if conditions_text else ()
+    condition_input = form.condition_input or (profile.condition_input if profile
+                                               else "Condition")
+    if conditions and request.strategy.input_by_key(condition_input) is None:
+        titles = ", ".join(repr(s.title) for s in request.strategy.inputs)
+        raise InputError(f"the script has no input {condition_input!r} to give the conditions "
+                         f"to (inputs: {titles}); set --condition-input", source="--conditions")
+    if not request.data_path and (form.engine or config.engine) == "local":
+        raise InputError("the local engine needs market data (--data FILE.csv)",
+                         source="--data")
     return OptimizeSettings(
-        request=request, engine=args.engine or config.engine, conditions=conditions,
-        condition_input=condition_input, proposer=args.proposer, sampler=args.sampler,
-        seed=args.seed, process_count=args.process_count or config.processes,
-        max_iterations=args.max_iterations,
-        max_consecutive_errors=args.max_consecutive_errors,
-        max_duplicate_consecutive_errors=args.max_duplicate_consecutive_errors,
-        time_budget=args.time_budget, holdout=parse_holdout(args.holdout),
+        request=request, engine=form.engine or config.engine, conditions=conditions,
+        condition_input=condition_input, proposer=form.proposer,  # type: ignore[arg-type]
+        sampler=form.sampler, seed=form.seed,  # type: ignore[arg-type]
+        process_count=form.process_count or config.processes,
+        max_iterations=form.max_iterations,
+        max_consecutive_errors=form.max_consecutive_errors,
+        max_duplicate_consecutive_errors=form.max_duplicate_consecutive_errors,
+        time_budget=form.time_budget, holdout=parse_holdout(form.holdout),
         targets=Targets(constraints=tuple(constraints), potential=potential,
                         objective=objective, maximize=maximize, extra_objectives=extra),
-        workspace=args.workspace, llm=llm,
+        search_ranges=dict(form.search_ranges), exclude_inputs=tuple(form.exclude_inputs),
+        workspace=form.workspace, llm=_llm(form, config),
     )
+
+
+def settings_from_args(args: argparse.Namespace, config: Settings,
+                       options: RunOptions) -> OptimizeSettings:
+    form = RunForm(
+        options=options, profile=args.profile, engine=args.engine, proposer=args.proposer,
+        sampler=args.sampler, seed=args.seed, process_count=args.process_count,
+        conditions=args.conditions, condition_input=args.condition_input,
+        holdout=args.holdout, workspace=args.workspace, min_trades=args.min_trades,
+        max_drawdown=args.max_drawdown, min_profit_factor=args.min_profit_factor,
+        targets=list(args.target), potential=list(args.target_potential),
+        objectives=list(args.objective), max_iterations=args.max_iterations,
+        max_consecutive_errors=args.max_consecutive_errors,
+        max_duplicate_consecutive_errors=args.max_duplicate_consecutive_errors,
+        time_budget=args.time_budget, llm_base_url=args.llm_base_url,
+        llm_models=args.llm_models, model=args.model, llm_study_trials=args.llm_study_trials)
+    return settings_from_form(form, config)

@@ -192,7 +192,9 @@ class Optimizer:
                     result = await self._evaluate_holdout(track)
                     if result is not None:
                         outcome.holdout[condition] = result
-            outcome.judgement = self.judge()
+            # Seconds of numpy on big runs: off the event loop, so a GUI on it stays responsive.
+            outcome.judgement = await asyncio.to_thread(self.judge)
+            self._publish("judged", payload={"robustness": outcome.judgement.robustness})
             outcome.status = "finished"
         except asyncio.CancelledError:
             outcome.status = "stopped"
@@ -220,7 +222,6 @@ class Optimizer:
             steps=search_steps(self.settings),
             targets_met={t.id: self.settings.targets.met(t.metrics)
                          for t in self.store.trials(str(self.run_id), status="done")})
-        self._publish("judged", payload={"robustness": judgement.robustness})
         return judgement
 
     def _new_track(self, condition: str | None) -> TrackState:
