@@ -103,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
                           "keyring")
     cred.add_argument("action", choices=["set", "check", "delete"])
     cred.add_argument("account", choices=["tradingview", "llm"])
-    sub.add_parser("gui", help="open the desktop workbench")
+    sub.add_parser("gui", help="open the desktop workbench (tvdesk gui --help)")
     return parser
 
 
@@ -287,10 +287,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_gui(_args: argparse.Namespace) -> int:
-    print("tvdesk: the desktop workbench is not built yet; use the CLI commands "
-          "(tvdesk --help)", file=sys.stderr)
-    return 1
+def _cmd_gui(argv: Sequence[str]) -> int:
+    """The GUI parses its own flags (--demo, --screenshot, ...)."""
+    from tvdesk.gui.app import run_gui
+
+    return run_gui(argv)
 
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
@@ -411,10 +412,13 @@ def _cmd_credentials(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"evaluate": _cmd_evaluate, "parity": _cmd_parity, "import": _cmd_import,
              "optimize": _cmd_optimize, "report": _cmd_report, "runs": _cmd_runs,
-             "credentials": _cmd_credentials, "gui": _cmd_gui}
+             "credentials": _cmd_credentials}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["gui"]:
+        return _cmd_gui(argv[1:])
     parser = _build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -431,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def gui_main() -> int:
-    return main(["gui"])
+    return main(["gui", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,153 @@
+"""The window as a user drives it: the form, inline errors, a real run, stop and resume, and
+the app's start and shutdown on the qasync loop (also as a real subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+import qasync
+
+from tvdesk.config import Settings
+from tvdesk.gui.main_window import MainWindow
+from tvdesk.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "pine" / "examples" / "sma_cross.pine"
+EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
+
+
+@pytest.fixture
+def loop(qapp):
+    event_loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, loop):
+    win = MainWindow(Settings(), tmp_path / "runs.db")
+    qtbot.addWidget(win)
+    win.setup.set_paths(EXAMPLE, EURUSD)
+    win.setup.mintick.setText("0.00001")
+    yield win
+    loop.run_until_complete(win.controller.shutdown())
+
+
+def wait_for(loop, signal, timeout: float = 240.0):
+    future = loop.create_future()
+
+    def done(*args):
+        if not future.done():
+            future.set_result(args)
+
+    signal.connect(done)
+    return loop.run_until_complete(asyncio.wait_for(future, timeout))
+
+
+def test_the_form_loads_the_script_and_its_inputs(window) -> None:
+    form = window.setup
+    assert "strategy(\"SMA Cross\"" in form.code.toPlainText()
+    titles = [form.inputs.item(r, 1).text() for r in range(form.inputs.rowCount())]
+    assert titles == ["Fast Length", "Slow Length", "Allow Shorts"]
+    settings = form.build_settings()
+    assert settings is not None
+    assert settings.request.symbol.mintick == 0.00001 and settings.holdout == 0.2
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("mintick", "tiny", "expected a number, got 'tiny'"),
+    ("date_from", "yesterday", "expected a date YYYY-MM-DD"),
+    ("conditions", "a-b", "expected a condition list"),
+    ("timezone", "Mars/Olympus", "unknown timezone 'Mars/Olympus'"),
+])
+def test_bad_input_is_shown_inline_next_to_its_field(window, field: str, value: str,
+                                                     message: str) -> None:
+    form = window.setup
+    getattr(form, field).setText(value)
+    assert form.build_settings() is None
+    assert message in form.error.text()
+    assert not form.error.isHidden()
+    assert form.error_field() is getattr(form, field)
+    getattr(form, field).setText("")
+    assert form.build_settings() is not None
+    assert form.error.isHidden()
+
+
+def test_run_stop_and_resume_from_the_toolbar(window, loop, qtbot) -> None:
+    window.setup.max_iterations.setValue(400)
+    window.setup.holdout.setValue(0)
+    seen: list[str] = []
+    window.controller.event.connect(lambda e: seen.append(e.kind))
+    window.run_action.trigger()
+    assert window.stop_action.isEnabled() and not window.run_action.isEnabled()
+    (run_id,) = wait_for(loop, window.controller.run_started)
+
+    async def stop_after_trials() -> None:
+        while seen.count("trial_finished") < 3:
+            await asyncio.sleep(0.05)
+        window.stop_action.trigger()
+
+    loop.run_until_complete(stop_after_trials())
+    _, status = wait_for(loop, window.controller.run_finished)
+    assert status == "stopped"
+    assert window.run_action.isEnabled() and not window.stop_action.isEnabled()
+    with RunStore.open(window.controller.store_path) as store:
+        done_before = store.count_trials(run_id, status="done")
+        assert done_before >= 3 and store.unfinished_trials(run_id) == []
+        assert store.get_run(run_id).status == "stopped"
+    seen.clear()
+    window.resume_action.trigger()
+
+    async def stop_again() -> None:
+        while seen.count("trial_finished") < 2:
+            await asyncio.sleep(0.05)
+        window.controller.stop()
+
+    loop.run_until_complete(stop_again())
+    wait_for(loop, window.controller.run_finished)
+    with RunStore.open(window.controller.store_path) as store:
+        assert store.count_trials(run_id, status="done") >= done_before + 2
+        keys = [t.params_key for t in store.trials(run_id, status="done")]
+        assert len(keys) == len(set(keys)), "resume ran no parameter set twice"
+
+
+def test_a_run_that_fails_to_start_shows_the_error_and_frees_the_buttons(window,
+                                                                       loop) -> None:
+    window.setup.data.edit.setText(str(Path(window.controller.store_path).parent / "no.csv"))
+    messages: list[str] = []
+    window.controller.failed.connect(messages.append)
+    window.run_action.trigger()
+    wait_for(loop, window.controller.idle)
+    assert messages and "no.csv" in messages[0]
+    assert window.run_action.isEnabled() and not window.stop_action.isEnabled()
+    assert "no.csv" in window.statusBar().currentMessage()
+
+
+def test_invalid_form_does_not_start_a_run(window) -> None:
+    window.setup.mintick.setText("-1")
+    window.run_action.trigger()
+    assert not window.controller.running
+    assert "expected a positive number" in window.setup.error.text()
+
+
+def test_the_app_starts_runs_the_demo_and_shuts_down_cleanly(tmp_path: Path) -> None:
+    shot = tmp_path / "window.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TVDESK_HOME": str(tmp_path / "h")}
+    for _ in range(2):  # twice: start-up and shutdown are repeatable
+        run = subprocess.run([sys.executable, "-m", "tvdesk", "gui", "--demo",
+                              "--quit-after-run", "--screenshot", str(shot)],
+                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+        assert run.returncode == 0, run.stderr
+        assert "screenshot saved" in run.stdout
+        assert "Traceback" not in run.stderr
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert shot.stat().st_size > 20_000

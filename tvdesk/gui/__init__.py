@@ -1,0 +1,1 @@
+"""The desktop workbench: a thin PySide6 shell over tvdesk.app. Nothing here computes."""

@@ -1,0 +1,290 @@
+"""The workbench window: setup on the left, Runs / Results / Surface / Trial / Lineage tabs.
+
+A thin shell: the toolbar's actions call the controller (runs) and tvdesk.app (reports); the
+views read the store. Long work (report writing) runs in a thread awaited from the qasync
+loop, and dialogs are opened with `open()`, never with a blocking `exec()` inside a coroutine.
+Window geometry, dock/splitter state and the last strategy and data files are restored from
+QSettings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from tvdesk import __version__, paths
+from tvdesk.config import Settings
+from tvdesk.errors import TvdeskError
+from tvdesk.gui.controller import RunController
+from tvdesk.gui.lineage_view import LineageView
+from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot
+from tvdesk.gui.results_view import ResultsView
+from tvdesk.gui.runs_view import RunsView
+from tvdesk.gui.setup_form import SetupForm
+from tvdesk.gui.surface_view import SurfaceView
+from tvdesk.gui.trial_view import TrialView
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(self, config: Settings, store_path: Path) -> None:
+        super().__init__()
+        self.config = config
+        self.setWindowTitle(f"tvdesk {__version__}")
+        self.controller = RunController(store_path, self)
+        self.setup = SetupForm(config)
+        self.runs = RunsView(self.controller)
+        self.results = ResultsView(self.controller)
+        self.surface = SurfaceView(self.controller)
+        self.trial = TrialView(self.controller)
+        self.lineage = LineageView(self.controller)
+
+        self.tabs = QtWidgets.QTabWidget()
+        for view, title in ((self.runs, "Runs"), (self.results, "Results"),
+                            (self.surface, "Surface"), (self.trial, "Trial"),
+                            (self.lineage, "Lineage")):
+            self.tabs.addTab(view, title)
+        self.setCentralWidget(self.tabs)
+        dock = QtWidgets.QDockWidget("Setup", self)
+        dock.setObjectName("setupDock")
+        dock.setWidget(self.setup)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable
+                         | QtWidgets.QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(QtCore.Qt.LeftDockWidgetArea, dock)
+        self._build_toolbar()
+        self._build_status()
+        self._dialogs: list[QtWidgets.QDialog] = []
+        self._background: set[asyncio.Task] = set()
+
+        self.results.trial_activated.connect(self.open_trial)
+        self.surface.trial_activated.connect(self.open_trial)
+        self.lineage.source_selected.connect(self._filter_by_source)
+        self.controller.run_started.connect(self._on_run_started)
+        self.controller.run_finished.connect(self._on_run_finished)
+        self.controller.failed.connect(self.show_error)
+        self.controller.idle.connect(self._update_actions)
+        self.controller.event.connect(lambda _e: self._update_status())
+        self._restore()
+        self._update_actions()
+        self._update_status()
+
+    # ------------------------------------------------------------------ chrome
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setToolButtonStyle(QtCore.Qt.ToolButtonTextBesideIcon)
+        style = self.style()
+
+        def action(text: str, icon: QtWidgets.QStyle.StandardPixmap, slot, tip: str = ""):
+            act = QtGui.QAction(style.standardIcon(icon), text, self)
+            act.setToolTip(tip or text)
+            act.triggered.connect(slot)
+            bar.addAction(act)
+            return act
+
+        sp = QtWidgets.QStyle
+        self.run_action = action("Run", sp.SP_MediaPlay, self.start_run,
+                                 "Start an optimisation with the setup on the left")
+        self.stop_action = action("Stop", sp.SP_MediaStop, self.controller.stop,
+                                  "Stop; every finished trial is kept")
+        self.resume_action = action("Resume", sp.SP_MediaSeekForward, self.resume_run,
+                                    "Continue the latest run where it stopped")
+        bar.addSeparator()
+        self.export_action = action("Export report", sp.SP_DialogSaveButton, self.export_report,
+                                    "Write TXT / XLSX / HTML / CSV / JSON reports of the run")
+        action("Open store", sp.SP_DialogOpenButton, self.open_store, "Open another run store")
+        bar.addSeparator()
+        action("Settings", sp.SP_FileDialogDetailedView, self.open_settings)
+        action("Credentials", sp.SP_DialogApplyButton, self.open_credentials,
+               "TradingView login and LLM API key, kept in the OS keyring")
+        action("About", sp.SP_MessageBoxInformation, self.open_about)
+
+    def _build_status(self) -> None:
+        self.engine_label = QtWidgets.QLabel()
+        self.keyring_label = QtWidgets.QLabel()
+        self.workers_label = QtWidgets.QLabel()
+        for label in (self.engine_label, self.keyring_label, self.workers_label):
+            self.statusBar().addPermanentWidget(label)
+        self.statusBar().showMessage("Ready: pick a strategy and data, then Run")
+
+    def _update_status(self) -> None:
+        engine = self.setup.engine.currentData() or "local"
+        self.engine_label.setText(f"Engine: {engine}")
+        self.workers_label.setText(f"Workers busy: {self.controller.busy_workers}")
+        if not self.keyring_label.text():
+            self.keyring_label.setText(f"Keyring: {_keyring_state()}")
+
+    def _update_actions(self) -> None:
+        running = self.controller.running
+        self.run_action.setEnabled(not running)
+        self.resume_action.setEnabled(not running)
+        self.stop_action.setEnabled(running)
+
+    # ------------------------------------------------------------------ runs
+
+    @Slot()
+    def start_run(self) -> None:
+        settings = self.setup.build_settings()
+        if settings is None:
+            self.statusBar().showMessage("Fix the highlighted field to run", 8000)
+            return
+        self.controller.start(settings)
+        self._update_actions()
+        self.tabs.setCurrentWidget(self.runs)
+
+    @Slot()
+    def resume_run(self) -> None:
+        self.controller.resume()
+        self._update_actions()
+
+    @Slot(str)
+    def _on_run_started(self, run_id: str) -> None:
+        self.statusBar().showMessage(f"Run {run_id} started")
+        self._update_actions()
+
+    @Slot(str, str)
+    def _on_run_finished(self, run_id: str, status: str) -> None:
+        self.statusBar().showMessage(f"Run {run_id}: {status}")
+        self._update_actions()
+        self._update_status()
+        for view in (self.results, self.surface, self.lineage):
+            view.refresh()
+
+    @Slot(int)
+    def open_trial(self, trial_id: int) -> None:
+        self.trial.show_trial(trial_id)
+        self.tabs.setCurrentWidget(self.trial)
+
+    @Slot(str)
+    def _filter_by_source(self, source_hash: str) -> None:
+        apply = getattr(self.results, "filter_by_source", None)
+        if apply is not None:
+            apply(source_hash)
+            self.tabs.setCurrentWidget(self.results)
+
+    # ------------------------------------------------------------------ reports and store
+
+    @Slot()
+    def export_report(self) -> None:
+        run_id = self.controller.run_id or self.controller.store().latest_run_id()
+        if run_id is None:
+            self.show_error("there is no run to report yet")
+            return
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Reports folder", str(paths.data_dir() / "reports"))
+        if folder:
+            self._spawn(self._write_reports(run_id, Path(folder)))
+
+    async def _write_reports(self, run_id: str, folder: Path) -> None:
+        from tvdesk.app.report import write_run_report
+        from tvdesk.store import RunStore
+
+        self.statusBar().showMessage("Writing reports…")
+
+        def write() -> list[Path]:
+            with RunStore.open(self.controller.store_path) as store:
+                return write_run_report(store, run_id, folder)
+
+        try:
+            written = await asyncio.to_thread(write)
+        except TvdeskError as exc:
+            self.show_error(str(exc))
+            return
+        self.statusBar().showMessage(f"{len(written)} report files written to {folder}", 10000)
+        QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(folder)))
+
+    @Slot()
+    def open_store(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open a run store", str(self.controller.store_path.parent),
+            "Run stores (*.db *.sqlite);;All files (*)")
+        if not path:
+            return
+        try:
+            self.controller.open_store(Path(path))
+        except TvdeskError as exc:
+            self.show_error(str(exc))
+
+    # ------------------------------------------------------------------ dialogs
+
+    def _show_dialog(self, dialog: QtWidgets.QDialog) -> None:
+        self._dialogs.append(dialog)
+        dialog.finished.connect(lambda _r: self._dialogs.remove(dialog))
+        dialog.open()
+
+    @Slot()
+    def open_settings(self) -> None:
+        from tvdesk.gui import dialogs
+
+        self._show_dialog(dialogs.SettingsDialog(self.config, self))
+
+    @Slot()
+    def open_credentials(self) -> None:
+        from tvdesk.gui import dialogs
+
+        dialog = dialogs.CredentialsDialog(self)
+        dialog.finished.connect(lambda _r: self.keyring_label.setText(
+            f"Keyring: {_keyring_state()}"))
+        self._show_dialog(dialog)
+
+    @Slot()
+    def open_about(self) -> None:
+        from tvdesk.gui import dialogs
+
+        self._show_dialog(dialogs.AboutDialog(self))
+
+    @Slot(str)
+    def show_error(self, message: str) -> None:
+        """Errors never vanish: a non-blocking dialog, the status bar and the log."""
+        log.error("%s", message)
+        self.statusBar().showMessage(message, 15000)
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Warning, "tvdesk", message,
+                                    QtWidgets.QMessageBox.Ok, self)
+        self._show_dialog(box)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _restore(self) -> None:
+        settings = QtCore.QSettings()
+        geometry = settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        script, data = settings.value("setup/script"), settings.value("setup/data")
+        if script and data and Path(str(script)).exists():
+            self.setup.set_paths(str(script), str(data))
+
+    def save_state(self) -> None:
+        settings = QtCore.QSettings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("setup/script", self.setup.script.edit.text())
+        settings.setValue("setup/data", self.setup.data.edit.text())
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.save_state()
+        self.controller.stop()
+        super().closeEvent(event)
+
+
+def _keyring_state() -> str:
+    try:
+        from tvdesk.secrets import backend_name
+
+        name = backend_name()
+    except Exception:
+        return "unavailable"
+    return "unavailable" if name.endswith("fail.Keyring") else name.rsplit(".", 1)[-1]
+
