@@ -69,6 +69,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._restore()
         self._update_actions()
         self._update_status()
+        if Path(store_path).exists():  # show the latest run of an existing store at once
+            try:
+                self.controller.open_store(Path(store_path))
+            except TvdeskError as exc:
+                self.show_error(str(exc))
 
     # ------------------------------------------------------------------ chrome
 
