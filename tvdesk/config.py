@@ -7,12 +7,15 @@ a profile field by field. Every mistake names the file, the key and what was exp
 
 Secrets never live here: a key that looks like a password, API key or TOTP secret is refused
 with a pointer to `tvdesk credentials set`, which stores them in the OS keyring.
+
+`save_settings` writes the file back (the GUI's Settings dialog), keeping the profiles, and
+checks what it wrote by reading it again before it replaces the old file.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -197,3 +200,167 @@ def load_settings(path: Path | str | None = None) -> Settings:
                     llm_base_url=llm.get("base_url", str, "an http(s) URL"),
                     llm_models=tuple(models),
                     llm_model=llm.get("model", str, "a model name or \"auto\""))
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def check_settings(settings: Settings, source: str = "settings") -> None:
+    """The checks a settings form needs beyond what the TOML reader enforces.
+
+    ConfigError names the key as `load_settings` does, so a form can point at the field.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    def fail(key: str, expected: str, got: Any) -> ConfigError:
+        return ConfigError(f"key '{key}': expected {expected}, got {got!r}", source=source)
+
+    if settings.engine not in ("local", "tradingview"):
+        raise fail("engine", "\"local\" or \"tradingview\"", settings.engine)
+    if isinstance(settings.processes, bool) or not isinstance(settings.processes, int) \
+            or settings.processes < 1:
+        raise fail("processes", "a whole number ≥ 1", settings.processes)
+    try:
+        if not settings.timezone or settings.timezone != settings.timezone.strip():
+            raise ValueError(settings.timezone)
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail("timezone", "an IANA timezone name such as \"UTC\" or "
+                   "\"America/New_York\"", settings.timezone) from None
+    url = settings.llm_base_url
+    if url is not None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
+            raise fail("llm.base_url", "an http(s) URL such as "
+                       "\"https://api.openai.com/v1\"", url)
+    for model in settings.llm_models:
+        if not model or model != model.strip() or "," in model:
+            raise fail("llm.models", "a list of model names", list(settings.llm_models))
+    model = settings.llm_model
+    if model is not None and model != "auto" and model not in settings.llm_models:
+        raise fail("llm.model", "\"auto\" or one of llm.models "
+                   f"({', '.join(settings.llm_models) or 'none listed'})", model)
+
+
+def _profile_table(profile: Profile, folder: Path) -> dict[str, Any]:
+    def path_text(path: Path) -> str:
+        try:  # relative to the config file when it lies beside or below it, as users write
+            return path.relative_to(folder).as_posix()
+        except ValueError:
+            return str(path)
+
+    table: dict[str, Any] = {}
+    simple = {"script": profile.script, "data": profile.data}
+    for key, value in simple.items():
+        if value is not None:
+            table[key] = path_text(value)
+    for key in ("symbol", "timeframe", "timezone", "mintick", "pointvalue", "currency"):
+        value = getattr(profile, key)
+        if value is not None:
+            table[key] = value
+    if profile.date_from is not None:
+        table["from"] = profile.date_from
+    if profile.date_to is not None:
+        table["to"] = profile.date_to
+    if profile.conditions is not None:
+        table["conditions"] = profile.conditions
+    if profile.condition_input != "Condition":
+        table["condition_input"] = profile.condition_input
+    if profile.inputs:
+        table["inputs"] = dict(profile.inputs)
+    if profile.targets:
+        table["targets"] = dict(profile.targets)
+    return table
+
+
+def _raw_document(file: Path) -> dict[str, Any]:
+    if not file.exists():
+        return {}
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}; fix or remove it before saving settings",
+                          source=str(file)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file: {exc}", source=str(file)) from None
+
+
+def save_settings(settings: Settings, path: Path | str | None = None, *,
+                  forbidden: Iterable[str | None] = ()) -> Path:
+    """Write `settings` as TOML to `path` (default: `settings.path`, else the default file).
+
+    Profiles are kept: a profile whose table in the existing file still reads as the same
+    Profile is written back as it was (relative paths, `~`), others are written from the
+    Profile. Keys tvdesk does not manage are not kept (load_settings refuses them anyway);
+    comments are lost (the TOML writer does not keep them). Secrets are never written: a key
+    that looks like one is refused as on reading, and so is any value containing one of
+    `forbidden` (the stored keyring secrets, so a key pasted into a field cannot land here).
+
+    The text is written to a temporary file beside the target and read back with
+    `load_settings` before it replaces the target, so an error (ConfigError, naming the key)
+    leaves the existing file untouched.
+    """
+    import os
+    import tempfile
+
+    import tomli_w
+
+    file = Path(path) if path is not None else (settings.path or paths.default_config_file())
+    check_settings(settings, str(file))
+    raw = _raw_document(file)
+    raw_profiles = raw.get("profiles") if isinstance(raw.get("profiles"), Mapping) else {}
+    document: dict[str, Any] = {
+        "engine": settings.engine,
+        "processes": settings.processes,
+        "timezone": settings.timezone,
+    }
+    llm: dict[str, Any] = {}
+    if settings.llm_base_url is not None:
+        llm["base_url"] = settings.llm_base_url
+    if settings.llm_models:
+        llm["models"] = list(settings.llm_models)
+    if settings.llm_model is not None:
+        llm["model"] = settings.llm_model
+    if llm:
+        document["llm"] = llm
+    profiles: dict[str, Any] = {}
+    for name, profile in settings.profiles.items():
+        kept = raw_profiles.get(name)
+        if kept is not None:
+            try:
+                if _read_profile(file, name, kept) == profile:
+                    profiles[name] = kept
+                    continue
+            except ConfigError:
+                pass
+        profiles[name] = _profile_table(profile, file.parent)
+    if profiles:
+        document["profiles"] = profiles
+    _refuse_secrets(file, document)
+    try:
+        text = tomli_w.dumps(document)
+    except TypeError as exc:
+        raise ConfigError(f"cannot write the settings as TOML: {exc}", source=str(file)) from None
+    for secret in forbidden:
+        if secret and len(secret) >= 4 and secret in text:
+            raise ConfigError("a stored secret (password, TOTP secret or API key) appears in "
+                              "the settings; secrets are kept only in the OS keyring: remove it",
+                              source=str(file))
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".toml")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if file.exists():  # keep the permissions the user gave the file
+            tmp.chmod(file.stat().st_mode & 0o7777)
+        try:
+            load_settings(tmp)  # read back exactly as the CLI will
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(str(tmp), str(file))) from None
+        os.replace(tmp, file)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return file

@@ -4,10 +4,14 @@ On a terminal the values are asked for without echo; otherwise they are read as 
 standard input (TradingView: username, password, TOTP secret — an empty third line means no
 2FA; LLM: the API key), so scripts and the GUI can feed them. Values go to the OS keyring and
 are never printed, logged or written anywhere else.
+
+The GUI's Credentials dialog uses the Qt-free helpers here too: `validate_totp_secret` (the
+base32 check), `totp_code` (the live code preview) and `store_credentials` (Save).
 """
 
 from __future__ import annotations
 
+import functools
 import getpass
 from typing import TextIO
 
@@ -48,18 +52,76 @@ def _read_values(account: Account, stdin: TextIO) -> dict[str, str]:
                          "input when it is not a terminal)", source=f"credentials {account}")
     totp = values.get("totp_secret")
     if totp:
-        import base64
-        import binascii
-
-        cleaned = totp.replace(" ", "").upper()
-        try:  # plain base32 check: 16-character (80-bit) secrets are common and valid
-            base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
-        except (binascii.Error, ValueError):
-            raise InputError("the TOTP secret is not valid base32 (the text under the QR code "
-                             "TradingView shows when you enable 2FA)",
-                             source="credentials tradingview") from None
-        values["totp_secret"] = cleaned
+        values["totp_secret"] = validate_totp_secret(totp)
     return values
+
+
+def validate_totp_secret(text: str) -> str:
+    """The TOTP secret as stored (spaces removed, upper case), or InputError if not base32.
+
+    Authenticator apps show the secret in groups of four, often lower case: both are accepted.
+    """
+    import base64
+    import binascii
+
+    cleaned = "".join(text.split()).upper()
+    if not cleaned:
+        raise InputError("the TOTP secret is empty", source="credentials tradingview")
+    try:  # plain base32 check: 16-character (80-bit) secrets are common and valid
+        base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    except (binascii.Error, ValueError):
+        raise InputError("the TOTP secret is not valid base32 (the text under the QR code "
+                         "TradingView shows when you enable 2FA)",
+                         source="credentials tradingview") from None
+    return cleaned
+
+
+TOTP_INTERVAL = 30  # seconds; TradingView uses the RFC 6238 default
+
+
+@functools.cache
+def _totp_class() -> type:
+    import pyotp  # imported lazily, like keyring: only the 2FA paths need it
+
+    class TOTP(pyotp.TOTP):
+        # pyotp 2.12+ refuses secrets under 112 bits (NIST advice for new secrets), but the
+        # 16-character (80-bit) secrets many services issue are still the user's real 2FA.
+        min_secret_length_bits = 0
+
+    return TOTP
+
+
+def totp_code(secret: str, at: float | None = None) -> tuple[str, int]:
+    """The current 6-digit code for a (valid) TOTP secret and the seconds left in its window.
+
+    For the credentials dialog's preview, so a user can compare it with the authenticator app.
+    """
+    import time
+
+    now = time.time() if at is None else at
+    code = _totp_class()(validate_totp_secret(secret), interval=TOTP_INTERVAL).at(now)
+    left = TOTP_INTERVAL - int(now) % TOTP_INTERVAL
+    return code, left
+
+
+def store_credentials(account: Account, values: dict[str, str]) -> list[str]:
+    """Write the non-empty fields of `values` to the keyring (the GUI's Save).
+
+    Empty fields keep what is stored. The TOTP secret is checked (InputError) before anything
+    is written, so a bad secret leaves the keyring as it was. Returns the fields written.
+    """
+    cleaned: dict[str, str] = {}
+    for field in FIELDS[account]:
+        value = (values.get(field) or "").strip()
+        if not value:
+            continue
+        cleaned[field] = validate_totp_secret(value) if field == "totp_secret" else value
+    unknown = set(values) - set(FIELDS[account])
+    if unknown:
+        raise ValueError(f"unknown credential fields for {account}: {sorted(unknown)}")
+    for field, value in cleaned.items():
+        set_secret(account, field, value)
+    return list(cleaned)
 
 
 def set_credentials(account: Account, stdin: TextIO) -> str:

@@ -61,6 +61,9 @@ def run_gui(argv: Sequence[str] = ()) -> int:
     QtCore.QCoreApplication.setOrganizationName("tvdesk")
     QtCore.QCoreApplication.setApplicationName("tvdesk")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    from tvdesk.gui.theme import apply_theme, saved_theme
+
+    apply_theme(app, saved_theme())
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     from tvdesk.gui.main_window import MainWindow

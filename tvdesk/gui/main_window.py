@@ -224,7 +224,16 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_settings(self) -> None:
         from tvdesk.gui import dialogs
 
-        self._show_dialog(dialogs.SettingsDialog(self.config, self))
+        dialog = dialogs.SettingsDialog(self.config, self)
+        dialog.saved.connect(self._settings_saved)
+        self._show_dialog(dialog)
+
+    @Slot(object)
+    def _settings_saved(self, settings: Settings) -> None:
+        """New settings apply to the next run (engine, processes, LLM endpoint)."""
+        self.config = settings
+        self.setup.config = settings
+        self.statusBar().showMessage("Settings saved", 5000)
 
     @Slot()
     def open_credentials(self) -> None:

@@ -305,7 +305,6 @@ class SetupForm(QtWidgets.QScrollArea):
             elif exc.source.endswith(".csv"):
                 widget = self.data.edit
         if widget is not None:
-            widget.setProperty("invalid", True)
             widget.setStyleSheet("border: 1px solid #c62828;")
             widget.setToolTip(str(exc))
             self.ensureWidgetVisible(widget)
@@ -318,7 +317,6 @@ class SetupForm(QtWidgets.QScrollArea):
         if widget is not None:
             widget.setStyleSheet("")
             widget.setToolTip("")
-            widget.setProperty("invalid", False)
         self._invalid = None
 
     def error_field(self) -> QtWidgets.QWidget | None:
