@@ -23,6 +23,17 @@ EXAMPLE = ROOT / "pine" / "examples" / "sma_cross.pine"
 EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 
 
+@pytest.fixture(autouse=True)
+def isolated_qsettings(qapp, tmp_path: Path):
+    """Window state goes to a temp folder, never to the user's own settings."""
+    from tvdesk.gui.qt import QtCore
+
+    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.IniFormat)
+    QtCore.QSettings.setPath(QtCore.QSettings.IniFormat, QtCore.QSettings.UserScope,
+                             str(tmp_path / "qsettings"))
+    yield
+
+
 @pytest.fixture
 def loop(qapp):
     event_loop = qasync.QEventLoop(qapp, already_running=False)
@@ -35,11 +46,14 @@ def loop(qapp):
 @pytest.fixture
 def window(qtbot, tmp_path: Path, loop):
     win = MainWindow(Settings(), tmp_path / "runs.db")
-    qtbot.addWidget(win)
     win.setup.set_paths(EXAMPLE, EURUSD)
     win.setup.mintick.setText("0.00001")
     yield win
+    # Tear down while the loop is still open: stop the run, then close and delete the window.
     loop.run_until_complete(win.controller.shutdown())
+    win.close()
+    win.deleteLater()
+    loop.run_until_complete(asyncio.sleep(0))
 
 
 def wait_for(loop, signal, timeout: float = 240.0):

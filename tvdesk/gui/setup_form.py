@@ -57,7 +57,8 @@ class SetupForm(QtWidgets.QScrollArea):
         self.profile.currentTextChanged.connect(self._apply_profile)
         self.script = self._path_field("Pine strategy (*.pine)")
         self.script.edit.editingFinished.connect(self._load_script)
-        self.code = QtWidgets.QPlainTextEdit(readOnly=True)
+        self.code = QtWidgets.QPlainTextEdit()
+        self.code.setReadOnly(True)
         self.code.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
         self.code.setMinimumHeight(120)
         self.code.setLineWrapMode(QtWidgets.QPlainTextEdit.NoWrap)
@@ -112,7 +113,8 @@ class SetupForm(QtWidgets.QScrollArea):
         target_box = self._group("Targets", [
             ("Min trades", self.min_trades), ("Max drawdown %", self.max_drawdown),
             ("Min profit factor", self.min_profit_factor), ("Other", self.constraints)])
-        self.error = QtWidgets.QLabel(wordWrap=True)
+        self.error = QtWidgets.QLabel()
+        self.error.setWordWrap(True)
         self.error.setObjectName("formError")
         self.error.setStyleSheet("color: #c62828;")
         self.error.hide()
