@@ -1,9 +1,186 @@
-"""Trial: one trial in detail (placeholder until the view lands)."""
+"""Trial: one trial in detail, laid out like TradingView's strategy tester.
+
+Key stats as big numbers; tabs for the equity chart (drawdown below, buy & hold when the
+run's data can be read), the full metrics (TradingView's labels, tvdesk's own marked), the
+list of trades, monthly returns, the Pine source with its diff against the parent version,
+and for LLM rewrites the prompt and the reply. Everything shown is computed by
+`tvdesk.app.trial_details`; this module only lays it out. The chart's curves are created once
+and updated with `setData`.
+"""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+from tvdesk.app.trial_details import (
+    MONTHS,
+    TRADE_NUMERIC,
+    TVDESK_SECTION,
+    EquityPlot,
+    KeyStat,
+    MonthlyReturns,
+    TrialDetails,
+    trial_details,
+)
+from tvdesk.errors import TvdeskError
+from tvdesk.fileio import write_text_atomically
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import QtWidgets, Signal
+from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal, Slot, pg
+from tvdesk.gui.results_model import GREEN, RED, TextTableModel
+from tvdesk.optimize.events import Event
+
+log = logging.getLogger(__name__)
+
+BLUE, GREY = "#2962ff", "#787b86"
+RERUN_TIP = "needs the TradingView backend"
+PLACEHOLDER = "Double-click a trial in Results to see it here."
+
+
+def ensure_chart_foreground() -> None:
+    """pyqtgraph 0.14 cannot make a plot with foreground None (what `tvdesk.gui.qt` sets):
+    use the application palette's text colour when none is set."""
+    if pg.getConfigOption("foreground") is None:
+        app = QtWidgets.QApplication.instance()
+        colour = (app.palette().color(QtGui.QPalette.ColorRole.Text)
+                  if isinstance(app, QtWidgets.QApplication) else QtGui.QColor("#131722"))
+        pg.setConfigOption("foreground", colour)
+
+
+def chip_style(colour: str) -> str:
+    return (f"QLabel {{ background: {colour}; color: white; border-radius: 9px; "
+            "padding: 2px 10px; font-weight: bold; }")
+
+
+def _monospace() -> QtGui.QFont:
+    font = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+    font.setStyleHint(QtGui.QFont.StyleHint.Monospace)
+    return font
+
+
+def _read_only_text() -> QtWidgets.QPlainTextEdit:
+    edit = QtWidgets.QPlainTextEdit()
+    edit.setReadOnly(True)
+    edit.setFont(_monospace())
+    edit.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
+    edit.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                 | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+    return edit
+
+
+class DiffHighlighter(QtGui.QSyntaxHighlighter):
+    """Colours a unified diff: added lines green, removed red, hunk headers blue."""
+
+    def __init__(self, document: QtGui.QTextDocument) -> None:
+        super().__init__(document)
+        self._formats = {}
+        for prefix, colour in (("+", GREEN), ("-", RED), ("@", BLUE)):
+            fmt = QtGui.QTextCharFormat()
+            fmt.setForeground(QtGui.QColor(colour))
+            self._formats[prefix] = fmt
+
+    def highlightBlock(self, text: str) -> None:
+        if text.startswith(("+++", "---")):
+            fmt = QtGui.QTextCharFormat()
+            fmt.setFontWeight(QtGui.QFont.Weight.Bold)
+            self.setFormat(0, len(text), fmt)
+        elif text[:1] in self._formats:
+            self.setFormat(0, len(text), self._formats[text[:1]])
+
+
+class StatCard(QtWidgets.QFrame):
+    """One of TradingView's key stats: title, big value, smaller detail."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
+        self.title = QtWidgets.QLabel()
+        self.value = QtWidgets.QLabel()
+        self.detail = QtWidgets.QLabel()
+        font = self.value.font()
+        font.setPointSizeF(font.pointSizeF() * 1.7)
+        font.setBold(True)
+        self.value.setFont(font)
+        self.title.setStyleSheet("color: palette(placeholder-text);")
+        for label in (self.title, self.value, self.detail):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.value)
+        layout.addWidget(self.detail)
+
+    def set_stat(self, stat: KeyStat) -> None:
+        self.title.setText(stat.title)
+        self.value.setText(stat.value)
+        self.detail.setText(stat.detail)
+        colour = GREEN if stat.sign > 0 else RED if stat.sign < 0 else ""
+        style = f"color: {colour};" if colour else ""
+        self.value.setStyleSheet(style)
+        self.detail.setStyleSheet(style)
+        self.setToolTip(stat.tooltip)
+
+
+class EquityChart(pg.GraphicsLayoutWidget):
+    """Equity (with buy & hold and the initial capital) over drawdown %, x axes linked."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        ensure_chart_foreground()
+        super().__init__(parent)
+        self.equity_plot = self.addPlot(row=0, col=0,
+                                        axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.drawdown_plot = self.addPlot(row=1, col=0,
+                                          axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.ci.layout.setRowStretchFactor(0, 3)
+        self.ci.layout.setRowStretchFactor(1, 1)
+        self.drawdown_plot.setXLink(self.equity_plot)
+        self.equity_plot.hideAxis("bottom")
+        for plot in (self.equity_plot, self.drawdown_plot):
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.getAxis("left").setWidth(72)
+            plot.setMenuEnabled(False)
+        self.equity_plot.setLabel("left", "Equity")
+        self.drawdown_plot.setLabel("left", "Drawdown %")
+        self.legend = self.equity_plot.addLegend(offset=(10, 10))
+        self.equity_curve = self.equity_plot.plot(pen=pg.mkPen(BLUE, width=1.6),
+                                                  name="Strategy equity")
+        self.buy_hold_curve = self.equity_plot.plot(
+            pen=pg.mkPen(GREY, width=1.2, style=Qt.PenStyle.DashLine), name="Buy & hold")
+        self.capital_line = pg.InfiniteLine(
+            angle=0, movable=False, pen=pg.mkPen(GREY, width=0.8, style=Qt.PenStyle.DotLine))
+        self.equity_plot.addItem(self.capital_line)
+        red = QtGui.QColor(RED)
+        fill = QtGui.QColor(red)
+        fill.setAlpha(90)
+        self.drawdown_curve = self.drawdown_plot.plot(pen=pg.mkPen(red, width=1.0),
+                                                      fillLevel=0.0, brush=fill)
+        for curve in (self.equity_curve, self.buy_hold_curve, self.drawdown_curve):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        self._buy_hold_in_legend = True
+
+    def set_plot(self, plot: EquityPlot | None, currency: str) -> None:
+        self.equity_plot.setLabel("left", f"Equity {currency}".strip())
+        if plot is None:
+            for curve in (self.equity_curve, self.buy_hold_curve, self.drawdown_curve):
+                curve.setData([], [])
+            self.capital_line.setVisible(False)
+            return
+        self.equity_curve.setData(plot.x, plot.equity)
+        self.drawdown_curve.setData(plot.x, plot.drawdown)
+        has_buy_hold = bool(plot.buy_hold)
+        self.buy_hold_curve.setData(plot.buy_hold_x, plot.buy_hold)
+        if has_buy_hold != self._buy_hold_in_legend:
+            if has_buy_hold:
+                self.legend.addItem(self.buy_hold_curve, "Buy & hold")
+            else:
+                self.legend.removeItem(self.buy_hold_curve)
+            self._buy_hold_in_legend = has_buy_hold
+        self.capital_line.setValue(plot.initial_capital)
+        self.capital_line.setVisible(plot.initial_capital > 0)
+        for item in (self.equity_plot, self.drawdown_plot):
+            item.enableAutoRange()
 
 
 class TrialView(QtWidgets.QWidget):
@@ -14,11 +191,408 @@ class TrialView(QtWidgets.QWidget):
                  parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addWidget(QtWidgets.QLabel("Trial: one trial in detail"))
+        self.details: TrialDetails | None = None
+        self.trial_id: int | None = None
+        self._save_dialog: QtWidgets.QFileDialog | None = None
+        self._last_folder = str(Path.home())
 
-    def refresh(self) -> None:
-        """Reload from the store for the controller's current run."""
+        self.stack = QtWidgets.QStackedWidget()
+        self.placeholder = QtWidgets.QLabel(PLACEHOLDER)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self._build_details())
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+
+        controller.store_opened.connect(lambda _path: self.clear())
+        controller.run_finished.connect(lambda _run, _status: self.refresh())
+        controller.event.connect(self._on_event)
+
+    # ------------------------------------------------------------------ building
+
+    def _build_details(self) -> QtWidgets.QWidget:
+        page = QtWidgets.QWidget()
+        self.title_label = QtWidgets.QLabel()
+        font = self.title_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.title_label.setFont(font)
+        self.tag_label = QtWidgets.QLabel()
+        self.subtitle_label = QtWidgets.QLabel()
+        self.subtitle_label.setStyleSheet("color: palette(placeholder-text);")
+        self.subtitle_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label = QtWidgets.QLabel()
+        self.status_label.setStyleSheet("color: palette(placeholder-text);")
+
+        self.copy_button = QtWidgets.QPushButton("Copy script")
+        self.copy_button.setToolTip("Copy this trial's Pine source to the clipboard")
+        self.copy_button.clicked.connect(self.copy_script)
+        self.save_button = QtWidgets.QPushButton("Save as .pine…")
+        self.save_button.setToolTip("Save this trial's Pine source to a file")
+        self.save_button.clicked.connect(self.save_script)
+        self.rerun_button = QtWidgets.QPushButton("Re-run on TradingView")
+        self.rerun_button.setEnabled(False)
+        self.rerun_button.setToolTip(RERUN_TIP)
+
+        head = QtWidgets.QHBoxLayout()
+        head.addWidget(self.title_label)
+        head.addWidget(self.tag_label)
+        head.addStretch(1)
+        head.addWidget(self.status_label)
+        for button in (self.copy_button, self.save_button, self.rerun_button):
+            head.addWidget(button)
+
+        self.cards = [StatCard() for _ in range(5)]
+        cards = QtWidgets.QHBoxLayout()
+        for card in self.cards:
+            cards.addWidget(card, 1)
+
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(self._build_overview(), "Overview")
+        self.tabs.addTab(self._build_metrics(), "Performance")
+        self.trades_model = TextTableModel(self)
+        self.trades_table = self._table_view(self.trades_model)
+        self.tabs.addTab(self.trades_table, "List of trades")
+        self.monthly_table = QtWidgets.QTableWidget()
+        self.monthly_table.setEditTriggers(
+            QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.monthly_table.horizontalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.monthly_table.horizontalHeader().setMinimumSectionSize(64)
+        self.tabs.addTab(self.monthly_table, "Monthly returns")
+        self.tabs.addTab(self._build_source(), "Pine source")
+        self.tabs.addTab(self._build_diff(), "Diff vs parent")
+        self.llm_index = self.tabs.addTab(self._build_llm(), "LLM")
+
+        layout = QtWidgets.QVBoxLayout(page)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addLayout(head)
+        layout.addWidget(self.subtitle_label)
+        layout.addLayout(cards)
+        layout.addWidget(self.tabs, 1)
+        return page
+
+    def _build_overview(self) -> QtWidgets.QWidget:
+        self.chart = EquityChart()
+        self.chart_note = QtWidgets.QLabel()
+        self.chart_note.setStyleSheet("color: palette(placeholder-text);")
+        left = QtWidgets.QWidget()
+        left_layout = QtWidgets.QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.chart_note)
+        left_layout.addWidget(self.chart, 1)
+
+        self.reasons_label = QtWidgets.QLabel()
+        self.reasons_label.setWordWrap(True)
+        self.reasons_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.reasons_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        tag_box = QtWidgets.QGroupBox("Quality tag")
+        QtWidgets.QVBoxLayout(tag_box).addWidget(self.reasons_label)
+        self.inputs_table = QtWidgets.QTableWidget(0, 2)
+        self.inputs_table.setHorizontalHeaderLabels(["Input", "Value"])
+        self.inputs_table.verticalHeader().setVisible(False)
+        self.inputs_table.horizontalHeader().setStretchLastSection(True)
+        self.inputs_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        inputs_box = QtWidgets.QGroupBox("Inputs")
+        QtWidgets.QVBoxLayout(inputs_box).addWidget(self.inputs_table)
+        self.notes_label = QtWidgets.QLabel()
+        self.notes_label.setWordWrap(True)
+        self.notes_label.setStyleSheet(f"color: {RED};")
+        side = QtWidgets.QWidget()
+        side_layout = QtWidgets.QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.notes_label)
+        side_layout.addWidget(tag_box)
+        side_layout.addWidget(inputs_box, 1)
+
+        splitter = QtWidgets.QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([900, 320])
+        return splitter
+
+    def _build_metrics(self) -> QtWidgets.QWidget:
+        self.metrics_tree = QtWidgets.QTreeWidget()
+        self.metrics_tree.setColumnCount(4)
+        self.metrics_tree.setHeaderLabels(["Metric", "All", "Long", "Short"])
+        self.metrics_tree.setRootIsDecorated(False)
+        self.metrics_tree.setAlternatingRowColors(True)
+        self.metrics_tree.setUniformRowHeights(True)
+        header = self.metrics_tree.header()
+        header.setStretchLastSection(False)
+        for column in (1, 2, 3):
+            self.metrics_tree.headerItem().setTextAlignment(
+                column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return self.metrics_tree
+
+    def _build_source(self) -> QtWidgets.QWidget:
+        self.source_note = QtWidgets.QLabel()
+        self.source_note.setWordWrap(True)
+        self.source_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.source_edit = _read_only_text()
+        page = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.source_note)
+        layout.addWidget(self.source_edit, 1)
+        return page
+
+    def _build_diff(self) -> QtWidgets.QWidget:
+        self.diff_note = QtWidgets.QLabel()
+        self.diff_edit = _read_only_text()
+        self._diff_highlighter = DiffHighlighter(self.diff_edit.document())
+        page = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.diff_note)
+        layout.addWidget(self.diff_edit, 1)
+        return page
+
+    def _build_llm(self) -> QtWidgets.QWidget:
+        self.llm_choice = QtWidgets.QComboBox()
+        self.llm_choice.currentIndexChanged.connect(self._show_exchange)
+        self.llm_info = QtWidgets.QLabel()
+        self.prompt_edit = _read_only_text()
+        self.prompt_edit.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.reply_edit = _read_only_text()
+        self.reply_edit.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.WidgetWidth)
+        splitter = QtWidgets.QSplitter(Qt.Orientation.Horizontal)
+        for title, edit in (("Prompt", self.prompt_edit), ("Reply", self.reply_edit)):
+            box = QtWidgets.QGroupBox(title)
+            QtWidgets.QVBoxLayout(box).addWidget(edit)
+            splitter.addWidget(box)
+        page = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.llm_choice)
+        row.addWidget(self.llm_info, 1)
+        layout.addLayout(row)
+        layout.addWidget(splitter, 1)
+        return page
+
+    @staticmethod
+    def _table_view(model: QtCore.QAbstractItemModel) -> QtWidgets.QTableView:
+        view = QtWidgets.QTableView()
+        view.setModel(model)
+        view.setAlternatingRowColors(True)
+        view.setWordWrap(False)
+        view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        view.verticalHeader().setVisible(False)
+        view.verticalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
+        view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
+        view.horizontalHeader().setResizeContentsPrecision(200)
+        view.horizontalHeader().setStretchLastSection(True)
+        return view
+
+    # ------------------------------------------------------------------ showing
 
     def show_trial(self, trial_id: int) -> None:
-        """Show one trial (the trial view); others ignore it."""
+        """Show one trial (reads the store; the chart and tables are updated in place)."""
+        try:
+            details = trial_details(self.controller.store(), trial_id)
+        except KeyError:
+            self.clear(f"Trial {trial_id} is not in this run store.")
+            return
+        except TvdeskError as exc:
+            self.clear(f"Trial {trial_id} could not be read: {exc}")
+            return
+        self.trial_id = trial_id
+        self.details = details
+        self._render(details)
+        self.stack.setCurrentIndex(1)
+
+    def clear(self, message: str = PLACEHOLDER) -> None:
+        self.trial_id = None
+        self.details = None
+        self.placeholder.setText(message)
+        self.stack.setCurrentIndex(0)
+
+    def refresh(self) -> None:
+        """Read the shown trial again (its tag may have changed)."""
+        if self.trial_id is not None:
+            self.show_trial(self.trial_id)
+
+    def _render(self, d: TrialDetails) -> None:
+        self.title_label.setText(d.title)
+        self.tag_label.setText(d.tag)
+        self.tag_label.setStyleSheet(chip_style(d.tag_colour))
+        self.tag_label.setToolTip("\n".join(d.reasons) or d.tag)
+        self.subtitle_label.setText(d.subtitle)
+        self.status_label.clear()
+        for card, stat in zip(self.cards, d.key_stats, strict=False):
+            card.set_stat(stat)
+        self.chart.set_plot(d.equity, d.currency)
+        buy_hold = " · dashed: buy & hold" if d.equity and d.equity.buy_hold else ""
+        self.chart_note.setText(f"{d.equity.note}{buy_hold}" if d.equity else
+                                "No equity to draw for this trial.")
+        self.reasons_label.setText(
+            "\n".join(f"• {reason}" for reason in d.reasons) if d.reasons
+            else "Not judged yet: tags are written when the run finishes.")
+        self.notes_label.setText("\n".join(d.notes))
+        self.notes_label.setVisible(bool(d.notes))
+        self._fill_inputs(d.inputs)
+        self._fill_metrics(d)
+        self.trades_model.set_rows(
+            d.trades.headers, d.trades.rows, TRADE_NUMERIC,
+            foreground=lambda row, column, signs=d.trades.signs: (
+                (GREEN if signs[row] > 0 else RED if signs[row] < 0 else None)
+                if column in (9, 10) else None))
+        self.trades_table.resizeColumnsToContents()
+        self._fill_monthly(d.monthly)
+        self.source_edit.setPlainText(d.pine)
+        inputs = ", ".join(f"{name} = {value}" for name, value in d.inputs)
+        self.source_note.setText(
+            f"The stored source of version {d.trial.source_hash[:8]}. This trial ran it with "
+            f"{inputs}: set these in TradingView's Inputs dialog." if inputs else
+            f"The stored source of version {d.trial.source_hash[:8]}.")
+        self.diff_note.setText(d.diff_note)
+        self.diff_edit.setPlainText(d.diff or ("" if d.parent_hash is None else
+                                               "The source is the same as its parent's."))
+        self.diff_edit.setVisible(d.parent_hash is not None)
+        self._fill_llm(d)
+
+    def _fill_inputs(self, inputs: tuple[tuple[str, str], ...]) -> None:
+        self.inputs_table.setRowCount(len(inputs))
+        for row, (name, value) in enumerate(inputs):
+            self.inputs_table.setItem(row, 0, QtWidgets.QTableWidgetItem(name))
+            item = QtWidgets.QTableWidgetItem(value)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.inputs_table.setItem(row, 1, item)
+        self.inputs_table.resizeColumnToContents(0)
+
+    def _fill_metrics(self, d: TrialDetails) -> None:
+        tree = self.metrics_tree
+        tree.clear()
+        section = None
+        bold = QtGui.QFont(tree.font())
+        bold.setBold(True)
+        items = []
+        heads = []
+        for line in d.metrics:
+            if line.section != section:
+                section = line.section
+                head = QtWidgets.QTreeWidgetItem([section, "", "", ""])
+                head.setFont(0, bold)
+                head.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                items.append(head)
+                heads.append(head)
+            item = QtWidgets.QTreeWidgetItem([line.label, line.all, line.long, line.short])
+            for column in (1, 2, 3):
+                item.setTextAlignment(column,
+                                      Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setToolTip(0, line.tooltip)
+            if line.section == TVDESK_SECTION:
+                item.setToolTip(1, line.tooltip)
+            items.append(item)
+        tree.addTopLevelItems(items)
+        for head in heads:  # spanning needs the item in the tree
+            head.setFirstColumnSpanned(True)
+        for column in range(4):
+            tree.resizeColumnToContents(column)
+
+    def _fill_monthly(self, monthly: MonthlyReturns) -> None:
+        table = self.monthly_table
+        table.clear()
+        table.setColumnCount(13)
+        table.setRowCount(len(monthly.years))
+        table.setHorizontalHeaderLabels([*MONTHS, "Year"])
+        table.setVerticalHeaderLabels([str(y) for y in monthly.years])
+        values = [v for row in monthly.cells for v in row[:12] if v is not None]
+        scale = max((abs(v) for v in values), default=0.0) or 1.0
+        bold = QtGui.QFont(table.font())
+        bold.setBold(True)
+        for row, cells in enumerate(monthly.cells):
+            for column, value in enumerate(cells):
+                if value is None:
+                    continue
+                item = QtWidgets.QTableWidgetItem(f"{round(value, 2) + 0.0:.2f} %")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                colour = QtGui.QColor(GREEN if value > 0 else RED)
+                strength = min(abs(value) / scale, 1.0) if column < 12 else 0.6
+                colour.setAlpha(int(40 + 150 * strength) if value else 0)
+                item.setBackground(colour)
+                if column == 12:
+                    item.setFont(bold)
+                table.setItem(row, column, item)
+        table.resizeColumnsToContents()
+
+    def _fill_llm(self, d: TrialDetails) -> None:
+        self.tabs.setTabEnabled(self.llm_index, bool(d.llm))
+        self.tabs.setTabToolTip(self.llm_index, "" if d.llm else
+                                "Only trials proposed by an LLM rewrite have a prompt")
+        self.llm_choice.blockSignals(True)
+        self.llm_choice.clear()
+        for number, talk in enumerate(d.llm, 1):
+            self.llm_choice.addItem(f"Exchange {number}: {talk.model}")
+        self.llm_choice.setVisible(len(d.llm) > 1)
+        self.llm_choice.blockSignals(False)
+        self._show_exchange(0)
+
+    @Slot(int)
+    def _show_exchange(self, index: int) -> None:
+        talks = self.details.llm if self.details is not None else ()
+        if not 0 <= index < len(talks):
+            self.llm_info.clear()
+            self.prompt_edit.clear()
+            self.reply_edit.clear()
+            return
+        talk = talks[index]
+        latency = f" · {talk.latency}" if talk.latency else ""
+        self.llm_info.setText(f"Model {talk.model} · outcome {talk.outcome}{latency}")
+        self.prompt_edit.setPlainText(talk.prompt)
+        self.reply_edit.setPlainText(talk.reply)
+
+    # ------------------------------------------------------------------ actions
+
+    @Slot()
+    def copy_script(self) -> None:
+        if self.details is None:
+            return
+        QtGui.QGuiApplication.clipboard().setText(self.details.pine)
+        self.status_label.setText("Script copied")
+
+    @Slot()
+    def save_script(self) -> None:
+        """Ask where to save (a non-blocking dialog); `_write_script` does the saving."""
+        if self.details is None:
+            return
+        dialog = QtWidgets.QFileDialog(self, "Save the Pine script",
+                                       str(Path(self._last_folder) / self.details.file_name))
+        dialog.setAcceptMode(QtWidgets.QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters(["Pine scripts (*.pine)", "All files (*)"])
+        dialog.setDefaultSuffix("pine")
+        dialog.fileSelected.connect(self._write_script)
+        dialog.finished.connect(lambda _result: dialog.deleteLater())
+        self._save_dialog = dialog
+        dialog.open()
+
+    @Slot(str)
+    def _write_script(self, path: str) -> None:
+        if self.details is None or not path:
+            return
+        try:
+            write_text_atomically(path, self.details.pine)
+        except OSError as exc:
+            self.status_label.setText("Not saved")
+            box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "tvdesk",
+                                        f"Could not save {path}: {exc}",
+                                        QtWidgets.QMessageBox.StandardButton.Ok, self)
+            box.open()
+            return
+        self._last_folder = str(Path(path).parent)
+        self.status_label.setText(f"Saved {Path(path).name}")
+
+    # ------------------------------------------------------------------ live run
+
+    @Slot(object)
+    def _on_event(self, event: Event) -> None:
+        """The judgement tags every trial at the end: show the shown trial's new tag."""
+        if event.kind == "judged" and self.details is not None \
+                and self.details.trial.run_id == event.run_id:
+            self.refresh()
