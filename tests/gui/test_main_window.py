@@ -165,3 +165,25 @@ def test_the_app_starts_runs_the_demo_and_shuts_down_cleanly(tmp_path: Path) -> 
         assert "Traceback" not in run.stderr
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert shot.stat().st_size > 20_000
+
+
+def test_export_report_from_the_window_writes_every_format(window, loop,
+                                                           tmp_path: Path) -> None:
+    window.setup.max_iterations.setValue(4)
+    window.run_action.trigger()
+    _, status = wait_for(loop, window.controller.run_finished)
+    assert status == "finished"
+    opened: list[str] = []
+    from tvdesk.gui.qt import QtGui
+
+    original = QtGui.QDesktopServices.openUrl
+    QtGui.QDesktopServices.openUrl = staticmethod(lambda url: opened.append(url.toLocalFile()))
+    try:
+        folder = tmp_path / "reports"
+        loop.run_until_complete(window._write_reports(window.controller.run_id, folder))
+    finally:
+        QtGui.QDesktopServices.openUrl = original
+    suffixes = sorted({p.suffix for p in folder.iterdir()})
+    assert suffixes == [".csv", ".html", ".json", ".png", ".txt", ".xlsx"]
+    assert opened == [str(folder)]
+    assert "report files written" in window.statusBar().currentMessage()
