@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from tvdesk.app.surface import axis_bins, numeric_inputs
 from tvdesk.model import BacktestResult
 from tvdesk.reports.data import EquitySeries, ReportData, TrialSummary
 from tvdesk.reports.labels import column_header, is_number, label
@@ -40,8 +41,6 @@ BLUE, ORANGE, GREY, GREEN, RED = "#2962ff", "#ff6d00", "#787b86", "#089981", "#f
 CONDITION_COLOURS = ("#2962ff", "#ff6d00", "#089981", "#9c27b0", "#f23645", "#00bcd4",
                      "#795548", "#607d8b", "#cddc39", "#e91e63")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-MAX_CATEGORIES = 20
-BINS = 12
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -322,48 +321,17 @@ def _natural(condition: str | None) -> tuple[int, float, str]:
 # --------------------------------------------------------------------------- parameters
 
 
-def numeric_inputs(trials: Sequence[TrialSummary]) -> list[tuple[str, int]]:
-    """Inputs whose values are all numbers (not booleans), with their distinct-value count,
-    most distinct first (ties: first seen)."""
-    names: dict[str, set[float]] = {}
-    refused: set[str] = set()
-    for trial in trials:
-        for name, value in trial.inputs.items():
-            if is_number(value) and math.isfinite(float(value)):
-                names.setdefault(name, set()).add(float(value))
-            else:
-                refused.add(name)
-    found = [(name, len(values)) for name, values in names.items() if name not in refused]
-    order = {name: i for i, (name, _n) in enumerate(found)}
-    return sorted(found, key=lambda item: (-item[1], order[item[0]]))
-
-
-def _axis_bins(values: Sequence[float]) -> tuple[Callable[[float], int], list[str]]:
-    distinct = sorted(set(values))
-    if len(distinct) <= MAX_CATEGORIES:
-        index = {v: i for i, v in enumerate(distinct)}
-        return (lambda v: index[v]), [f"{v:g}" for v in distinct]
-    low, high = distinct[0], distinct[-1]
-    width = (high - low) / BINS
-
-    def position(v: float) -> int:
-        return min(int((v - low) / width), BINS - 1)
-
-    labels = [f"{low + i * width:.3g}–{low + (i + 1) * width:.3g}" for i in range(BINS)]
-    return position, labels
-
-
 def parameter_heatmap(trials: Sequence[TrialSummary], *, title: str,
                       metric: str = "net_profit_percent") -> bytes | None:
     """The best `metric` per cell over the two inputs with the most distinct values."""
     usable = [t for t in trials if t.segment == "in_sample" and t.metric(metric) is not None
               and t.status == "done"]
-    inputs = [(n, c) for n, c in numeric_inputs(usable) if c >= 2]
+    inputs = [(n, c) for n, c in numeric_inputs(t.inputs for t in usable) if c >= 2]
     if len(inputs) < 2 or len(usable) < 2:
         return None
     (x_name, _nx), (y_name, _ny) = inputs[0], inputs[1]
-    x_of, x_labels = _axis_bins([float(t.inputs[x_name]) for t in usable])
-    y_of, y_labels = _axis_bins([float(t.inputs[y_name]) for t in usable])
+    x_of, x_labels = axis_bins([float(t.inputs[x_name]) for t in usable])
+    y_of, y_labels = axis_bins([float(t.inputs[y_name]) for t in usable])
     grid = np.full((len(y_labels), len(x_labels)), np.nan)
     best_cell, best_value = (0, 0), -math.inf
     for trial in usable:
