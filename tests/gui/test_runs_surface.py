@@ -312,6 +312,8 @@ def test_surface_shows_the_trials_metrics_and_marks_the_chosen_cell(surface: Sur
     store = surface.controller.store()
     run_id = surface.controller.run_id
     trials = {t.id: t for t in store.trials(run_id, segment="in_sample", status="done")}
+    assert surface.surface is not None and surface.surface.mode == "best_of"  # the default
+    surface.select(mode="at_best")
     grid = surface.surface
     assert grid is not None and (grid.x.name, grid.y.name) == ("Fast Length", "Slow Length")
     assert grid.metric == NET and grid.mode == "at_best"

@@ -14,6 +14,6 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal, Slot
 
-pg.setConfigOptions(antialias=True)
+pg.setConfigOptions(antialias=True, background=None)  # follow the palette
 
 __all__ = ["Qt", "QtCore", "QtGui", "QtWidgets", "Signal", "Slot", "pg"]

@@ -92,7 +92,7 @@ class SurfaceView(QtWidgets.QWidget):
             }[mode])
             self.mode_buttons.addButton(button, index)
             modes.addWidget(button)
-        self.mode_buttons.button(0).setChecked(True)
+        self.mode_buttons.button(MODES.index("best_of")).setChecked(True)  # fills the grid
         self.cell_text = QtWidgets.QComboBox()
         for key, text in CELL_TEXTS:
             self.cell_text.addItem(text, key)
