@@ -79,7 +79,7 @@ def main() -> int:
         loop.run_until_complete(window.controller.shutdown())
     print(f"screenshots in {out}")
     sys.stdout.flush()
-    os._exit(0)  # see tvdesk/gui/app.py: skip PySide6's finalisation abort
+    return 0
 
 
 if __name__ == "__main__":

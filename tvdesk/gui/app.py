@@ -94,22 +94,7 @@ def run_gui(argv: Sequence[str] = ()) -> int:
             if args.quit_after_run or args.screenshot:
                 exit_code = 0 if task.done() and not task.cancelled() and \
                     task.exception() is None and task.result() else 1
-    _exit_without_finalisation(exit_code)
-    return exit_code  # not reached
-
-
-def _exit_without_finalisation(code: int) -> None:
-    """End the process after the orderly shutdown above, skipping interpreter finalisation.
-
-    By now the run is stopped, the store closed, QSettings written and the loop closed.
-    PySide6 6.12 with pyqtgraph and qasync can free objects during finalisation with a refcount
-    one too low ("Fatal Python error: none_dealloc"), which turns a clean exit into an abort;
-    nothing is left to finalise, so the process leaves here with its real exit code.
-    """
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    return exit_code
 
 
 async def _scripted(window, args: argparse.Namespace) -> bool:

@@ -286,7 +286,7 @@ class MainWindow(QtWidgets.QMainWindow):
         settings.setValue("window/state", self.saveState())
         settings.setValue("setup/script", self.setup.script.edit.text())
         settings.setValue("setup/data", self.setup.data.edit.text())
-        settings.sync()  # the app leaves without interpreter finalisation (see gui/app.py)
+        settings.sync()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.save_state()

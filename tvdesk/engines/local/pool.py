@@ -90,17 +90,26 @@ class WorkerPool:
             )
         return self._executor
 
-    async def warm_up(self) -> list[int]:
-        """Start every worker now (PyneCore imported), so the first trial is not slow."""
-        loop = asyncio.get_running_loop()
+    def _start_blocking(self) -> list[int]:
+        """Create the executor and start every worker; blocks for about a second."""
         executor = self._ensure()
-        return list(await asyncio.gather(
-            *(loop.run_in_executor(executor, _warm) for _ in range(self.size))))
+        futures = [executor.submit(_warm) for _ in range(self.size)]
+        return [future.result() for future in futures]
+
+    async def warm_up(self) -> list[int]:
+        """Start every worker now (PyneCore imported), so the first trial is not slow.
+
+        Starting the forkserver and the workers blocks its caller for about a second, so it
+        happens in a thread: an event loop driving a GUI keeps painting meanwhile.
+        """
+        return await asyncio.to_thread(self._start_blocking)
 
     async def run(self, request: BacktestRequest) -> tuple[BacktestResult, float]:
         """Run one request in a worker: (result, seconds spent in the worker)."""
         loop = asyncio.get_running_loop()
         job_id = next(self._ids)
+        if self._executor is None:
+            await self.warm_up()
         executor = self._ensure()
         future = loop.run_in_executor(executor, _run_job, job_id, request)
         try:
