@@ -187,3 +187,25 @@ def test_export_report_from_the_window_writes_every_format(window, loop,
     assert suffixes == [".csv", ".html", ".json", ".png", ".txt", ".xlsx"]
     assert opened == [str(folder)]
     assert "report files written" in window.statusBar().currentMessage()
+
+
+def test_save_the_form_as_a_profile_and_open_it_again(window, tmp_path: Path) -> None:
+    from tvdesk.config import load_settings
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("timezone = \"UTC\"\n")
+    window.setup.config = load_settings(config_file)
+    window.setup.symbol.setText("FX:EURUSD")
+    window.setup.date_from.setText("2017-06-01")
+    window.setup.conditions.setText("")
+    window.setup.max_drawdown.set_number(8.0)
+    assert window.setup.save_profile("eurusd")
+    saved = load_settings(config_file).profile("eurusd")
+    assert saved.script == EXAMPLE and saved.data == EURUSD
+    assert saved.mintick == 0.00001 and str(saved.date_from) == "2017-06-01"
+    assert saved.targets == {"max_drawdown": 8.0}
+    # A fresh form picks it from the profile list.
+    window.setup.symbol.setText("")
+    window.setup.profile.setCurrentText("")
+    window.setup._apply_profile("eurusd")
+    assert window.setup.symbol.text() == "FX:EURUSD"

@@ -97,8 +97,17 @@ class SetupForm(QtWidgets.QScrollArea):
         self.max_duplicates = QtWidgets.QSpinBox(minimum=1, maximum=10_000, value=5)
         self.seed = QtWidgets.QSpinBox(minimum=0, maximum=2**31 - 1, value=42)
 
+        self.save_profile_button = QtWidgets.QPushButton("Save as profile…")
+        self.save_profile_button.setToolTip("Keep these fields as a named profile in the "
+                                            "settings file")
+        self.save_profile_button.clicked.connect(self._ask_profile_name)
+        profile_row = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(profile_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.profile, 1)
+        row.addWidget(self.save_profile_button)
         strategy_box = self._group("Strategy", [
-            ("Profile", self.profile), ("Pine file", self.script), ("Code", self.code),
+            ("Profile", profile_row), ("Pine file", self.script), ("Code", self.code),
             ("Inputs", self.inputs)])
         data_box = self._group("Data and symbol", [
             ("Data file", self.data), ("Symbol", self.symbol), ("Timezone", self.timezone),
@@ -186,6 +195,54 @@ class SetupForm(QtWidgets.QScrollArea):
         self.pointvalue.setText("" if profile.pointvalue is None else f"{profile.pointvalue:g}")
         self.condition_input.setText(profile.condition_input)
         self._load_script()
+
+    def _ask_profile_name(self) -> None:
+        name, ok = QtWidgets.QInputDialog.getText(self, "Save profile", "Profile name:",
+                                                  text=self.profile.currentText()
+                                                  if self.profile.currentIndex() > 0 else "")
+        if ok and name.strip():
+            self.save_profile(name.strip())
+
+    def save_profile(self, name: str) -> bool:
+        """Write the form as profile `name` into the settings file; False (shown) on error."""
+        from dataclasses import replace as dc_replace
+
+        from tvdesk.app.requests import parse_when
+        from tvdesk.config import Profile, save_settings
+        from tvdesk.optimize.targets import SHORTHANDS
+
+        try:
+            form = self.run_form()
+            options = form.options
+            tz = options.timezone or self.config.timezone
+            date_from = parse_when(options.date_from, tz, "--from", end_of_day=False)
+            date_to = parse_when(options.date_to, tz, "--to", end_of_day=False)
+            targets = {key: value for key in SHORTHANDS
+                       if (value := getattr(form, key, None)) is not None}
+            profile = Profile(
+                name=name, script=Path(options.script) if options.script else None,
+                data=Path(options.data) if options.data else None, symbol=options.symbol,
+                timezone=options.timezone, mintick=options.mintick,
+                pointvalue=options.pointvalue,
+                date_from=date_from.date() if date_from else None,
+                date_to=date_to.date() if date_to else None, conditions=form.conditions,
+                condition_input=form.condition_input or "Condition", targets=targets)
+            settings = dc_replace(self.config, profiles={**self.config.profiles,
+                                                         name: profile})
+            path = save_settings(settings)
+        except TvdeskError as exc:
+            self.show_error(exc)
+            return False
+        from tvdesk.config import load_settings
+
+        self.config = load_settings(path)
+        if self.profile.findText(name) < 0:
+            self.profile.addItem(name)
+        self.profile.blockSignals(True)
+        self.profile.setCurrentText(name)
+        self.profile.blockSignals(False)
+        self.clear_error()
+        return True
 
     def _load_script(self) -> None:
         path = self.script.edit.text().strip()
