@@ -15,8 +15,9 @@ from tvdesk.app.lineage import LineageNode, best_node, build_lineage, count_tria
 from tvdesk.app.results_table import short_hash, tag_colour, tag_name
 from tvdesk.errors import TvdeskError
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal, Slot
+from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot
 from tvdesk.gui.results_model import GREEN, RED, TAG_COLOUR_ROLE, TagDelegate
+from tvdesk.gui.view_base import RunView
 from tvdesk.optimize.events import Event
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,11 @@ class RoomyDelegate(QtWidgets.QStyledItemDelegate):
         return QtCore.QSize(hint.width(), max(hint.height(), option.fontMetrics.height() + 8))
 
 
-class LineageView(QtWidgets.QWidget):
-    trial_activated = Signal(int)
-    source_selected = Signal(str)
+class LineageView(RunView):
 
     def __init__(self, controller: RunController,
                  parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.run_id: str | None = None
         self.roots: list[LineageNode] = []
         self._items: dict[str, QtWidgets.QTreeWidgetItem] = {}

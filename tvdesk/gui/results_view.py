@@ -14,8 +14,9 @@ import logging
 from tvdesk.app.results_table import TAGS, UNTAGGED, TrialFilter, condition_text, short_hash
 from tvdesk.errors import TvdeskError
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal, Slot
+from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot
 from tvdesk.gui.results_model import TRIAL_ID_ROLE, ResultsModel, ResultsProxy, TagDelegate
+from tvdesk.gui.view_base import RunView
 from tvdesk.optimize.events import Event
 from tvdesk.reports.labels import label, unit
 
@@ -32,14 +33,11 @@ def run_currency(settings: dict) -> str:
     return str(symbol.get("currency") or "USD")
 
 
-class ResultsView(QtWidgets.QWidget):
-    trial_activated = Signal(int)
-    source_selected = Signal(str)
+class ResultsView(RunView):
 
     def __init__(self, controller: RunController,
                  parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.run_id: str | None = None
         self._refresh_pending = False
         self._source_hash: str | None = None

@@ -15,7 +15,8 @@ import numpy as np
 
 from tvdesk.app.progress import RunMonitor, now
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Signal, Slot, pg
+from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot, pg
+from tvdesk.gui.view_base import RunView
 from tvdesk.optimize.events import Event
 
 log = logging.getLogger(__name__)
@@ -151,14 +152,11 @@ class WorkerPanel(QtWidgets.QGroupBox):
             self.run_best.setValue(value)
 
 
-class RunsView(QtWidgets.QWidget):
-    trial_activated = Signal(int)
-    source_selected = Signal(str)
+class RunsView(RunView):
 
     def __init__(self, controller: RunController,
                  parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.monitor: RunMonitor | None = None
         self.panels: dict[int, WorkerPanel] = {}
         self._tick = 0

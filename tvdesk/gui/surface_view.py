@@ -29,8 +29,9 @@ from tvdesk.app.surface import (
     varying_inputs,
 )
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Signal, Slot, pg
+from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot, pg
 from tvdesk.gui.runs_view import chart_background
+from tvdesk.gui.view_base import RunView
 from tvdesk.optimize.events import Event
 from tvdesk.reports.labels import label
 
@@ -61,14 +62,11 @@ def _format(value: float) -> str:
     return f"{value:.2f}"
 
 
-class SurfaceView(QtWidgets.QWidget):
-    trial_activated = Signal(int)
-    source_selected = Signal(str)
+class SurfaceView(RunView):
 
     def __init__(self, controller: RunController,
                  parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.data: SurfaceData | None = None
         self.surface: Surface | None = None
         self._stale = False

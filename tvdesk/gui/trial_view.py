@@ -26,8 +26,9 @@ from tvdesk.app.trial_details import (
 from tvdesk.errors import TvdeskError
 from tvdesk.fileio import write_text_atomically
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal, Slot, pg
+from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot, pg
 from tvdesk.gui.results_model import GREEN, RED, TextTableModel
+from tvdesk.gui.view_base import RunView
 from tvdesk.optimize.events import Event
 
 log = logging.getLogger(__name__)
@@ -183,14 +184,11 @@ class EquityChart(pg.GraphicsLayoutWidget):
             item.enableAutoRange()
 
 
-class TrialView(QtWidgets.QWidget):
-    trial_activated = Signal(int)
-    source_selected = Signal(str)
+class TrialView(RunView):
 
     def __init__(self, controller: RunController,
                  parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.controller = controller
+        super().__init__(controller, parent)
         self.details: TrialDetails | None = None
         self.trial_id: int | None = None
         self._save_dialog: QtWidgets.QFileDialog | None = None
