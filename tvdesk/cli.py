@@ -54,6 +54,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version",
                         version=f"tvdesk {__version__}\n{POWERED_BY}")
     parser.add_argument("--config", metavar="FILE", help="settings file (TOML)")
+    parser.add_argument("--self-test", action="store_true",
+                        help="offline backtest of the bundled example; exit 0 when it works")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ev = sub.add_parser("evaluate", help="backtest a strategy once and print its metrics")
@@ -417,8 +419,13 @@ _COMMANDS = {"evaluate": _cmd_evaluate, "parity": _cmd_parity, "import": _cmd_im
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from tvdesk.logs import setup_logging
+
+    setup_logging()
     if argv[:1] == ["gui"]:
         return _cmd_gui(argv[1:])
+    if argv[:1] == ["--self-test"]:
+        return _self_test()
     parser = _build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -432,6 +439,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tvdesk: cancelled", file=sys.stderr)
         return 1
+
+
+def _self_test() -> int:
+    """`tvdesk --self-test`: an offline backtest of the bundled example on the bundled data.
+
+    Proves an installation (or a frozen build) has a working engine, transpiler, data reader
+    and metrics, with no network and no account.
+    """
+    from tvdesk import paths
+
+    script = paths.examples_dir() / "sma_cross.pine"
+    data = paths.resources_dir() / "data" / "EURUSD_1h.csv"
+    try:
+        code = main(["evaluate", "--script", str(script), "--data", str(data),
+                     "--symbol", "FX:EURUSD", "--mintick", "0.00001", "--pointvalue", "1"])
+    except Exception as exc:  # the point is to report any failure, whatever it is
+        print(f"tvdesk: self-test failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print("self-test passed" if code == 0 else "self-test failed")
+    return code
 
 
 def gui_main() -> int:

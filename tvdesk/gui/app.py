@@ -51,6 +51,9 @@ def run_gui(argv: Sequence[str] = ()) -> int:
         return 1
     from tvdesk.config import load_settings
     from tvdesk.errors import TvdeskError
+    from tvdesk.logs import setup_logging
+
+    setup_logging()
     from tvdesk.store import default_store_path
 
     try:

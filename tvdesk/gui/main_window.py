@@ -106,6 +106,9 @@ class MainWindow(QtWidgets.QMainWindow):
         action("Credentials", sp.SP_DialogApplyButton, self.open_credentials,
                "TradingView login and LLM API key, kept in the OS keyring")
         action("About", sp.SP_MessageBoxInformation, self.open_about)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("Open log folder", self.open_log_folder)
+        help_menu.addAction("About tvdesk", self.open_about)
 
     def _build_status(self) -> None:
         self.engine_label = QtWidgets.QLabel()
@@ -240,9 +243,22 @@ class MainWindow(QtWidgets.QMainWindow):
         from tvdesk.gui import dialogs
 
         dialog = dialogs.CredentialsDialog(self)
-        dialog.finished.connect(lambda _r: self.keyring_label.setText(
-            f"Keyring: {_keyring_state()}"))
+        dialog.finished.connect(self._credentials_closed)
         self._show_dialog(dialog)
+
+    @Slot()
+    def open_log_folder(self) -> None:
+        """Where the log file is, for a bug report (secrets are masked in it)."""
+        folder = paths.log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(folder)))
+
+    @Slot(int)
+    def _credentials_closed(self, _result: int) -> None:
+        from tvdesk.logs import refresh_secrets
+
+        self.keyring_label.setText(f"Keyring: {_keyring_state()}")
+        refresh_secrets()  # new secrets are masked in the log from now on
 
     @Slot()
     def open_about(self) -> None:
