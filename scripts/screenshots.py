@@ -66,8 +66,9 @@ def main() -> int:
 
     window = MainWindow(Settings(), Path(os.environ["TVDESK_HOME"]) / "shots.db")
     window.resize(1500, 950)
-    window.setup.set_paths(ROOT / "pine" / "examples" / "multi_condition.pine",
-                           ROOT / "resources" / "data" / "EURUSD_1h.csv")
+    os.chdir(ROOT)  # relative paths in the form: the pictures show no machine's folders
+    window.setup.set_paths(Path("pine") / "examples" / "multi_condition.pine",
+                           Path("resources") / "data" / "EURUSD_1h.csv")
     window.setup.mintick.setText("0.00001")
     window.setup.symbol.setText("FX:EURUSD")
     window.setup.conditions.setText("1,3")
