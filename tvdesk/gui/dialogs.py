@@ -78,6 +78,16 @@ def _note_label(text: str = "") -> QtWidgets.QLabel:
 # ================================================================================ credentials
 
 
+
+def _save_cancel(dialog: QtWidgets.QDialog) -> tuple[QtWidgets.QDialogButtonBox,
+                                                    QtWidgets.QPushButton]:
+    """Save / Cancel buttons wired to the dialog's `save()` and `reject()`."""
+    standard = QtWidgets.QDialogButtonBox.StandardButton
+    buttons = QtWidgets.QDialogButtonBox(standard.Save | standard.Cancel)
+    buttons.accepted.connect(dialog.save)
+    buttons.rejected.connect(dialog.reject)
+    return buttons, buttons.button(standard.Save)
+
 class CredentialsDialog(QtWidgets.QDialog):
     """TradingView login (with a live TOTP code) and the LLM API key, kept in the OS keyring."""
 
@@ -108,12 +118,7 @@ class CredentialsDialog(QtWidgets.QDialog):
         self.error_label = _error_label()
         self.status_label = _note_label()
 
-        self.buttons = QtWidgets.QDialogButtonBox(
-            QtWidgets.QDialogButtonBox.StandardButton.Save
-            | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        self.save_button = self.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Save)
-        self.buttons.accepted.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons, self.save_button = _save_cancel(self)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.hint_label)
@@ -465,12 +470,7 @@ class SettingsDialog(QtWidgets.QDialog):
             self.folder_edits[name] = edit
 
         self.error_label = _error_label()
-        self.buttons = QtWidgets.QDialogButtonBox(
-            QtWidgets.QDialogButtonBox.StandardButton.Save
-            | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        self.save_button = self.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Save)
-        self.buttons.accepted.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons, self.save_button = _save_cancel(self)
 
         layout = QtWidgets.QVBoxLayout(self)
         for box in (llm_box, run_box, look_box, folder_box):

@@ -17,7 +17,7 @@ from typing import Any
 
 from tvdesk.fileio import write_text_atomically
 from tvdesk.reports.data import ReportData, TrialSummary
-from tvdesk.reports.labels import KEY_METRICS, column_header, finite
+from tvdesk.reports.labels import KEY_METRICS, column_header, finite, input_headers
 
 FIXED = ("Started", "Finished", "Seconds", "Trial", "Worker", "Condition", "Iteration",
          "Proposer", "Segment", "Status")
@@ -50,15 +50,10 @@ def _metric(trial: TrialSummary, key: str) -> Any:
 def render_csv(data: ReportData) -> str:
     inputs = data.input_names()
     metrics = list(KEY_METRICS) + data.extra_metric_keys()
-    taken = set(FIXED)
-    input_headers = []
-    for name in inputs:
-        header = name if name not in taken else f"{name} (input)"
-        taken.add(header)
-        input_headers.append(header)
+    input_columns = input_headers(inputs, FIXED)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*FIXED, *input_headers,
+    writer.writerow([*FIXED, *input_columns,
                      *[column_header(k, data.run.currency) for k in metrics], "Tag", "Reasons"])
     order = sorted(data.trials, key=lambda t: (t.started_at is None,
                                                t.started_at.timestamp() if t.started_at else 0,

@@ -137,6 +137,18 @@ def column_header(key: str, currency: str = "USD") -> str:
     return text
 
 
+def input_headers(inputs: list[str], taken: tuple[str, ...]) -> list[str]:
+    """Column headers for inputs beside fixed columns: an input named like a fixed column
+    ("Condition", "Trial") gets " (input)" so no two columns share a header."""
+    used = set(taken)
+    headers = []
+    for name in inputs:
+        header = name if name not in used else f"{name} (input)"
+        used.add(header)
+        headers.append(header)
+    return headers
+
+
 def number_format(key: str) -> str:
     """The spreadsheet number format of a metric's column."""
     kind = unit(key)

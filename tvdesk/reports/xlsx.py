@@ -43,6 +43,7 @@ from tvdesk.reports.labels import (
     column_header,
     flatten_settings,
     format_plain,
+    input_headers,
     is_number,
     label,
     number_format,
@@ -416,13 +417,8 @@ def summary_columns(data: ReportData) -> tuple[list[str], list[str], list[str]]:
     """(headers, input names, metric keys) of the Summary sheet, in column order."""
     inputs = data.input_names()
     metrics = list(KEY_METRICS) + data.extra_metric_keys()
-    taken = set(_FIXED)
-    input_headers = []
-    for name in inputs:
-        header = name if name not in taken else f"{name} (input)"
-        taken.add(header)
-        input_headers.append(header)
-    headers = [*_FIXED, *input_headers,
+    input_columns = input_headers(inputs, _FIXED)
+    headers = [*_FIXED, *input_columns,
                *[column_header(k, data.run.currency) for k in metrics], "Tag", "Reasons",
                "Error"]
     return headers, inputs, metrics
