@@ -75,6 +75,7 @@ class LLMWorker:
         self.seen_trades = seen_trades
         self.rng = random.Random(self.settings.seed * 1000 + worker)
         self.state = WorkerState()
+        assert optimizer.workspace is not None, "workers start after the run's workspace"
         self.file = optimizer.workspace / f"pc_{worker}.pine"
 
     # ------------------------------------------------------------------ loop

@@ -116,7 +116,7 @@ class Optimizer:
         self.strategy = settings.request.strategy
         self.source_hash = ""
         self.llm: Any = None  # an LLMClient when the proposer uses rewrites
-        self.workspace = Path(".")
+        self.workspace: Path | None = None  # set by run(): <data>/workspaces/<run id>
         self._deadline: float | None = None
         self._in_sample, self._holdout = self._split_requests()
 
