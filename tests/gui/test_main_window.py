@@ -209,3 +209,13 @@ def test_save_the_form_as_a_profile_and_open_it_again(window, tmp_path: Path) ->
     window.setup.profile.setCurrentText("")
     window.setup._apply_profile("eurusd")
     assert window.setup.symbol.text() == "FX:EURUSD"
+
+
+def test_no_display_gets_a_clear_message_not_a_qt_abort(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["TVDESK_HOME"] = str(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "tvdesk", "gui"], capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=120)
+    assert run.returncode == 1
+    assert "no display found" in run.stderr and "QT_QPA_PLATFORM=offscreen" in run.stderr

@@ -41,6 +41,11 @@ def run_gui(argv: Sequence[str] = ()) -> int:
     if args.quit_after_run and not args.demo:
         print("tvdesk gui: --quit-after-run needs --demo", file=sys.stderr)
         return 2
+    if not gui_available() and not os.environ.get("QT_QPA_PLATFORM"):
+        print("tvdesk gui: no display found (DISPLAY / WAYLAND_DISPLAY are not set); run it on "
+              "a desktop, or set QT_QPA_PLATFORM=offscreen for --screenshot checks",
+              file=sys.stderr)
+        return 1
     try:
         import qasync
 
