@@ -79,15 +79,16 @@ def run_gui(argv: Sequence[str] = ()) -> int:
     store = Path(args.store) if args.store else default_store_path()
     window = MainWindow(config, store)
     loop.set_exception_handler(lambda _loop, context: _report(window, context))
-    if args.demo:
+    first_run = not QtCore.QSettings().contains("setup/script")
+    if args.demo or first_run:
         window.setup.set_paths(ROOT / "pine" / "examples" / "sma_cross.pine",
                                ROOT / "resources" / "data" / "EURUSD_1h.csv")
         window.setup.mintick.setText("0.00001")
         window.setup.symbol.setText("FX:EURUSD")
         window.setup.max_iterations.setValue(40)
         window.setup.processes.setValue(2)
-        window.statusBar().showMessage("Demo: the example strategy and EURUSD hourly data are "
-                                       "loaded — press Run")
+        window.statusBar().showMessage("The example strategy and EURUSD hourly data are "
+                                       "loaded: press Run to optimise it offline")
     window.show()
     exit_code = 0
     with loop:
