@@ -35,31 +35,6 @@ DATA = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 TARGET_P99_MS = 30.0
 
 
-def immortal_singletons() -> bool:
-    """PySide6 6.12.0 on CPython < 3.12 drops references to True, False and None (every
-    Signal.emit() returns True, for one) and aborts after a few thousand; make them immortal
-    as 3.12 does, so the measurement can finish. Returns whether the bug was found."""
-    import ctypes
-
-    from tvdesk.gui.qt import QtCore
-
-    if sys.version_info >= (3, 12):
-        return False
-
-    class Probe(QtCore.QObject):
-        ping = QtCore.Signal()
-
-    probe = Probe()
-    before = sys.getrefcount(True)
-    for _ in range(16):
-        probe.ping.emit()
-    if sys.getrefcount(True) >= before - 8:
-        return False
-    for flag in (True, False, None):
-        ctypes.c_ssize_t.from_address(id(flag)).value += 1 << 40
-    return True
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -133,7 +108,6 @@ def main() -> int:
     from tvdesk.pine.loader import load_strategy
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    patched = immortal_singletons()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     folder = Path(tempfile.mkdtemp(prefix="tvdesk-lag-"))
@@ -161,8 +135,6 @@ def main() -> int:
     platform = QtWidgets.QApplication.platformName()
     print(f"GUI loop lag ({platform}, probe every {args.interval:g} ms, "
           f"{args.processes} workers, {args.trials} iterations, holdout 0.2)")
-    if patched:
-        print("  note: PySide6 6.12 refcount bug found; True/False/None made immortal for this run")
     print(f"  run {result['status']}: {result['trials']} in-sample trials in "
           f"{result['seconds']:.1f} s; Runs view drew {result['drawn']} points, "
           f"{result['log_lines']} log lines")

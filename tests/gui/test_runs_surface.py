@@ -12,54 +12,22 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-import asyncio
-import ctypes
 import math
 import shutil
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tvdesk.app.optimize import run_optimization
 from tvdesk.app.progress import RunMonitor, RunProgress, describe_event, format_duration
 from tvdesk.app.surface import load_surface_data
-from tvdesk.engines.local import LocalEngine
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import QtCore
 from tvdesk.gui.runs_view import RunsView
 from tvdesk.gui.surface_view import SurfaceView
-from tvdesk.model import BacktestRequest, SymbolSpec
 from tvdesk.optimize.events import Event
-from tvdesk.optimize.settings import OptimizeSettings
-from tvdesk.pine.loader import load_strategy
-from tvdesk.store import RunStore
 
-
-def _survive_pyside_bool_refcount_bug() -> None:
-    """PySide6 6.12.0 on CPython < 3.12 drops references to True, False and None (one to
-    True on every `Signal.emit()`, for one); after a few thousand emits the interpreter aborts
-    ("bool_dealloc: deallocating True or False", "none_dealloc"). CPython 3.12 made these
-    objects immortal; do the same here so 10,000 events can be emitted. (The app itself needs
-    a PySide6 without the bug.)"""
-    if sys.version_info >= (3, 12):
-        return
-
-    class Probe(QtCore.QObject):
-        ping = QtCore.Signal()
-
-    probe = Probe()
-    before = sys.getrefcount(True)
-    for _ in range(16):
-        probe.ping.emit()
-    if sys.getrefcount(True) < before - 8:
-        for flag in (True, False, None):
-            ctypes.c_ssize_t.from_address(id(flag)).value += 1 << 40
-
-
-_survive_pyside_bool_refcount_bug()
+from engine_helpers import optimise_example
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = os.environ.get("TVDESK_GUI_SHOTS")  # a folder to keep the PNGs in (else tmp)
@@ -83,21 +51,7 @@ def shot(widget, tmp_path: Path, name: str) -> Path:
 def run_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A finished optimisation of the SMA cross: 2 workers, 40 iterations, 20 % holdout."""
     path = tmp_path_factory.mktemp("surface") / "runs.sqlite"
-    request = BacktestRequest(
-        strategy=load_strategy(ROOT / "pine" / "examples" / "sma_cross.pine"),
-        data_path=str(ROOT / "resources" / "data" / "EURUSD_1h.csv"),
-        symbol=SymbolSpec(ticker="FX:EURUSD", mintick=0.00001, pointvalue=1.0))
-    settings = replace(OptimizeSettings(request=request, seed=1), max_iterations=40,
-                       holdout=0.2, process_count=2)
-
-    async def main():
-        async with LocalEngine(processes=2) as engine:
-            with RunStore.open(path) as store:
-                return await run_optimization(settings, store, engine=engine)
-
-    outcome = asyncio.run(main())
-    assert outcome.status == "finished"
-    return path, outcome.run_id
+    return path, optimise_example(path, max_iterations=40, process_count=2)
 
 
 @pytest.fixture
