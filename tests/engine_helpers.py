@@ -38,3 +38,26 @@ def backtest(tmp_path: Path, pine: str, bars: Sequence[tuple[float, float, float
                                   ticker="TEST:ABC", mintick=0.01, pointvalue=1.0)),
                               **request_fields)
     return run_backtest(request, BacktestContext(cache))
+
+
+def optimise_example(path: Path, **settings) -> str:
+    """Run a real optimisation of the bundled SMA cross on the bundled EURUSD hourly data into
+    the store at `path` (seed 1, 20 % holdout unless overridden); returns the run id."""
+    import asyncio
+    from dataclasses import replace
+
+    from tvdesk.app.optimize import run_optimization
+    from tvdesk.optimize.settings import OptimizeSettings
+    from tvdesk.pine.loader import load_strategy
+    from tvdesk.store import RunStore
+
+    root = Path(__file__).resolve().parent.parent
+    request = BacktestRequest(
+        strategy=load_strategy(root / "pine" / "examples" / "sma_cross.pine"),
+        data_path=str(root / "resources" / "data" / "EURUSD_1h.csv"),
+        symbol=SymbolSpec(ticker="FX:EURUSD", mintick=0.00001, pointvalue=1.0))
+    options = replace(OptimizeSettings(request=request, seed=1, holdout=0.2), **settings)
+    with RunStore.open(path) as store:
+        outcome = asyncio.run(run_optimization(options, store))
+    assert outcome.status == "finished"
+    return outcome.run_id

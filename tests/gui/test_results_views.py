@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from tvdesk.app.lineage import build_lineage
-from tvdesk.app.optimize import run_optimization
 from tvdesk.app.results_table import ResultsTable, TrialFilter, tag_name
 from tvdesk.app.trial_details import drawdown_percent, prompt_text, source_diff
 from tvdesk.gui.controller import RunController
@@ -38,6 +37,8 @@ from tvdesk.pine.loader import load_strategy
 from tvdesk.reports.labels import format_value
 from tvdesk.store import RunStore, TrialRow
 
+from engine_helpers import optimise_example
+
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = os.environ.get("TVDESK_GUI_SHOTS")  # a folder to keep the PNGs in (else tmp)
 NET = "net_profit_percent"
@@ -49,14 +50,7 @@ NET = "net_profit_percent"
 @pytest.fixture(scope="module")
 def run_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     path = tmp_path_factory.mktemp("gui") / "runs.sqlite"
-    request = BacktestRequest(
-        strategy=load_strategy(ROOT / "pine" / "examples" / "sma_cross.pine"),
-        data_path=str(ROOT / "resources" / "data" / "EURUSD_1h.csv"),
-        symbol=SymbolSpec(ticker="FX:EURUSD", mintick=0.00001, pointvalue=1.0))
-    settings = OptimizeSettings(request=request, max_iterations=8, holdout=0.2, seed=1)
-    with RunStore.open(path) as store:
-        outcome = asyncio.run(run_optimization(settings, store))
-    return path, outcome.run_id
+    return path, optimise_example(path, max_iterations=8)
 
 
 def _rewrite(pine: str, note: str, length: int) -> str:
