@@ -59,6 +59,16 @@ def _monospace() -> QtGui.QFont:
     return font
 
 
+def _note_over_text(note: QtWidgets.QLabel, text: QtWidgets.QWidget) -> QtWidgets.QWidget:
+    """A tab page: a one-line note above a text view that takes the rest of the height."""
+    page = QtWidgets.QWidget()
+    layout = QtWidgets.QVBoxLayout(page)
+    layout.setContentsMargins(0, 4, 0, 0)
+    layout.addWidget(note)
+    layout.addWidget(text, 1)
+    return page
+
+
 def _read_only_text() -> QtWidgets.QPlainTextEdit:
     edit = QtWidgets.QPlainTextEdit()
     edit.setReadOnly(True)
@@ -333,23 +343,13 @@ class TrialView(RunView):
         self.source_note.setWordWrap(True)
         self.source_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.source_edit = _read_only_text()
-        page = QtWidgets.QWidget()
-        layout = QtWidgets.QVBoxLayout(page)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.source_note)
-        layout.addWidget(self.source_edit, 1)
-        return page
+        return _note_over_text(self.source_note, self.source_edit)
 
     def _build_diff(self) -> QtWidgets.QWidget:
         self.diff_note = QtWidgets.QLabel()
         self.diff_edit = _read_only_text()
         self._diff_highlighter = DiffHighlighter(self.diff_edit.document())
-        page = QtWidgets.QWidget()
-        layout = QtWidgets.QVBoxLayout(page)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.diff_note)
-        layout.addWidget(self.diff_edit, 1)
-        return page
+        return _note_over_text(self.diff_note, self.diff_edit)
 
     def _build_llm(self) -> QtWidgets.QWidget:
         self.llm_choice = QtWidgets.QComboBox()
