@@ -139,3 +139,11 @@ def test_optimize_then_list_and_export_the_run(tmp_path: Path) -> None:
     bad = tvdesk("optimize", "--script", str(EXAMPLE), "--data", str(EURUSD), "--store",
                  str(store), "--target", "profit>>1")
     assert bad.returncode == 2 and "expected 'metric>=number'" in bad.stderr
+
+
+def test_optimize_with_a_missing_data_file_is_a_clear_error(tmp_path: Path) -> None:
+    run = tvdesk("optimize", "--script", str(EXAMPLE), "--data", str(tmp_path / "nope.csv"),
+                 "--store", str(tmp_path / "runs.db"))
+    assert run.returncode == 2
+    assert "nope.csv: file not found" in run.stderr
+    assert "Traceback" not in run.stderr

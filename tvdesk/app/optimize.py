@@ -58,6 +58,8 @@ async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
         optimizer.llm = llm
         return await optimizer.run()
     finally:
+        if events is not None:  # also when the run failed before it started: no one waits
+            events.close()
         if own_engine:
             await engine.close()
         if llm is not None:

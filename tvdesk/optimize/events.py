@@ -35,6 +35,7 @@ class EventStream:
     def __init__(self) -> None:
         self._queues: list[asyncio.Queue[Event | None]] = []
         self.history: list[Event] = []
+        self.closed = False
 
     def subscribe(self) -> asyncio.Queue[Event | None]:
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -47,6 +48,9 @@ class EventStream:
             queue.put_nowait(event)
 
     def close(self) -> None:
-        """Tell every subscriber the run is over (a None sentinel)."""
+        """Tell every subscriber the run is over (a None sentinel); once, however often called."""
+        if self.closed:
+            return
+        self.closed = True
         for queue in self._queues:
             queue.put_nowait(None)
