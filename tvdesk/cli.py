@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tvdesk import POWERED_BY, __version__
+from tvdesk.cli_tradingview import add_browser_flags, add_tv_parser, cmd_tv
 from tvdesk.errors import TvdeskError
 
 if TYPE_CHECKING:
@@ -59,9 +60,11 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ev = sub.add_parser("evaluate", help="backtest a strategy once and print its metrics")
-    ev.add_argument("--engine", choices=["local"], default="local",
-                    help="backtest engine (local: PyneCore, offline)")
+    ev.add_argument("--engine", choices=["local", "tradingview"], default="local",
+                    help="backtest engine (local: PyneCore, offline; tradingview: the real "
+                    "site in a browser, with the account in the OS keyring)")
     _add_data_flags(ev)
+    add_browser_flags(ev)
     ev.add_argument("--conditions", metavar="LIST",
                     help="also run each value of the condition input: 1,3,5 or 1-10")
     ev.add_argument("--condition-input", metavar="TITLE", default="Condition",
@@ -105,6 +108,8 @@ def _build_parser() -> argparse.ArgumentParser:
                           "keyring")
     cred.add_argument("action", choices=["set", "check", "delete"])
     cred.add_argument("account", choices=["tradingview", "llm"])
+    add_browser_flags(cred)
+    add_tv_parser(sub)
     sub.add_parser("gui", help="open the desktop workbench (tvdesk gui --help)")
     return parser
 
@@ -122,7 +127,12 @@ def _add_optimize_parser(sub: argparse._SubParsersAction) -> None:
                      "with its stored settings")
     run.add_argument("--seed", type=int, default=42, help="random seed (reproducible runs)")
     run.add_argument("--process-count", type=int, default=None, metavar="N",
-                     help="workers in parallel (default: config, else 1)")
+                     help="workers in parallel (default: config, else 1); with the "
+                     "tradingview engine, pages in one browser")
+    run.add_argument("--confirm-top", type=int, default=0, metavar="K",
+                     help="afterwards, re-run the K best trials on TradingView and store "
+                     "both results with the parity of their trades")
+    add_browser_flags(opt)
     run.add_argument("--proposer", choices=["params", "llm", "both"], default="params")
     run.add_argument("--sampler", choices=["tpe", "random", "grid"], default="tpe")
     run.add_argument("--conditions", metavar="LIST",
@@ -176,7 +186,16 @@ def _request(args: argparse.Namespace):
 
     settings = load_settings(args.config)
     profile = settings.profile(args.profile) if args.profile else None
-    return build_request(_options(args), profile, default_timezone=settings.timezone)
+    return build_request(_options(args), profile, default_timezone=settings.timezone,
+                         engine=getattr(args, "engine", None) or "local")
+
+
+def _run(request, args: argparse.Namespace):
+    if getattr(args, "engine", "local") == "tradingview":
+        from tvdesk.cli_tradingview import evaluate_on_tradingview
+
+        return asyncio.run(evaluate_on_tradingview(request, args))
+    return asyncio.run(_run_local(request))
 
 
 async def _run_local(request):
@@ -196,7 +215,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     request = _request(args)
     if args.conditions:
         return _evaluate_conditions(args, request)
-    result = asyncio.run(_run_local(request))
+    result = _run(request, args)
     print(format_summary(result))
     if args.json:
         write_json_atomically(args.json, result.to_dict())
@@ -218,7 +237,16 @@ def _evaluate_conditions(args: argparse.Namespace, request: BacktestRequest) -> 
     from tvdesk.optimize.settings import parse_conditions
 
     conditions = parse_conditions(args.conditions)
-    results = asyncio.run(evaluate_conditions(request, conditions, args.condition_input))
+
+    async def run_all() -> list:
+        if args.engine != "tradingview":
+            return await evaluate_conditions(request, conditions, args.condition_input)
+        from tvdesk.cli_tradingview import make_engine
+
+        async with make_engine(args, pages=1) as engine:
+            return await evaluate_conditions(request, conditions, args.condition_input, engine)
+
+    results = asyncio.run(run_all())
     for label, result in results:
         print(format_summary(result, title=label))
         print()
@@ -316,16 +344,30 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
             settings = settings_from_args(args, config, _options(args))
         events = EventStream()
         printer = ProgressPrinter(max_iterations=settings.max_iterations)
+        engine = None
+        if settings.engine == "tradingview":
+            from tvdesk.cli_tradingview import make_engine
+
+            engine = make_engine(args, pages=settings.process_count)
 
         async def main() -> object:
             consumer = asyncio.ensure_future(consume(events.subscribe(), printer))
             try:
-                return await run_optimization(settings, store, run_id=run_id, events=events)
+                return await run_optimization(settings, store, run_id=run_id, events=events,
+                                              engine=engine)
             finally:
                 await asyncio.wait_for(consumer, timeout=5)
 
-        outcome = asyncio.run(main())
-        print(format_outcome(outcome, store))
+        try:
+            outcome = asyncio.run(main())
+            print(format_outcome(outcome, store))
+            if args.confirm_top > 0:
+                from tvdesk.cli_tradingview import confirm_after_run
+
+                confirm_after_run(args, store, outcome.run_id, engine)
+        finally:
+            if engine is not None:
+                asyncio.run(engine.close())
     return 0
 
 
@@ -406,7 +448,8 @@ def _cmd_credentials(args: argparse.Namespace) -> int:
     elif args.action == "delete":
         print(delete_credentials(args.account))
     else:
-        ok, message = asyncio.run(check_credentials(args.account, args.config))
+        ok, message = asyncio.run(check_credentials(args.account, args.config,
+                                                    show_browser=args.show_browser))
         print(message)
         return 0 if ok else 1
     return 0
@@ -414,7 +457,7 @@ def _cmd_credentials(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"evaluate": _cmd_evaluate, "parity": _cmd_parity, "import": _cmd_import,
              "optimize": _cmd_optimize, "report": _cmd_report, "runs": _cmd_runs,
-             "credentials": _cmd_credentials}
+             "credentials": _cmd_credentials, "tv": cmd_tv}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,6 +48,28 @@ class Profile:
 
 
 @dataclass(frozen=True, slots=True)
+class TradingViewSettings:
+    """How tvdesk drives TradingView (the `[tradingview]` table).
+
+    The defaults are the pacing that kept accounts safe (one page, a random pause of
+    `pause_seconds` between runs, at most `runs_per_hour`); raising them is allowed with a
+    warning, because running several tabs for hours got accounts banned.
+    """
+
+    browser: str | None = None
+    headless: bool = True
+    pages: int = 1
+    pause_seconds: tuple[float, float] = (10.0, 25.0)
+    runs_per_hour: int = 60
+    step_timeout: float = 20.0
+    report_timeout: float = 180.0
+
+
+TRADINGVIEW_KEYS = {"browser", "headless", "pages", "pause_seconds", "runs_per_hour",
+                    "step_timeout", "report_timeout"}
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     path: Path | None = None
     engine: str = "local"
@@ -57,6 +79,7 @@ class Settings:
     llm_base_url: str | None = None
     llm_models: tuple[str, ...] = ()
     llm_model: str | None = None
+    tradingview: TradingViewSettings = field(default_factory=TradingViewSettings)
 
     def profile(self, name: str) -> Profile:
         try:
@@ -179,7 +202,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
         raise ConfigError(f"cannot read the config file: {exc}", source=str(file)) from None
     _refuse_secrets(file, data)
     top = _Reader(file, data)
-    top.reject_unknown({"engine", "processes", "timezone", "profiles", "llm"})
+    top.reject_unknown({"engine", "processes", "timezone", "profiles", "llm", "tradingview"})
     llm_table = top.get("llm", dict, "a table with base_url, models, model") or {}
     llm = _Reader(file, llm_table, "llm.")
     llm.reject_unknown({"base_url", "models", "model"})
@@ -199,7 +222,55 @@ def load_settings(path: Path | str | None = None) -> Settings:
                     profiles=profiles,
                     llm_base_url=llm.get("base_url", str, "an http(s) URL"),
                     llm_models=tuple(models),
-                    llm_model=llm.get("model", str, "a model name or \"auto\""))
+                    llm_model=llm.get("model", str, "a model name or \"auto\""),
+                    tradingview=_read_tradingview(file, top))
+
+
+def _read_tradingview(file: Path, top: _Reader) -> TradingViewSettings:
+    table = top.get("tradingview", dict, "a table of browser and pacing settings") or {}
+    r = _Reader(file, table, "tradingview.")
+    r.reject_unknown(TRADINGVIEW_KEYS)
+    default = TradingViewSettings()
+    number = (int, float)
+
+    def positive(key: str, kind: type | tuple[type, ...], expected: str, fallback: Any) -> Any:
+        value = r.get(key, kind, expected)
+        if value is None:
+            return fallback
+        if not value > 0:
+            raise r.fail(key, expected, value)
+        return value
+
+    pause = r.get("pause_seconds", list, "[min, max] seconds, e.g. [10, 25]")
+    if pause is None:
+        pause_pair = default.pause_seconds
+    elif (len(pause) != 2 or not all(isinstance(v, number) and not isinstance(v, bool)
+                                     and v >= 0 for v in pause) or pause[0] > pause[1]):
+        raise r.fail("pause_seconds", "[min, max] seconds with 0 ≤ min ≤ max", pause)
+    else:
+        pause_pair = (float(pause[0]), float(pause[1]))
+    headless = r.get("headless", bool, "true or false")
+    return TradingViewSettings(
+        browser=r.get("browser", str, "the path of a Chrome/Chromium executable"),
+        headless=default.headless if headless is None else headless,
+        pages=positive("pages", int, "a whole number ≥ 1", default.pages),
+        pause_seconds=pause_pair,
+        runs_per_hour=positive("runs_per_hour", int, "a whole number ≥ 1", default.runs_per_hour),
+        step_timeout=float(positive("step_timeout", number, "seconds > 0", default.step_timeout)),
+        report_timeout=float(positive("report_timeout", number, "seconds > 0",
+                                      default.report_timeout)),
+    )
+
+
+def _tradingview_table(tv: TradingViewSettings) -> dict[str, Any]:
+    """Only the keys that differ from the defaults, so the file stays short."""
+    default = TradingViewSettings()
+    table: dict[str, Any] = {}
+    for key in sorted(TRADINGVIEW_KEYS):
+        value = getattr(tv, key)
+        if value != getattr(default, key) and value is not None:
+            table[key] = list(value) if isinstance(value, tuple) else value
+    return table
 
 
 # ------------------------------------------------------------------------------ writing
@@ -325,6 +396,9 @@ def save_settings(settings: Settings, path: Path | str | None = None, *,
         llm["model"] = settings.llm_model
     if llm:
         document["llm"] = llm
+    tradingview = _tradingview_table(settings.tradingview)
+    if tradingview:
+        document["tradingview"] = tradingview
     profiles: dict[str, Any] = {}
     for name, profile in settings.profiles.items():
         kept = raw_profiles.get(name)

@@ -366,7 +366,7 @@ def test_trial_view_shows_stats_trades_chart_and_source(qtbot, controller,
     assert len(chart.buy_hold_curve.xData) > 0
     assert view.monthly_table.rowCount() >= 1 and view.monthly_table.item(0, 12) is not None
     assert not view.tabs.isTabEnabled(view.llm_index)  # a parameter trial has no prompt
-    assert not view.rerun_button.isEnabled() and view.rerun_button.toolTip() == RERUN_TIP
+    assert view.rerun_button.isEnabled() and view.rerun_button.toolTip() == RERUN_TIP
     view.show()
     qtbot.waitExposed(view)
     _shot(view, tmp_path, "trial_overview")

@@ -140,14 +140,12 @@ def delete_credentials(account: Account) -> str:
             else f"no {account} credentials were stored")
 
 
-async def check_credentials(account: Account, config_path: str | None) -> tuple[bool, str]:
-    """Does the stored credential work? (LLM: list the endpoint's models with it.)"""
+async def check_credentials(account: Account, config_path: str | None, *,
+                            show_browser: bool | None = None) -> tuple[bool, str]:
+    """Does the stored credential work? (TradingView: log in once, or find the session kept
+    in the browser profile; LLM: list the endpoint's models with it.)"""
     if account == "tradingview":
-        if not get_secret("tradingview", "username"):
-            return False, "no TradingView credentials stored: run `tvdesk credentials set " \
-                "tradingview`"
-        return False, ("TradingView credentials are stored; checking a login needs the "
-                       "TradingView backend, which this version does not include yet")
+        return await check_tradingview(config_path, show_browser=show_browser)
     from tvdesk.config import load_settings
     from tvdesk.optimize.settings import LLMSettings
 
@@ -169,3 +167,24 @@ async def check_credentials(account: Account, config_path: str | None) -> tuple[
     finally:
         await client.close()
     return True, f"the API key works with {base_url} (models: {', '.join(names) or 'none'})"
+
+
+async def check_tradingview(config_path: str | None, *,
+                            show_browser: bool | None = None) -> tuple[bool, str]:
+    from tvdesk.app.tradingview import make_tradingview_engine
+    from tvdesk.config import load_settings
+    from tvdesk.engines.tradingview.errors import LoginFailed
+
+    if not get_secret("tradingview", "username"):
+        return False, "no TradingView credentials stored: run `tvdesk credentials set " \
+            "tradingview`"
+    engine = make_tradingview_engine(load_settings(config_path), pages=1,
+                                     show_browser=show_browser)
+    try:
+        outcome = await engine.start()
+    except LoginFailed as exc:
+        return False, str(exc)
+    finally:
+        await engine.close()
+    return True, f"TradingView login works ({outcome}; the session is kept in the browser " \
+        "profile)"

@@ -38,11 +38,17 @@ def load_resumed_settings(store: RunStore, run_id: str) -> OptimizeSettings:
 
 
 def make_engine(settings: OptimizeSettings) -> Engine:
+    """The run's engine: the local pool with `process_count` workers, or TradingView with
+    `process_count` pages (browser and pacing from the config file's [tradingview] table)."""
     if settings.engine == "local":
         from tvdesk.engines.local import LocalEngine
 
         return LocalEngine(processes=settings.process_count)
-    raise InputError(f"engine {settings.engine!r} is not available yet; use --engine local",
+    if settings.engine == "tradingview":
+        from tvdesk.app.tradingview import make_tradingview_engine
+
+        return make_tradingview_engine(pages=settings.process_count)
+    raise InputError(f"unknown engine {settings.engine!r}; expected local or tradingview",
                      source="--engine")
 
 

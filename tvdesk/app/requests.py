@@ -12,8 +12,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tvdesk.config import Profile
-from tvdesk.errors import InputError
-from tvdesk.model import BacktestRequest, InputValue, SymbolSpec
+from tvdesk.errors import InputError, PineError
+from tvdesk.model import BacktestRequest, InputValue, Strategy, SymbolSpec
 from tvdesk.pine.loader import load_strategy
 
 
@@ -74,6 +74,22 @@ def parse_when(text: str | date | None, tz: str, flag: str, *, end_of_day: bool)
     return when if when.tzinfo else when.replace(tzinfo=zone)
 
 
+def _load(script: str, engine: str) -> Strategy:
+    try:
+        return load_strategy(script)
+    except PineError as exc:
+        if engine != "tradingview":
+            raise
+        import logging
+
+        from tvdesk.pine.loader import read_pine_file
+        from tvdesk.pine.pine_inputs import strategy_from_text
+
+        logging.getLogger(__name__).warning("the local transpiler cannot read %s (%s); "
+                                            "sending it to TradingView as it is", script, exc)
+        return strategy_from_text(read_pine_file(script), path=script)
+
+
 def _positive(value: float | None, flag: str) -> float | None:
     if value is not None and not value > 0:
         raise InputError(f"expected a positive number, got {value!r}", source=flag)
@@ -81,15 +97,19 @@ def _positive(value: float | None, flag: str) -> float | None:
 
 
 def build_request(options: RunOptions, profile: Profile | None = None,
-                  default_timezone: str = "UTC") -> BacktestRequest:
-    """Merge profile and flags (flags win), load and check the script, and make the request."""
+                  default_timezone: str = "UTC", engine: str = "local") -> BacktestRequest:
+    """Merge profile and flags (flags win), load and check the script, and make the request.
+
+    For the TradingView engine a script the local transpiler refuses is still sent (its
+    inputs read from the Pine text): TradingView is the judge of what compiles there.
+    """
     p = profile or Profile(name="")
     script = options.script or (str(p.script) if p.script else None)
     if not script:
         raise InputError("no strategy given: use --script FILE.pine or --profile NAME",
                          source="--script")
     tz = check_timezone(options.timezone or p.timezone or default_timezone)
-    strategy = load_strategy(script)
+    strategy = _load(script, engine)
     inputs: dict[str, InputValue] = {k: v for k, v in p.inputs.items()}
     for flag in options.inputs:
         key, value = parse_input_flag(flag)

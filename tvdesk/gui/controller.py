@@ -31,6 +31,7 @@ class RunController(QtCore.QObject):
     failed = Signal(str)  # a message for the user
     store_opened = Signal(str)  # path
     idle = Signal()  # no run in progress any more (finished, stopped or failed to start)
+    confirm_finished = Signal(int, str)  # trial id, parity summary or the error
 
     def __init__(self, store_path: Path, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +41,7 @@ class RunController(QtCore.QObject):
         self.run_id: str | None = None
         self.busy_workers = 0
         self._status = "failed"
+        self._confirm: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ store
 
@@ -137,8 +139,43 @@ class RunController(QtCore.QObject):
                 self.busy_workers -= 1
             self.event.emit(event)
 
+    # ------------------------------------------------------------------ TradingView
+
+    def rerun_on_tradingview(self, trial_id: int) -> None:
+        """Run one stored trial again on TradingView (the engine's browser runs on its own
+        thread, so the window stays responsive); `confirm_finished` tells the outcome."""
+        if self._confirm is not None and not self._confirm.done():
+            self.confirm_finished.emit(trial_id, "another TradingView re-run is in progress")
+            return
+        self._confirm = asyncio.ensure_future(self._rerun(trial_id))
+
+    async def _rerun(self, trial_id: int) -> None:
+        from tvdesk.app.tradingview import confirm_trials, make_tradingview_engine
+
+        store = RunStore.open(self._store_path)
+        engine = make_tradingview_engine(pages=1)
+        summary = "cancelled"
+        try:
+            [row] = await confirm_trials(store, [trial_id], engine)
+            summary = row.error or row.summary
+        except TvdeskError as exc:
+            summary = "failed"
+            self.failed.emit(str(exc))
+        except Exception as exc:  # an unexpected bug: show it, log the traceback
+            log.exception("TradingView re-run failed")
+            summary = "failed"
+            self.failed.emit(f"the TradingView re-run failed: {type(exc).__name__}: {exc}")
+        finally:
+            await engine.close()
+            store.close()
+            self.confirm_finished.emit(trial_id, summary)
+
     async def shutdown(self) -> None:
         """Stop a run and release the store (window closing)."""
+        if self._confirm is not None and not self._confirm.done():
+            self._confirm.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._confirm
         if self.running:
             assert self._task is not None
             self._task.cancel()

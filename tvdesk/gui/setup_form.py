@@ -85,8 +85,9 @@ class SetupForm(QtWidgets.QScrollArea):
         self.constraints = QtWidgets.QLineEdit(placeholderText="sharpe_ratio>=0.2, ...")
         self.engine = QtWidgets.QComboBox()
         self.engine.addItem("local (PyneCore, offline)", "local")
-        self.engine.addItem("TradingView (needs the browser backend)", "tradingview")
-        self.engine.model().item(1).setEnabled(False)
+        self.engine.addItem("TradingView (browser; account in the keyring)", "tradingview")
+        self.engine.setToolTip("TradingView runs each trial on the real site: slow and paced "
+                               "(one page, pauses, a cap per hour) to keep the account safe")
         self.proposer = QtWidgets.QComboBox()
         for label, value in (("Parameter search", "params"), ("LLM rewrites", "llm"),
                              ("Both", "both")):

@@ -34,7 +34,8 @@ from tvdesk.optimize.events import Event
 log = logging.getLogger(__name__)
 
 BLUE, GREY = "#2962ff", "#787b86"
-RERUN_TIP = "needs the TradingView backend"
+RERUN_TIP = ("Run this trial again on TradingView (same script, inputs and dates) and store "
+             "the result beside it with the parity of the trades")
 PLACEHOLDER = "Double-click a trial in Results to see it here."
 
 
@@ -217,6 +218,7 @@ class TrialView(RunView):
         controller.store_opened.connect(lambda _path: self.clear())
         controller.run_finished.connect(lambda _run, _status: self.refresh())
         controller.event.connect(self._on_event)
+        controller.confirm_finished.connect(self._on_confirmed)
 
     # ------------------------------------------------------------------ building
 
@@ -242,8 +244,8 @@ class TrialView(RunView):
         self.save_button.setToolTip("Save this trial's Pine source to a file")
         self.save_button.clicked.connect(self.save_script)
         self.rerun_button = QtWidgets.QPushButton("Re-run on TradingView")
-        self.rerun_button.setEnabled(False)
         self.rerun_button.setToolTip(RERUN_TIP)
+        self.rerun_button.clicked.connect(self.rerun_on_tradingview)
 
         head = QtWidgets.QHBoxLayout()
         head.addWidget(self.title_label)
@@ -404,6 +406,18 @@ class TrialView(RunView):
         self.details = details
         self._render(details)
         self.stack.setCurrentIndex(1)
+
+    def rerun_on_tradingview(self) -> None:
+        if self.trial_id is None:
+            return
+        self.rerun_button.setEnabled(False)
+        self.status_label.setText("running on TradingView…")
+        self.controller.rerun_on_tradingview(self.trial_id)
+
+    def _on_confirmed(self, trial_id: int, summary: str) -> None:
+        self.rerun_button.setEnabled(True)
+        if trial_id == self.trial_id:
+            self.status_label.setText(f"TradingView: {summary}")
 
     def clear(self, message: str = PLACEHOLDER) -> None:
         self.trial_id = None

@@ -10,6 +10,7 @@ because the engine can only set inputs that are parameters of `main`.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from typing import Any
 
 from tvdesk.model import FrozenMap, InputKind, InputSpec, InputValue, Strategy
@@ -189,3 +190,32 @@ def coerce_input(spec: InputSpec, raw: InputValue) -> InputValue:
 
 
 SOURCES = ("open", "high", "low", "close", "hl2", "hlc3", "ohlc4", "hlcc4", "volume")
+
+
+def match_inputs(overrides: Iterable[tuple[str, InputValue]],
+                 inputs: tuple[InputSpec, ...]) -> list[tuple[InputSpec, InputValue]]:
+    """Each override (keyed by title, variable name, or title ignoring case) with its input
+    declaration and its value in the input's type. InputError (source --input) otherwise.
+
+    Every engine resolves inputs here, so `--input "Fast Length=12"` means the same locally
+    and on TradingView.
+    """
+    from tvdesk.errors import InputError
+
+    by_title = {spec.title: spec for spec in inputs}
+    by_name = {spec.name: spec for spec in inputs}
+    matched: dict[str, tuple[InputSpec, InputValue]] = {}
+    for key, raw in overrides:
+        spec = by_title.get(key) or by_name.get(key)
+        if spec is None:
+            folded = key.strip().casefold()
+            spec = next((s for s in inputs if s.title.strip().casefold() == folded), None)
+        if spec is None:
+            valid = "; ".join(f"{s.title!r} ({s.kind}, default {s.default!r})" for s in inputs)
+            raise InputError(f"unknown input {key!r}; the script's inputs are: {valid or 'none'}",
+                             source="--input")
+        try:
+            matched[spec.name] = (spec, coerce_input(spec, raw))
+        except ValueError as exc:
+            raise InputError(f"input {spec.title!r}: {exc}", source="--input") from None
+    return list(matched.values())

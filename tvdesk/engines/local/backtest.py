@@ -32,7 +32,7 @@ from tvdesk.model import (
     InputValue,
     Trade,
 )
-from tvdesk.pine.declarations import coerce_input, read_declarations
+from tvdesk.pine.declarations import match_inputs, read_declarations
 from tvdesk.pine.transpile import TOOLCHAIN, TranspileCache
 
 # PyneCore writes a .toml of inputs beside each script it imports unless told not to; the
@@ -90,28 +90,14 @@ class BacktestContext:
 def resolve_inputs(request: BacktestRequest, inputs: tuple[InputSpec, ...]) -> dict[str, Any]:
     """Map the request's overrides (by title or variable name) to PyneCore's parameter names."""
     resolved: dict[str, InputValue] = {}
-    by_title = {spec.title: spec for spec in inputs}
-    by_name = {spec.name: spec for spec in inputs if spec.overridable}
-    for key, raw in request.inputs:
-        spec = by_title.get(key) or by_name.get(key)
-        if spec is None:
-            folded = key.strip().casefold()
-            spec = next((s for s in inputs if s.title.strip().casefold() == folded), None)
-        if spec is None:
-            valid = "; ".join(f"{s.title!r} ({s.kind}, default {s.default!r})"
-                              for s in inputs if s.overridable)
-            raise InputError(f"unknown input {key!r}; the script's inputs are: {valid or 'none'}",
-                             source="--input")
+    for spec, value in match_inputs(request.inputs, inputs):
         if not spec.overridable:
             raise InputError(
                 f"input {spec.title!r} is declared inside an expression and cannot be set "
                 "by the local engine; make it a plain `x = input.*(...)` declaration",
                 source="--input",
             )
-        try:
-            resolved[spec.name] = coerce_input(spec, raw)
-        except ValueError as exc:
-            raise InputError(f"input {spec.title!r}: {exc}", source="--input") from None
+        resolved[spec.name] = value
     return resolved
 
 

@@ -1,0 +1,84 @@
+"""The chart: open a symbol, set the interval, clear old strategies off the legend."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from tvdesk.engines.tradingview.driver import Driver
+from tvdesk.engines.tradingview.session import Urls
+
+MAX_LEGEND_ITEMS = 30
+
+
+def on_signin_page(url: str) -> bool:
+    return "/accounts/signin" in url
+
+
+async def open_chart(driver: Driver, urls: Urls, symbol: str, *, load_timeout: float) -> bool:
+    """Open the chart of `symbol`. False when TradingView sent us to sign in instead."""
+    await driver.page.goto(urls.chart(symbol), wait_until="domcontentloaded")
+    if on_signin_page(driver.page.url):
+        return False
+    await driver.find("interval_button", timeout=load_timeout)
+    return not on_signin_page(driver.page.url)
+
+
+async def set_interval(driver: Driver, interval: str) -> None:
+    """Type the interval as TradingView's own shortcut does, then Enter."""
+    button = await driver.click("interval_button")
+    box = await driver.wait_for("interval_input", timeout=2.0)
+    if box is not None:
+        await box.first.fill(interval)
+        await box.first.press("Enter")
+    else:
+        await driver.page.keyboard.type(interval, delay=40)
+        await driver.page.keyboard.press("Enter")
+    deadline = asyncio.get_running_loop().time() + driver.step_timeout
+    while asyncio.get_running_loop().time() < deadline:  # the box closes when it is applied
+        if await driver.probe("interval_input") is None:
+            return
+        await asyncio.sleep(0.1)
+    raise await driver.failure("interval_input", seconds=driver.step_timeout,
+                               detail=f"the interval box stayed open after typing {interval!r}"
+                               f" (button: {await button.first.inner_text()!r})")
+
+
+async def clear_strategies(driver: Driver) -> int:
+    """Remove every study and strategy from the legend (an earlier run's strategy would
+    otherwise feed the report). Returns how many were removed."""
+    removed = 0
+    for _ in range(MAX_LEGEND_ITEMS):
+        found = await driver.probe("legend_item")
+        if found is None:
+            break
+        items, _position = found
+        before = await items.count()
+        item = items.first
+        await item.hover()
+        delete = await driver.find("legend_delete", root=item, timeout=3.0)
+        await delete.first.click()
+        removed += 1
+        for _wait in range(50):
+            now = await driver.probe("legend_item")
+            if now is None or await now[0].count() < before:
+                break
+            await asyncio.sleep(0.1)
+    if removed == 0:
+        driver.skipped("legend_delete", "nothing on the chart to remove")
+    return removed
+
+
+async def legend_item_with(driver: Driver, text: str, *, timeout: float) -> object | None:
+    """The legend item whose text contains `text` (our token), waiting up to `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = await driver.probe("legend_item")
+        if found is not None:
+            match = found[0].filter(has_text=text)
+            with contextlib.suppress(Exception):
+                if await match.count():
+                    return match.first
+        if asyncio.get_running_loop().time() >= deadline:
+            return None
+        await asyncio.sleep(0.2)

@@ -1,0 +1,253 @@
+"""TradingViewEngine: the Engine protocol over a real Chromium driving TradingView.
+
+One persistent browser profile per account (log in once; later runs reuse the session),
+N pages in one browser context driven concurrently from one asyncio loop, a shared pacer, a
+page that dies is reopened and its run retried once. Results are TradingView's own export,
+read by the export reader, as `source="tradingview"`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tvdesk.config import TradingViewSettings
+from tvdesk.engines.tradingview.browser import (
+    diagnostics_dir,
+    downloads_dir,
+    find_browser,
+    open_profile,
+    profile_dir,
+)
+from tvdesk.engines.tradingview.driver import Driver, StepLog
+from tvdesk.engines.tradingview.errors import TradingViewError
+from tvdesk.engines.tradingview.loop_thread import LoopThread
+from tvdesk.engines.tradingview.pacing import Pacer, risk_warnings
+from tvdesk.engines.tradingview.run import PageState, RunLimits, SignedOut, run_on_page
+from tvdesk.engines.tradingview.selectors import SelectorBook, load_selectors
+from tvdesk.engines.tradingview.session import (
+    Credentials,
+    Urls,
+    base_url,
+    log_in,
+    stored_credentials,
+)
+from tvdesk.model import BacktestRequest, BacktestResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Page:
+    page: Any
+    driver: Driver
+    state: PageState
+
+
+class TradingViewEngine:
+    """Backtests on TradingView. `show_browser` makes the window visible and lets the user
+    finish a login by hand (captcha); headless runs stop at a captcha instead."""
+
+    name = "tradingview"
+
+    def __init__(self, settings: TradingViewSettings | None = None, *,
+                 pages: int | None = None, show_browser: bool | None = None,
+                 credentials: Callable[[], Credentials] = stored_credentials,
+                 notify: Callable[[str], None] | None = None,
+                 book: SelectorBook | None = None, hand_login: bool | None = None) -> None:
+        self.settings = settings or TradingViewSettings()
+        self.page_count = pages or self.settings.pages
+        self.headless = self.settings.headless if show_browser is None else not show_browser
+        # A captcha is handed to the user only when they can see the browser.
+        self.hand_login = (not self.headless) if hand_login is None else hand_login
+        self.urls = Urls(base_url())
+        self.notify = notify or (lambda message: log.warning("%s", message))
+        self.book = book or load_selectors()
+        self.step_log = StepLog()
+        self.login_outcome: str | None = None
+        self.browser_path: str | None = None
+        self.warnings = risk_warnings(self.settings, self.page_count)
+        self._credentials_source = credentials
+        self._credentials: Credentials | None = None
+        self._thread: LoopThread | None = None
+        self._playwright: Any = None
+        self._context: Any = None
+        self._idle: asyncio.Queue[_Page] | None = None
+        self._pacer: Pacer | None = None
+        self._login_lock: asyncio.Lock | None = None
+        self._start_lock: asyncio.Lock | None = None
+        self._limits = RunLimits(self.settings.step_timeout, self.settings.report_timeout)
+
+    # ----------------------------------------------------------------- public (any loop)
+
+    async def start(self) -> str:
+        """Open the browser and make sure the account is logged in; returns how."""
+        if self._thread is None:
+            self._thread = LoopThread()
+        return await self._thread.call(self._start())
+
+    async def run(self, request: BacktestRequest) -> BacktestResult:
+        await self.start()
+        assert self._thread is not None
+        return await self._thread.call(self._run(request))
+
+    async def close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        try:
+            await thread.call(self._shutdown())
+        finally:
+            thread.stop()
+
+    async def __aenter__(self) -> TradingViewEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ----------------------------------------------------------------- the browser's loop
+
+    def _secrets(self) -> list[str]:
+        return self._credentials.secrets() if self._credentials else []
+
+    async def _new_page(self, page: Any | None = None) -> _Page:
+        assert self._context is not None
+        page = page or await self._context.new_page()
+        page.set_default_timeout(self.settings.step_timeout * 1000)
+        for popup in self.book.popups:
+            overlay = page.locator(popup.overlay)
+
+            async def close(found: Any, popup: Any = popup) -> None:
+                log.info("closing a TradingView pop-up (%s)", popup.what)
+                try:
+                    await found.locator(popup.close).first.click(timeout=3000)
+                except Exception:  # a pop-up without its button: Escape closes most
+                    await found.page.keyboard.press("Escape")
+
+            await page.add_locator_handler(overlay, close)
+        driver = Driver(page, self.book, step_timeout=self.settings.step_timeout,
+                        diagnostics=diagnostics_dir(), secrets=self._secrets(),
+                        log=self.step_log)
+        return _Page(page, driver, PageState())
+
+    async def _start(self) -> str:
+        # Runs on the engine's loop only, so creating the lock here cannot race.
+        self._start_lock = self._start_lock or asyncio.Lock()
+        async with self._start_lock:
+            if self._context is not None and self._idle is not None:
+                assert self.login_outcome is not None
+                return self.login_outcome
+            return await self._launch()
+
+    async def _launch(self) -> str:
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import async_playwright
+
+        for warning in self.warnings:
+            self.notify(f"warning: {warning}")
+        credentials = self._credentials_source()
+        self._credentials = credentials
+        self._playwright = await async_playwright().start()
+        try:
+            choice = find_browser(self.settings.browser,
+                                  bundled=self._playwright.chromium.executable_path)
+            self.browser_path = choice.path
+            self._context = await open_profile(
+                self._playwright, profile_dir(credentials.username), executable=choice.path,
+                headless=self.headless, base_url=self.urls.base)
+            first = await self._new_page(self._context.pages[0] if self._context.pages
+                                         else None)
+            self._login_lock = asyncio.Lock()
+            self.login_outcome = await log_in(first.driver, self.urls, credentials,
+                                              interactive=self.hand_login)
+            self._idle = asyncio.Queue()
+            self._idle.put_nowait(first)
+            for _ in range(self.page_count - 1):
+                self._idle.put_nowait(await self._new_page())
+            low, high = self.settings.pause_seconds
+            self._pacer = Pacer((low, high), self.settings.runs_per_hour, notify=self.notify)
+        except PlaywrightError as exc:
+            await self._shutdown()
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            raise TradingViewError(f"cannot open TradingView at {self.urls.base}: {first}") \
+                from None
+        except BaseException:
+            await self._shutdown()
+            raise
+        log.info("TradingView: %s, %d page(s), browser %s (%s)", self.login_outcome,
+                 self.page_count, choice.path, choice.origin)
+        return self.login_outcome
+
+    async def _relogin(self, slot: _Page) -> None:
+        assert self._login_lock is not None and self._credentials is not None
+        async with self._login_lock:
+            await log_in(slot.driver, self.urls, self._credentials,
+                         interactive=self.hand_login)
+
+    async def _reopen(self, slot: _Page) -> _Page:
+        with contextlib.suppress(Exception):
+            await slot.page.close()
+        log.warning("TradingView page died; opening a new one")
+        return await self._new_page()
+
+    async def _run(self, request: BacktestRequest) -> BacktestResult:
+        from playwright.async_api import Error as PlaywrightError
+
+        assert self._idle is not None and self._pacer is not None
+        slot = await self._idle.get()
+        try:
+            for attempt in (1, 2):
+                await self._pacer.slot()
+                try:
+                    return await run_on_page(slot.driver, slot.state, request, self.urls,
+                                             self._limits, downloads_dir())
+                except SignedOut:
+                    if attempt == 2:
+                        raise TradingViewError("TradingView keeps sending the page to its "
+                                               "sign-in form after a login") from None
+                    slot.state.reset()
+                    await self._relogin(slot)
+                except PlaywrightError as exc:
+                    slot.state.reset()
+                    died = slot.page.is_closed() or "crash" in str(exc).lower()
+                    if attempt == 1 and died:
+                        slot = await self._reopen(slot)
+                        continue
+                    raise await self._browser_error(slot, exc) from None
+                finally:
+                    self._pacer.finished()
+            raise TradingViewError("the TradingView page died twice in one run")
+        except BaseException:
+            slot.state.reset()  # cancelled or failed mid-flow: the page state is unknown
+            raise
+        finally:
+            self._idle.put_nowait(slot)
+
+    async def _browser_error(self, slot: _Page, exc: Exception) -> TradingViewError:
+        from tvdesk.engines.tradingview.diagnostics import save_diagnostics
+        from tvdesk.secrets import mask
+
+        text = str(exc).strip()
+        first = mask(text.splitlines()[0] if text else type(exc).__name__, self._secrets())
+        saved = None
+        if not slot.page.is_closed():
+            saved = await save_diagnostics(slot.page, "browser-error", diagnostics_dir(),
+                                           self._secrets())
+        where = f"; screenshot and page saved in {saved.parent}" if saved else ""
+        return TradingViewError(f"the browser failed during the TradingView run: {first}{where}")
+
+    async def _shutdown(self) -> None:
+        context, self._context = self._context, None
+        playwright, self._playwright = self._playwright, None
+        if context is not None:
+            with contextlib.suppress(Exception):
+                await context.close()
+        if playwright is not None:
+            with contextlib.suppress(Exception):
+                await playwright.stop()

@@ -1,0 +1,186 @@
+"""The strategy's settings dialog: inputs by their label, properties by their field.
+
+The dialog's list is virtual (only rows in view exist in the page), so a row is looked for,
+and the list scrolled a page at a time from the top until it appears. Controls are found
+from the label by document order, which holds for text fields, checkboxes, drop-downs and
+TradingView's own combobox buttons alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from tvdesk.engines.tradingview.driver import Driver
+from tvdesk.engines.tradingview.script_text import input_text
+from tvdesk.errors import InputError
+from tvdesk.exports.properties import same_value
+
+PROPERTY_STEPS = {
+    "initial_capital": "property_initial_capital",
+    "default_qty_value": "property_order_size",
+    "commission_value": "property_commission",
+    "slippage": "property_slippage",
+}
+
+_FIND_CONTROL = """(root, [title, tag]) => {
+  const norm = s => (s || '').replace(/\\s+/g, ' ').trim();
+  const want = norm(title);
+  const controls = 'input, select, textarea, [role=combobox], [role=checkbox], [role=switch], ' +
+                   '[role=spinbutton], button[aria-haspopup]';
+  let label = null;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (el && norm(el.textContent) === want && el.offsetParent !== null) { label = el; break; }
+  }
+  if (!label) return null;
+  let control = null;
+  const wrapping = label.closest('label');
+  if (wrapping) control = wrapping.querySelector(controls);
+  if (!control) {
+    for (const el of root.querySelectorAll(controls)) {
+      if (label.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING) {
+        control = el; break;
+      }
+    }
+  }
+  if (!control) return null;
+  for (const old of root.querySelectorAll('[data-tvdesk-control]')) {
+    old.removeAttribute('data-tvdesk-control');
+  }
+  control.setAttribute('data-tvdesk-control', tag);
+  const role = control.getAttribute('role');
+  const kind = control.tagName === 'SELECT' ? 'select'
+             : control.type === 'checkbox' ? 'checkbox'
+             : (role === 'checkbox' || role === 'switch') ? 'toggle'
+             : (role === 'combobox' || control.tagName === 'BUTTON') ? 'combobox' : 'text';
+  return kind;
+}"""
+
+_SCROLL = """(el, fromTop) => {
+  const before = el.scrollTop;
+  el.scrollTop = fromTop ? 0 : el.scrollTop + Math.max(20, el.clientHeight * 0.8);
+  return fromTop || el.scrollTop !== before;
+}"""
+
+
+async def open_dialog(driver: Driver, legend_item: Any | None) -> Any:
+    found = await driver.probe("settings_dialog")
+    if found is not None:
+        return found[0].first
+    if legend_item is not None:
+        await legend_item.hover()
+        button = await driver.find("legend_settings", root=legend_item, timeout=3.0)
+        await button.first.click()
+    else:
+        await driver.click("legend_settings")
+    return (await driver.find("settings_dialog")).first
+
+
+async def _scroll_until(driver: Driver, rows: Any,
+                        look: Callable[[], Awaitable[Any]]) -> Any:
+    """Scroll the virtual list from the top until `look()` returns something."""
+    moved = await rows.evaluate(_SCROLL, True)
+    while moved:
+        await asyncio.sleep(0.08)  # the list re-renders on scroll
+        found = await look()
+        if found is not None:
+            return found
+        moved = await rows.evaluate(_SCROLL, False)
+    return None
+
+
+async def _set_control(driver: Driver, control: Any, kind: str, value: Any) -> bool:
+    """Make the control show `value`; True if it had to change."""
+    await control.scroll_into_view_if_needed()
+    if kind in ("checkbox", "toggle"):
+        wanted = bool(value)
+        if kind == "checkbox":
+            current = await control.is_checked()
+        else:
+            current = (await control.get_attribute("aria-checked")) == "true"
+        if current != wanted:
+            await control.click()
+            return True
+        return False
+    text = input_text(value)
+    if kind == "select":
+        current = await control.evaluate("el => el.options[el.selectedIndex]?.text ?? ''")
+        if not same_value(text, current):
+            await control.select_option(label=text)
+            return True
+        return False
+    if kind == "combobox":
+        current = " ".join((await control.inner_text()).split())
+        if not same_value(text, current):
+            await control.click()
+            option = driver.page.get_by_role("option", name=text, exact=True)
+            await option.first.click(timeout=driver.step_timeout * 1000)
+            return True
+        return False
+    current = await control.input_value()
+    if same_value(text, current):
+        return False
+    await control.fill(text)
+    await control.press("Tab")
+    return True
+
+
+async def _set_input(driver: Driver, dialog: Any, rows: Any, title: str, value: Any,
+                     index: int) -> bool:
+    tag = f"c{index}"
+
+    async def look() -> str | None:
+        return await rows.evaluate(_FIND_CONTROL, [title, tag])
+
+    kind = await look() or await _scroll_until(driver, rows, look)
+    if kind is None:
+        raise await driver.failure("settings_rows", seconds=driver.step_timeout,
+                                   detail=f"no input labelled {title!r} in the Inputs tab")
+    control = dialog.locator(f'[data-tvdesk-control="{tag}"]')
+    return await _set_control(driver, control.first, kind, value)
+
+
+async def apply_settings(driver: Driver, legend_item: Any | None, inputs: Mapping[str, Any],
+                         properties: Mapping[str, Any]) -> bool:
+    """Set inputs (title → value) and properties (strategy() argument → value), press Ok.
+    True if anything changed (TradingView then recomputes the report)."""
+    unknown = sorted(set(properties) - set(PROPERTY_STEPS))
+    if unknown:
+        raise InputError(f"the TradingView engine can set {', '.join(PROPERTY_STEPS)} through "
+                         f"the settings dialog, not {', '.join(unknown)}; put those in the "
+                         "script's strategy() declaration", source="settings")
+    if not inputs and not properties:
+        driver.skipped("settings_dialog", "no inputs or properties to set")
+        return False
+    dialog = await open_dialog(driver, legend_item)
+    changed = False
+    if inputs:
+        await driver.click("settings_inputs_tab", root=dialog)
+        rows = (await driver.find("settings_rows", root=dialog)).first
+        for index, (title, value) in enumerate(inputs.items()):
+            changed |= await _set_input(driver, dialog, rows, title, value, index)
+    if properties:
+        await driver.click("settings_properties_tab", root=dialog)
+        rows = (await driver.find("settings_rows", root=dialog)).first
+        for key, value in properties.items():
+            step = PROPERTY_STEPS[key]
+
+            async def look(step: str = step) -> Any:
+                found = await driver.probe(step, root=dialog)
+                return found[0].first if found else None
+
+            field = await look() or await _scroll_until(driver, rows, look)
+            if field is None:
+                raise await driver.failure(step, seconds=driver.step_timeout,
+                                           detail="not found in the Properties tab")
+            changed |= await _set_control(driver, field, "text", value)
+    await driver.click("settings_ok", root=dialog)
+    for _ in range(int(driver.step_timeout / 0.1)):
+        if await driver.probe("settings_dialog") is None:
+            return changed
+        await asyncio.sleep(0.1)
+    raise await driver.failure("settings_ok", seconds=driver.step_timeout,
+                               detail="the settings dialog did not close (a value refused?)")
