@@ -13,11 +13,13 @@ SECRET = "hunter2-SECRET-pw"
 TOTP = "JBSWY3DPEHPK3PXP"
 
 
-def tvdesk(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-           "XDG_DATA_HOME": str(tmp_path / "xdg"), "TVDESK_HOME": str(tmp_path / "home")}
+def tvdesk(tmp_path: Path, *args: str, stdin: str = "",
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+                "XDG_DATA_HOME": str(tmp_path / "xdg"), "TVDESK_HOME": str(tmp_path / "home"),
+                **(env or {})}
     return subprocess.run([sys.executable, "-m", "tvdesk", *args], input=stdin, text=True,
-                          capture_output=True, env=env, cwd=ROOT, timeout=120)
+                          capture_output=True, env=full_env, cwd=ROOT, timeout=120)
 
 
 def keyring_file(tmp_path: Path) -> Path:
@@ -33,8 +35,12 @@ def test_set_reads_three_lines_and_delete_removes_them(tmp_path: Path) -> None:
     assert SECRET not in run.stdout + run.stderr
     stored = keyring_file(tmp_path).read_text()
     assert "tradingview" in stored
-    check = tvdesk(tmp_path, "credentials", "check", "tradingview")
-    assert check.returncode == 1 and "are stored" in check.stdout
+    # The check really logs in; with nothing listening at the address it fails cleanly.
+    check = tvdesk(tmp_path, "credentials", "check", "tradingview",
+                   env={"TVDESK_TRADINGVIEW_URL": "http://127.0.0.1:9"})
+    assert check.returncode == 1
+    assert "cannot open TradingView at http://127.0.0.1:9" in check.stderr
+    assert SECRET not in check.stdout + check.stderr
     deleted = tvdesk(tmp_path, "credentials", "delete", "tradingview")
     assert deleted.returncode == 0 and "deleted" in deleted.stdout
     again = tvdesk(tmp_path, "credentials", "delete", "tradingview")

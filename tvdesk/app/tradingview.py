@@ -149,7 +149,11 @@ async def confirm_trials(store: RunStore, trial_ids: list[int], engine: Any, *,
         settings = OptimizeSettings.from_dict(store.get_run(trial.run_id).settings)
         strategy = load_strategy_source(store.get_source(trial.source_hash))
         # The same window the local trial ran on (in-sample or holdout), not the whole range.
-        request = replace(settings.request, strategy=strategy,
+        symbol = settings.request.symbol
+        if not symbol.timeframe and local.properties.get("timeframe"):
+            # The local run detected the chart's timeframe from the data; TradingView needs it.
+            symbol = replace(symbol, timeframe=str(local.properties["timeframe"]))
+        request = replace(settings.request, strategy=strategy, symbol=symbol,
                           inputs=tuple(trial.inputs.items()),
                           date_from=_when(local.properties.get("date_from"))
                           or settings.request.date_from,

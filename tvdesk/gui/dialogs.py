@@ -13,7 +13,9 @@ current one-time code (which the authenticator app shows too), never the secret.
 
 from __future__ import annotations
 
+import asyncio
 import html
+import logging
 import os
 import platform
 import re
@@ -23,7 +25,7 @@ from pathlib import Path
 from tvdesk import POWERED_BY, __version__, paths
 from tvdesk.app.credentials import store_credentials, totp_code, validate_totp_secret
 from tvdesk.config import Settings, load_settings, save_settings
-from tvdesk.errors import ConfigError, InputError
+from tvdesk.errors import ConfigError, InputError, TvdeskError
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from tvdesk.gui.theme import THEME_LABELS, THEMES, apply_theme, save_theme, saved_theme
 from tvdesk.secrets import (
@@ -36,6 +38,8 @@ from tvdesk.secrets import (
     get_secret,
     known_secrets,
 )
+
+log = logging.getLogger(__name__)
 
 ERROR_COLOUR = "#d64545"  # readable on light and dark palettes
 STORED = "stored — leave empty to keep"
@@ -174,9 +178,21 @@ class CredentialsDialog(QtWidgets.QDialog):
         self.delete_tradingview = QtWidgets.QPushButton("Delete TradingView credentials")
         self.delete_tradingview.setProperty("account", "tradingview")
         self.delete_tradingview.clicked.connect(self._delete_clicked)
+        # Logs in once in a visible browser: the way to finish a login by hand when
+        # TradingView asks for a captcha; the session then stays in tvdesk's browser profile.
+        self.check_tradingview = QtWidgets.QPushButton("Check login…")
+        self.check_tradingview.setToolTip(
+            "Log in to TradingView once in a browser window (solve a captcha there if asked); "
+            "the session is kept for later runs")
+        self.check_tradingview.clicked.connect(self._check_clicked)
+        self.check_note = _note_label()
+        self.check_show_browser = True
+        self._check_task: asyncio.Task | None = None
+        form.addRow("Login", self.check_note)
         return self._page(page, form, self.delete_tradingview,
                           "Leave the TOTP secret empty if the account has no two-factor "
-                          "authentication.")
+                          "authentication. Save, then Check login.",
+                          extra=self.check_tradingview)
 
     def _llm_tab(self) -> QtWidgets.QWidget:
         page = QtWidgets.QWidget()
@@ -189,15 +205,41 @@ class CredentialsDialog(QtWidgets.QDialog):
         return self._page(page, form, self.delete_llm,
                           "The key of the OpenAI-compatible endpoint set in Settings.")
 
+    def _check_clicked(self) -> None:
+        if self._check_task is not None and not self._check_task.done():
+            return
+        self.check_tradingview.setEnabled(False)
+        self.check_note.setText("logging in…")
+        self._check_task = asyncio.ensure_future(self.check_login())
+
+    async def check_login(self) -> tuple[bool, str]:
+        """Log in once (or find the kept session) and show the outcome in the dialog."""
+        from tvdesk.app.credentials import check_tradingview
+
+        try:
+            ok, message = await check_tradingview(None, show_browser=self.check_show_browser)
+        except TvdeskError as exc:
+            ok, message = False, str(exc)
+        except Exception as exc:  # an unexpected bug: show it, log the traceback
+            log.exception("TradingView login check failed")
+            ok, message = False, f"{type(exc).__name__}: {exc}"
+        self.check_note.setText(message)
+        self.check_note.setStyleSheet("" if ok else f"color: {ERROR_COLOUR};")
+        self.check_tradingview.setEnabled(True)
+        return ok, message
+
     @staticmethod
     def _page(page: QtWidgets.QWidget, form: QtWidgets.QFormLayout,
-              delete: QtWidgets.QPushButton, note: str) -> QtWidgets.QWidget:
+              delete: QtWidgets.QPushButton, note: str,
+              extra: QtWidgets.QPushButton | None = None) -> QtWidgets.QWidget:
         form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         layout = QtWidgets.QVBoxLayout(page)
         layout.addLayout(form)
         layout.addWidget(_note_label(note))
         layout.addStretch(1)
         row = QtWidgets.QHBoxLayout()
+        if extra is not None:
+            row.addWidget(extra)
         row.addStretch(1)
         row.addWidget(delete)
         layout.addLayout(row)

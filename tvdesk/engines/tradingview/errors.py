@@ -5,8 +5,8 @@ from __future__ import annotations
 from tvdesk.errors import EngineError, TvdeskError
 
 HAND_LOGIN = ("finish the login by hand: run `tvdesk credentials check tradingview "
-              "--show-browser` (or Credentials → Check in the GUI), solve the captcha in the "
-              "browser window, and tvdesk keeps that session for later runs")
+              "--show-browser` (or Credentials → Check login… in the GUI), solve the "
+              "captcha in the browser window, and tvdesk keeps that session for later runs")
 
 
 class TradingViewError(EngineError):

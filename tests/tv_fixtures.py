@@ -1,4 +1,4 @@
-"""Fixtures of the TradingView tests: the fake site and the browser to drive it.
+"""Fixtures of the TradingView tests (engine, CLI and GUI): the fake site and the browser.
 
 Both need something from outside Python (Monaco through npm, a Chromium binary). Without it
 the tests are skipped on a developer's machine and fail in CI (CI=true), where a skip would
