@@ -41,10 +41,11 @@ def frozen(tmp_path_factory):
     return result
 
 
-def _run(frozen, tmp_path, *args, timeout=300):
-    env = dict(os.environ, TVDESK_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen")
+def _run(frozen, tmp_path, *args, timeout=300, stdin=None, **env_extra):
+    env = dict(os.environ, TVDESK_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen",
+               **env_extra)
     return subprocess.run([str(frozen.executable), *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, input=stdin)
 
 
 def test_bundle_layout(frozen):
@@ -90,3 +91,18 @@ def test_gui_demo_offscreen(frozen, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert shot.is_file()
     assert shot.stat().st_size > 20_000
+
+
+def test_tradingview_login_from_the_frozen_app(frozen, tmp_path, fake_tv, chromium_path):
+    """Playwright's driver is bundled: the frozen app logs in to the fake TradingView site."""
+    env = {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+           "XDG_DATA_HOME": str(tmp_path / "xdg"), "TVDESK_TRADINGVIEW_URL": fake_tv.base_url,
+           "TVDESK_BROWSER": chromium_path}
+    stored = _run(frozen, tmp_path, "credentials", "set", "tradingview",
+                  stdin=f"{fake_tv.username}\n{fake_tv.password}\n{fake_tv.totp_secret}\n",
+                  **env)
+    assert stored.returncode == 0, stored.stdout + stored.stderr
+    proc = _run(frozen, tmp_path, "credentials", "check", "tradingview", **env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "TradingView login works" in proc.stdout
+    assert fake_tv.password_logins == 1

@@ -130,6 +130,21 @@ def test_inputs_only_change_reuses_the_loaded_script_and_reverts_defaults(
     assert second.properties["inputs"]["Fast Length"] == 6
 
 
+def test_properties_are_set_in_the_settings_dialog(
+        home: Path, fake_tv: FakeTradingView, chromium_path: str) -> None:
+    request = replace(sma_request(), settings=(("initial_capital", 25000),
+                                               ("commission_value", 0.1)))
+
+    async def main() -> object:
+        async with engine_for(fake_tv, chromium_path) as engine:
+            return await engine.run(request)
+
+    result = asyncio.run(main())
+    sent = fake_tv.backtests[-1]["properties"]
+    assert float(sent["initial_capital"]) == 25000 and float(sent["commission"]) == 0.1
+    assert result.metrics["initial_capital"] == 25000  # type: ignore[attr-defined]
+
+
 def test_compile_error_on_tradingview_names_the_line(
         home: Path, fake_tv: FakeTradingView, chromium_path: str) -> None:
     good = SMA.read_text()

@@ -187,3 +187,26 @@ def test_inputs_read_from_pine_text_when_the_transpiler_cannot() -> None:
     kinds = {i.title: (i.kind, i.default) for i in strategy.inputs}
     assert kinds["Length"] == ("int", 20)
     assert kinds["Band Multiplier"] == ("float", 2.0)
+
+
+def test_short_title_is_tagged_too_because_the_legend_shows_it() -> None:
+    source = ('//@version=6\nstrategy("Long Name", shorttitle="LN", overlay=true,\n'
+              '     initial_capital=1000)\nx = input.int(3, "shorttitle")\n')
+    tagged, title = tag_title(source, "tvd1")
+    assert title == "Long Name [tvd1]"
+    assert 'shorttitle="LN [tvd1]"' in tagged
+    assert 'input.int(3, "shorttitle")' in tagged  # only inside the strategy() statement
+
+
+@pytest.mark.parametrize(("label", "text", "line"), [
+    ("12:29", "12:29 Mismatched input", 12),
+    (None, "15:26:23 Error at 12:29 Mismatched input 'end of line'", 12),
+    (None, "7:3  Undeclared identifier 'foo'", 7),
+    (None, "Compilation error. Line 40: no viable alternative", 40),
+    (None, "15:26:23 Something went wrong", None),
+])
+def test_compile_error_line_from_tradingviews_wording(label: str | None, text: str,
+                                                      line: int | None) -> None:
+    from tvdesk.engines.tradingview.editor import error_line
+
+    assert error_line(label, text) == line

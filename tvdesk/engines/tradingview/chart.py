@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from tvdesk.engines.tradingview.driver import Driver
 from tvdesk.engines.tradingview.session import Urls
@@ -54,10 +55,7 @@ async def clear_strategies(driver: Driver) -> int:
             break
         items, _position = found
         before = await items.count()
-        item = items.first
-        await item.hover()
-        delete = await driver.find("legend_delete", root=item, timeout=3.0)
-        await delete.first.click()
+        await hover_and_click(driver, items.first, "legend_delete")
         removed += 1
         for _wait in range(50):
             now = await driver.probe("legend_item")
@@ -67,6 +65,28 @@ async def clear_strategies(driver: Driver) -> int:
     if removed == 0:
         driver.skipped("legend_delete", "nothing on the chart to remove")
     return removed
+
+
+async def hover_and_click(driver: Driver, item: Any, key: str, tries: int = 4) -> None:
+    """Hover a legend item and click one of its hover-only buttons (`key`).
+
+    A pop-up that opens between the hover and the click takes the pointer away and the
+    button hides again, so the pair is retried, not just the click.
+    """
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        try:
+            await item.hover(timeout=3000)
+            button = await driver.wait_for(key, root=item, timeout=2.0)
+            if button is not None:
+                await button.first.click(timeout=2000)
+                return
+        except PlaywrightTimeout:
+            pass
+        await asyncio.sleep(0.3 * (attempt + 1))
+    raise await driver.failure(key, seconds=driver.step_timeout,
+                               detail=f"the button did not show on hover ({tries} tries)")
 
 
 async def legend_item_with(driver: Driver, text: str, *, timeout: float) -> object | None:

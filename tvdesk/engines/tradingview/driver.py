@@ -20,6 +20,8 @@ from tvdesk.engines.tradingview.errors import StepFailed
 from tvdesk.engines.tradingview.selectors import Candidate, SelectorBook, Step
 
 POLL_SECONDS = 0.2
+ACTION_TRIES = 3
+RETRY_PAUSE = 0.5  # seconds, doubled on the second retry
 
 
 @dataclass(slots=True)
@@ -140,14 +142,29 @@ class Driver:
                           diagnostics=str(stem.parent) if stem else None, detail=detail)
 
     async def click(self, key: str, *, timeout: float | None = None, root: Any = None) -> Any:
-        locator = await self.find(key, timeout=timeout, root=root)
-        await locator.first.click(timeout=self._ms(timeout))
-        return locator
+        return await self._act(key, "click", (), timeout=timeout, root=root)
 
     async def fill(self, key: str, text: str, *, root: Any = None) -> Any:
-        locator = await self.find(key, root=root)
-        await locator.first.fill(text, timeout=self._ms(None))
-        return locator
+        return await self._act(key, "fill", (text,), timeout=None, root=root)
+
+    async def _act(self, key: str, action: str, args: tuple[Any, ...], *,
+                   timeout: float | None, root: Any) -> Any:
+        """Find the element and act on it; an element that re-rendered or moved under the
+        pointer is found again and retried with a growing pause (3 tries)."""
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        for attempt in range(ACTION_TRIES):
+            locator = await self.find(key, timeout=timeout, root=root)
+            try:
+                await getattr(locator.first, action)(*args, timeout=self._ms(timeout) / 2)
+                return locator
+            except PlaywrightTimeout:
+                if attempt == ACTION_TRIES - 1 or self.page.is_closed():
+                    raise await self.failure(key, seconds=self.step_timeout,
+                                             detail=f"found, but {action} did not go through "
+                                             f"after {ACTION_TRIES} tries") from None
+                await asyncio.sleep(RETRY_PAUSE * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def record(self, key: str, position: int, seconds: float = 0.0) -> None:
         """Log a step found by `probe` (callers that poll several steps at once)."""

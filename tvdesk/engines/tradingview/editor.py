@@ -30,7 +30,21 @@ _MODEL_GET = """() => {
   const editors = m.getEditors().filter(e => e.getDomNode() && e.getDomNode().offsetParent);
   return editors.length ? editors[0].getModel().getValue() : null;
 }"""
-_LINE_COL = re.compile(r"(\d+):(\d+)")
+# Where TradingView says the error is: a marker's aria-label "12:29", a console line
+# "15:26:23 Error at 12:29 ..." (a clock time first), or a message starting "12:29 ...".
+_LABEL_LINE = re.compile(r"^\s*(\d+):(\d+)\s*$")
+_ERROR_AT = re.compile(r"\b(?:error\s+at|line)\s+(\d+)(?::\d+)?", re.IGNORECASE)
+_LEADING_LINE = re.compile(r"^\s*(\d+):(\d+)(?![:\d])")
+
+
+def error_line(label: str | None, text: str) -> int | None:
+    """The Pine line of a compile error shown by TradingView, if it says."""
+    for pattern, value in ((_LABEL_LINE, label or ""), (_ERROR_AT, text),
+                           (_LEADING_LINE, text)):
+        match = pattern.search(value)
+        if match:
+            return int(match.group(1))
+    return None
 
 
 async def open_editor(driver: Driver) -> Any:
@@ -103,9 +117,7 @@ async def compile_errors(driver: Driver) -> list[tuple[int | None, str]]:
     for i in range(min(await locator.count(), 20)):
         element = locator.nth(i)
         text = " ".join((await element.inner_text()).split())
-        where = (await element.get_attribute("aria-label")) or text
-        match = _LINE_COL.search(where)
-        line = int(match.group(1)) if match else None
+        line = error_line(await element.get_attribute("aria-label"), text)
         if text:
             errors.append((line, text))
     return errors

@@ -115,9 +115,27 @@ class TradingViewEngine:
     def _secrets(self) -> list[str]:
         return self._credentials.secrets() if self._credentials else []
 
+    async def _open_window(self) -> Any:
+        """A new page in a window of its own. A second *tab* would be a background tab, where
+        Chromium stops animation frames: the page's UI stalls and Playwright's "stable"
+        check never passes. Pages in separate windows are all in front."""
+        assert self._context is not None
+        with contextlib.suppress(Exception):
+            opener = next((p for p in self._context.pages if not p.is_closed()), None)
+            if opener is not None:
+                cdp = await self._context.new_cdp_session(opener)
+                try:
+                    async with self._context.expect_page(timeout=10_000) as info:
+                        await cdp.send("Target.createTarget",
+                                       {"url": "about:blank", "newWindow": True})
+                    return await info.value
+                finally:
+                    await cdp.detach()
+        return await self._context.new_page()  # not Chromium: a plain new page
+
     async def _new_page(self, page: Any | None = None) -> _Page:
         assert self._context is not None
-        page = page or await self._context.new_page()
+        page = page or await self._open_window()
         page.set_default_timeout(self.settings.step_timeout * 1000)
         for popup in self.book.popups:
             overlay = page.locator(popup.overlay)
@@ -233,6 +251,7 @@ class TradingViewEngine:
         from tvdesk.engines.tradingview.diagnostics import save_diagnostics
         from tvdesk.secrets import mask
 
+        log.warning("browser error during a TradingView run", exc_info=exc)
         text = str(exc).strip()
         first = mask(text.splitlines()[0] if text else type(exc).__name__, self._secrets())
         saved = None

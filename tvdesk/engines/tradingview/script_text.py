@@ -8,6 +8,8 @@ import secrets
 from tvdesk.errors import InputError
 
 _STRATEGY_CALL = re.compile(r"^[ \t]*strategy[ \t]*\(", re.MULTILINE)
+_SHORT_TITLE = re.compile(r"""shorttitle\s*=\s*(["'])((?:\\.|(?!\1).)*)\1""")
+_STATEMENT_END = re.compile(r"\n(?=\S)")  # Pine continues a statement on indented lines
 _TITLE = re.compile(r"""\s*(?:title\s*=\s*)?(["'])((?:\\.|(?!\1).)*)\1""")
 
 
@@ -34,7 +36,15 @@ def tag_title(source: str, token: str) -> tuple[str, str]:
     quote, title = match.group(1), match.group(2)
     tagged = f"{title} [{token}]"
     start, end = match.span(2)
-    return source[:start] + tagged + source[end:], tagged.replace(f"\\{quote}", quote)
+    out = source[:start] + tagged + source[end:]
+    # The chart legend shows the short title when there is one: tag it too.
+    statement_end = _STATEMENT_END.search(out, call.end())
+    stop = statement_end.start() if statement_end else len(out)
+    short = _SHORT_TITLE.search(out, call.end(), stop)
+    if short is not None:
+        s_start, s_end = short.span(2)
+        out = out[:s_start] + f"{short.group(2)} [{token}]" + out[s_end:]
+    return out, tagged.replace(f"\\{quote}", quote)
 
 
 def tv_interval(timeframe: str) -> str:

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from tvdesk.engines.tradingview.chart import hover_and_click
 from tvdesk.engines.tradingview.driver import Driver
 from tvdesk.engines.tradingview.script_text import input_text
 from tvdesk.errors import InputError
@@ -71,9 +72,7 @@ async def open_dialog(driver: Driver, legend_item: Any | None) -> Any:
     if found is not None:
         return found[0].first
     if legend_item is not None:
-        await legend_item.hover()
-        button = await driver.find("legend_settings", root=legend_item, timeout=3.0)
-        await button.first.click()
+        await hover_and_click(driver, legend_item, "legend_settings")
     else:
         await driver.click("legend_settings")
     return (await driver.find("settings_dialog")).first
