@@ -4,7 +4,7 @@ Run: `python benchmarks/tradingview.py [--runs N]`. It starts the fake site (tes
 fake_tradingview, real Monaco from npm) and headless Chromium (TVDESK_BROWSER or `chromium`),
 with pacing switched off, and reports: start (browser + sign-in with 2FA), the first run
 (chart, interval, Pine Editor, add to chart, fresh report, export, read and verify), runs that
-only change inputs (settings dialog), two pages in parallel, and the browser's memory.
+only change inputs (settings dialog), two pages in parallel, and the browser's memory (PSS).
 The fake site answers at once but holds each report back 0.6 s, as a busy TradingView does
 (more, in truth): real runs are slower, and real pacing (10–25 s between runs) dominates.
 """
@@ -39,9 +39,9 @@ def request(fast: int):
                                     inputs=(f"Fast Length={fast}",)), engine="tradingview")
 
 
-def browser_rss_mb(profile_marker: str) -> float:
-    """Resident memory of the Chromium using this run's profile and all its child processes
-    (Linux /proc)."""
+def browser_memory_mb(profile_marker: str) -> float:
+    """Proportional memory (PSS: shared pages split between the processes sharing them) of
+    the Chromium using this run's profile and all its child processes (Linux /proc)."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     roots: set[int] = set()
@@ -50,12 +50,12 @@ def browser_rss_mb(profile_marker: str) -> float:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-            status = Path(f"/proc/{pid}/status").read_text()
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
             continue
         parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
-        rss[pid] = next((int(line.split()[1]) for line in status.splitlines()
-                         if line.startswith("VmRSS:")), 0)
+        rss[pid] = next((int(line.split()[1]) for line in rollup.splitlines()
+                         if line.startswith("Pss:")), 0)
         if profile_marker in cmdline and "--type=" not in cmdline and "chrom" in cmdline:
             roots.add(pid)
     family = set(roots)
@@ -89,7 +89,7 @@ async def measure(fake: FakeTradingView, browser: str, runs: int) -> dict[str, f
             await engine.run(request(11 + i))
             times.append(time.perf_counter() - t0)
         out["inputs_run_s"] = statistics.median(times)
-        out["browser_rss_mb"] = browser_rss_mb(os.environ["TVDESK_HOME"])
+        out["browser_mb"] = browser_memory_mb(os.environ["TVDESK_HOME"])
     finally:
         await engine.close()
     engine = TradingViewEngine(settings, credentials=lambda: credentials, pages=2,
@@ -124,8 +124,8 @@ def main() -> None:
           f"{result['inputs_run_s']:.2f} s  ({60 / result['inputs_run_s']:.0f} runs/min "
           "without pacing)")
     print(f"two pages in parallel: {result['two_pages_runs_per_min']:.0f} runs/min")
-    print(f"browser memory (all Chromium processes, one page): "
-          f"{result['browser_rss_mb']:.0f} MB RSS")
+    print(f"browser memory (all Chromium processes, one page, the chart and Monaco open): "
+          f"{result['browser_mb']:.0f} MB PSS")
 
 
 if __name__ == "__main__":
