@@ -1,0 +1,146 @@
+"""`tvdesk optimize`: its flags, the run with a live progress display, the closing summary,
+and `--confirm-top` on TradingView afterwards."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tvdesk.cli_tradingview import add_browser_flags
+
+if TYPE_CHECKING:
+    from tvdesk.app.requests import RunOptions
+    from tvdesk.optimize.loop import RunOutcome
+    from tvdesk.store import RunStore
+
+
+def add_optimize_parser(sub: argparse._SubParsersAction,
+                        add_data_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+    opt = sub.add_parser("optimize", help="improve a strategy until targets are met or a "
+                         "limit is hit (parameter search, LLM rewrites)")
+    opt.add_argument("--engine", choices=["local", "tradingview"], default=None,
+                     help="backtest engine (default: local)")
+    add_data_flags(opt)
+    run = opt.add_argument_group("run")
+    run.add_argument("--store", metavar="FILE", help="run store (SQLite; default in the "
+                     "user data folder)")
+    run.add_argument("--resume", metavar="RUN", help="continue a run (its id, or 'latest') "
+                     "with its stored settings")
+    run.add_argument("--seed", type=int, default=42, help="random seed (reproducible runs)")
+    run.add_argument("--process-count", type=int, default=None, metavar="N",
+                     help="workers in parallel (default: config, else 1); with the "
+                     "tradingview engine, pages in one browser")
+    run.add_argument("--confirm-top", type=int, default=0, metavar="K",
+                     help="afterwards, re-run the K best trials on TradingView and store "
+                     "both results with the parity of their trades")
+    add_browser_flags(opt)
+    run.add_argument("--proposer", choices=["params", "llm", "both"], default="params")
+    run.add_argument("--sampler", choices=["tpe", "random", "grid"], default="tpe")
+    run.add_argument("--conditions", metavar="LIST",
+                     help="values of the condition input, each its own track: 1,3,5 or 1-10")
+    run.add_argument("--condition-input", metavar="TITLE", default=None,
+                     help="title of the condition input (default 'Condition')")
+    run.add_argument("--holdout", default="20%", metavar="PCT",
+                     help="last share of the bars kept out of the search (default 20%%)")
+    run.add_argument("--workspace", metavar="DIR", help="folder for the workers' pc_<n>.pine")
+    llm = opt.add_argument_group("LLM rewrites (API key from the OS keyring)")
+    llm.add_argument("--llm-base-url", metavar="URL",
+                     help="OpenAI-compatible endpoint (default OpenAI; e.g. a local Ollama)")
+    llm.add_argument("--llm-models", metavar="A,B", help="models to use")
+    llm.add_argument("--model", default=None, metavar="NAME|auto",
+                     help="model to use, or 'auto': pick by measured success rate and latency")
+    llm.add_argument("--llm-study-trials", type=int, default=None, metavar="N",
+                     help="with --proposer both: parameter trials per new structure")
+    lim = opt.add_argument_group("targets and limits")
+    lim.add_argument("--min-trades", type=float, metavar="N")
+    lim.add_argument("--max-drawdown", type=float, metavar="PCT")
+    lim.add_argument("--min-profit-factor", type=float, metavar="X")
+    lim.add_argument("--target", action="append", default=[], metavar="EXPR",
+                     help="any metric constraint, e.g. 'sharpe_ratio>=0.3' (repeatable)")
+    lim.add_argument("--target-potential", action="append", default=[], metavar="EXPR",
+                     help="looser thresholds that mark a trial 'potential' (repeatable)")
+    lim.add_argument("--objective", action="append", default=[], metavar="KEY[:max|:min]",
+                     help="metric to optimise (default net_profit_percent:max); repeat for "
+                     "a multi-objective search")
+    lim.add_argument("--max-iterations", type=int, default=100, metavar="N",
+                     help="trials per condition track, shared by its workers")
+    lim.add_argument("--max-consecutive-errors", type=int, default=10, metavar="N")
+    lim.add_argument("--max-duplicate-consecutive-errors", type=int, default=5, metavar="N")
+    lim.add_argument("--time-budget", type=float, metavar="SECONDS",
+                     help="stop starting new trials after this long")
+
+
+def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
+    from tvdesk.app.optimize import load_resumed_settings, resolve_run_id, run_optimization
+    from tvdesk.cli_progress import ProgressPrinter, consume
+    from tvdesk.config import load_settings
+    from tvdesk.optimize.events import EventStream
+    from tvdesk.store import RunStore, default_store_path
+
+    config = load_settings(args.config)
+    with RunStore.open(args.store or default_store_path()) as store:
+        run_id = None
+        if args.resume:
+            run_id = resolve_run_id(store, args.resume)
+            settings = load_resumed_settings(store, run_id)
+            print(f"resuming run {run_id} with its stored settings")
+        else:
+            from tvdesk.app.optimize_settings import settings_from_args
+
+            settings = settings_from_args(args, config, options)
+        events = EventStream()
+        printer = ProgressPrinter(max_iterations=settings.max_iterations)
+        engine = None
+        if settings.engine == "tradingview":
+            from tvdesk.cli_tradingview import make_engine
+
+            engine = make_engine(args, pages=settings.process_count)
+
+        async def main() -> object:
+            consumer = asyncio.ensure_future(consume(events.subscribe(), printer))
+            try:
+                return await run_optimization(settings, store, run_id=run_id, events=events,
+                                              engine=engine)
+            finally:
+                await asyncio.wait_for(consumer, timeout=5)
+
+        try:
+            outcome = asyncio.run(main())
+            print(format_outcome(outcome, store))
+            if args.confirm_top > 0:
+                from tvdesk.cli_tradingview import confirm_after_run
+
+                confirm_after_run(args, store, outcome.run_id, engine)
+        finally:
+            if engine is not None:
+                asyncio.run(engine.close())
+    return 0
+
+
+def _fmt_number(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
+    lines = [f"run {outcome.run_id}: {outcome.status}"]
+    for condition, track in outcome.tracks.items():
+        label = f"condition {condition}" if condition is not None else "strategy"
+        lines.append(f"  {label}: {track.iterations} trials; stopped: {track.stop_reason}")
+        if track.best is not None:
+            m = track.best.metrics
+            lines.append(f"    best trial {track.best.id}: net profit "
+                         f"{m.get('net_profit_percent', 0):+.2f}%, max drawdown "
+                         f"{m.get('max_drawdown_percent', 0):.2f}%, trades "
+                         f"{m.get('total_trades')}, profit factor "
+                         f"{_fmt_number(m.get('profit_factor'))}")
+            lines.append("    inputs: " + ", ".join(f"{k}={v}"
+                                                    for k, v in track.best.inputs.items()))
+        holdout = outcome.holdout.get(condition)
+        if holdout is not None:
+            lines.append(f"    holdout: net profit "
+                         f"{holdout.metrics.get('net_profit_percent', 0):+.2f}%, max drawdown "
+                         f"{holdout.metrics.get('max_drawdown_percent', 0):.2f}%")
+    lines.append(f"store: {store.path}")
+    return "\n".join(lines)
