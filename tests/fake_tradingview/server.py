@@ -213,6 +213,12 @@ class FakeTradingView:
             self._sessions.add(token)
             return token
 
+    def expire_sessions(self) -> None:
+        """Forget every session, as TradingView does when a login expires: the cookie a
+        browser kept no longer signs it in."""
+        with self._lock:
+            self._sessions.clear()
+
     def result(self, result_id: str) -> BacktestResult:
         with self._lock:
             return self._results[result_id]

@@ -101,6 +101,23 @@ def test_second_engine_reuses_the_session(home: Path, fake_tv: FakeTradingView,
     assert fake_tv.password_logins == 1 and fake_tv.signin_attempts == 1
 
 
+def test_an_expired_session_logs_in_again_once(home: Path, fake_tv: FakeTradingView,
+                                               chromium_path: str) -> None:
+    async def main() -> object:
+        engine = engine_for(fake_tv, chromium_path)
+        try:
+            await engine.start()
+        finally:
+            await engine.close()
+        fake_tv.expire_sessions()  # the kept cookie is stale now
+        async with engine_for(fake_tv, chromium_path) as engine:
+            return await engine.run(sma_request("Fast Length=9"))
+
+    result = asyncio.run(main())
+    assert result.properties["inputs"]["Fast Length"] == 9  # type: ignore[attr-defined]
+    assert fake_tv.password_logins == 2
+
+
 def test_two_pages_in_parallel_each_get_their_own_inputs(
         home: Path, fake_tv: FakeTradingView, chromium_path: str) -> None:
     requests = [sma_request(f"Fast Length={n}") for n in (8, 15)]

@@ -30,6 +30,7 @@ from tvdesk.engines.tradingview.pacing import Pacer, risk_warnings
 from tvdesk.engines.tradingview.run import PageState, RunLimits, SignedOut, run_on_page
 from tvdesk.engines.tradingview.selectors import SelectorBook, load_selectors
 from tvdesk.engines.tradingview.session import (
+    SESSION_COOKIE,
     Credentials,
     Urls,
     base_url,
@@ -205,6 +206,10 @@ class TradingViewEngine:
     async def _relogin(self, slot: _Page) -> None:
         assert self._login_lock is not None and self._credentials is not None
         async with self._login_lock:
+            # TradingView sent us to sign in, so the kept session cookie is stale: drop it,
+            # or log_in would take it for a live session.
+            with contextlib.suppress(Exception):
+                await slot.page.context.clear_cookies(name=SESSION_COOKIE)
             await log_in(slot.driver, self.urls, self._credentials,
                          interactive=self.hand_login)
 
