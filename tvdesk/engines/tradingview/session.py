@@ -85,15 +85,28 @@ async def fresh_totp(secret: str, *, sleep: Callable[[float], Any] = asyncio.sle
     return code
 
 
-async def _captcha_or_lockout(driver: Driver) -> str | None:
+async def _lockout_text(driver: Driver) -> str | None:
     found = await driver.probe("signin_error")
     if found is not None:
         text = " ".join((await found[0].first.inner_text()).split())
         if "too many" in text.casefold() or "captcha" in text.casefold():
             return f"TradingView says {text!r} (a captcha lockout)"
-    if await driver.probe("captcha") is not None:
-        return "TradingView shows a captcha"
     return None
+
+
+async def _captcha_or_lockout(driver: Driver) -> str | None:
+    lockout = await _lockout_text(driver)
+    if lockout is not None:
+        return lockout
+    if await driver.probe("captcha") is None:
+        return None
+    # The captcha often shows a moment before the message that explains it: say why.
+    for _ in range(5):
+        await asyncio.sleep(0.2)
+        lockout = await _lockout_text(driver)
+        if lockout is not None:
+            return lockout
+    return "TradingView shows a captcha"
 
 
 async def _wait_by_hand(driver: Driver, urls: Urls, reason: str, timeout: float) -> None:
