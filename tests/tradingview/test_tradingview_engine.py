@@ -162,6 +162,24 @@ def test_properties_are_set_in_the_settings_dialog(
     assert result.metrics["initial_capital"] == 25000  # type: ignore[attr-defined]
 
 
+def test_a_range_or_property_left_open_goes_back_to_the_default(
+        home: Path, fake_tv: FakeTradingView, chromium_path: str) -> None:
+    narrowed = replace(sma_request(date_from="2017-06-01", date_to="2017-12-31"),
+                       settings=(("initial_capital", 25000),))
+
+    async def main() -> list:
+        async with engine_for(fake_tv, chromium_path) as engine:
+            return [await engine.run(narrowed), await engine.run(sma_request())]
+
+    first, second = asyncio.run(main())
+    assert first.metrics["initial_capital"] == 25000
+    sent = fake_tv.backtests[-1]
+    assert sent["date_from"] is None and sent["date_to"] is None
+    assert "initial_capital" not in sent["properties"]
+    assert second.metrics["initial_capital"] == 10000  # the script's own strategy() value
+    assert len(second.trades) > len(first.trades)
+
+
 def test_compile_error_on_tradingview_names_the_line(
         home: Path, fake_tv: FakeTradingView, chromium_path: str) -> None:
     good = SMA.read_text()

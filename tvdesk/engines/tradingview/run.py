@@ -108,6 +108,15 @@ async def prepare(driver: Driver, state: PageState, request: BacktestRequest, ur
     interval = tv_interval(request.symbol.timeframe)
     inputs = plan_inputs(request)
     properties = dict(request.settings)
+    wanted_range = (_day(request.date_from), _day(request.date_to))
+    if state.date_range != (None, None) and wanted_range != state.date_range \
+            and None in wanted_range:
+        # An edge this request leaves open must be TradingView's default again, which only
+        # a fresh chart and strategy give.
+        state.reset()
+    if any(key.startswith("property:") and key.removeprefix("property:") not in properties
+           for key in state.applied):
+        state.script_hash = None  # a property set earlier goes back to the script's own
     if state.symbol != symbol:
         state.reset()  # a new chart: nothing of the old one holds
         if not await open_chart(driver, urls, symbol, load_timeout=limits.load_timeout):
@@ -137,7 +146,6 @@ async def prepare(driver: Driver, state: PageState, request: BacktestRequest, ur
         state.script_hash, state.token, state.title = source_hash, token, title
         state.date_range, state.applied = (None, None), {}
     await open_report(driver)
-    wanted_range = (_day(request.date_from), _day(request.date_to))
     if wanted_range != state.date_range and any(wanted_range):
         await mark_report(driver)
         if await set_date_range(driver, request.date_from, request.date_to):
