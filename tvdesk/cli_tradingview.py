@@ -36,6 +36,10 @@ def add_tv_parser(sub: argparse._SubParsersAction) -> None:
                        help="strategy to run (default: the bundled SMA example)")
     check.add_argument("--symbol", metavar="EXCHANGE:SYMBOL", help="default BINANCE:BTCUSDT")
     check.add_argument("--timeframe", metavar="TF", help="default 1D")
+    check.add_argument("--from", dest="date_from", metavar="DATE",
+                       help="also walk the date-range steps (a custom range may need a paid "
+                       "plan on TradingView)")
+    check.add_argument("--to", dest="date_to", metavar="DATE")
     check.add_argument("--json", metavar="OUT", help="also write the table as JSON")
     add_browser_flags(check)
 
@@ -61,7 +65,8 @@ def cmd_tv(args: argparse.Namespace) -> int:
     from tvdesk.errors import TvdeskError
     from tvdesk.fileio import write_json_atomically
 
-    request = check_request(args.script, args.symbol, args.timeframe)
+    request = check_request(args.script, args.symbol, args.timeframe, args.date_from,
+                            args.date_to)
     engine = make_engine(args, pages=1)
     error: TvdeskError | None = None
 

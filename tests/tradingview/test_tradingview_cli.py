@@ -108,13 +108,16 @@ def test_captcha_exits_1_with_the_way_to_finish_by_hand(cli: Cli) -> None:
 def test_tv_check_prints_the_steps_and_fails_on_a_changed_page(cli: Cli,
                                                                 tmp_path: Path) -> None:
     ok = cli("tv", "check", "--symbol", "FX:EURUSD", "--timeframe", "60",
-             "--json", str(tmp_path / "check.json"))
+             "--from", "2017-06-01", "--json", str(tmp_path / "check.json"))
     assert ok.returncode == 0, ok.stderr
     assert "the flow works" in ok.stdout
     rows = {r["step"]: r for r in json.loads((tmp_path / "check.json").read_text())["steps"]}
     assert rows["add_to_chart"]["status"] == "ok"
     assert rows["add_to_chart"]["selector"] == "[data-qa-id='add-script-to-chart']"
     assert rows["export_xlsx"]["status"] == "ok"
+    assert rows["date_range_dialog"]["status"] == "ok"
+    assert rows["settings_dialog"]["status"] == "ok"
+    assert not [r for r in rows.values() if r["status"] in ("FAILED", "FALLBACK")]
     cli.fake.broken = {"add_to_chart"}
     broken = cli("tv", "check", "--symbol", "FX:EURUSD", "--timeframe", "60")
     assert broken.returncode == 1

@@ -43,14 +43,17 @@ async def check_login(engine: TradingViewEngine) -> str:
 
 
 def check_request(script: str | None = None, symbol: str | None = None,
-                  timeframe: str | None = None) -> BacktestRequest:
+                  timeframe: str | None = None, date_from: str | None = None,
+                  date_to: str | None = None) -> BacktestRequest:
     """What `tvdesk tv check` runs: the bundled example unless a script is given."""
     from tvdesk import paths
     from tvdesk.app.requests import RunOptions, build_request
 
     script = script or str(paths.examples_dir() / "sma_cross.pine")
     request = build_request(RunOptions(script=script, symbol=symbol or CHECK_SYMBOL,
-                                       timeframe=timeframe or CHECK_TIMEFRAME))
+                                       timeframe=timeframe or CHECK_TIMEFRAME,
+                                       date_from=date_from, date_to=date_to),
+                            engine="tradingview")
     first = next((s for s in request.strategy.inputs if s.kind in ("int", "float")), None)
     if first is not None and first.default is not None:
         # Set an input through the dialog, so the check walks the settings steps too.
