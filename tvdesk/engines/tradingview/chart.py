@@ -53,7 +53,8 @@ async def clear_strategies(driver: Driver) -> int:
         found = await driver.probe("legend_item")
         if found is None:
             break
-        items, _position = found
+        items, position = found
+        driver.record("legend_item", position)
         before = await items.count()
         await hover_and_click(driver, items.first, "legend_delete")
         removed += 1
@@ -98,6 +99,7 @@ async def legend_item_with(driver: Driver, text: str, *, timeout: float) -> obje
             match = found[0].filter(has_text=text)
             with contextlib.suppress(Exception):
                 if await match.count():
+                    driver.record("legend_item", found[1])
                     return match.first
         if asyncio.get_running_loop().time() >= deadline:
             return None

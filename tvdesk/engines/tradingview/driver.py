@@ -43,8 +43,8 @@ class StepLog:
         # One line per step: the latest outcome replaces an earlier one of the same step.
         for i, old in enumerate(self.records):
             if old.step == record.step:
-                if old.status == "ok" and record.status == "absent":
-                    return
+                if old.status == "ok" and record.status in ("absent", "skipped"):
+                    return  # it worked once this run: that is what the check reports
                 self.records[i] = record
                 return
         self.records.append(record)
