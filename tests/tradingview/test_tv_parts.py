@@ -210,3 +210,12 @@ def test_compile_error_line_from_tradingviews_wording(label: str | None, text: s
     from tvdesk.engines.tradingview.editor import error_line
 
     assert error_line(label, text) == line
+
+
+def test_step_log_keeps_a_success_but_a_later_failure_wins() -> None:
+    log = StepLog()
+    log.add(StepRecord("legend_delete", "x", "ok", "[data-qa-id='legend-delete-action']", 1))
+    log.add(StepRecord("legend_delete", "x", "skipped", note="nothing on the chart to remove"))
+    assert [r.status for r in log.records] == ["ok"]
+    log.add(StepRecord("legend_delete", "x", "failed"))
+    assert [r.status for r in log.records] == ["failed"]
