@@ -345,3 +345,21 @@ def test_cancelling_a_run_leaves_the_engine_usable(
 
     result = asyncio.run(main())
     assert result.properties["inputs"]["Fast Length"] == 16  # type: ignore[attr-defined]
+
+
+def test_an_engine_closed_and_used_again_starts_afresh(
+        home: Path, fake_tv: FakeTradingView, chromium_path: str) -> None:
+    engine = engine_for(fake_tv, chromium_path)
+
+    async def twice() -> list:
+        results = []
+        for fast in (6, 7):
+            try:
+                results.append(await engine.run(sma_request(f"Fast Length={fast}")))
+            finally:
+                await engine.close()
+        return results
+
+    first, second = asyncio.run(twice())
+    assert [r.properties["inputs"]["Fast Length"] for r in (first, second)] == [6, 7]
+    assert engine.login_outcome == "session reused"

@@ -267,6 +267,10 @@ class TradingViewEngine:
         return TradingViewError(f"the browser failed during the TradingView run: {first}{where}")
 
     async def _shutdown(self) -> None:
+        # Loop-bound objects go with this loop: a later start() runs on a new one.
+        self._idle = self._pacer = self._login_lock = None
+        if self._start_lock is not None and not self._start_lock.locked():
+            self._start_lock = None
         context, self._context = self._context, None
         playwright, self._playwright = self._playwright, None
         if context is not None:
