@@ -192,8 +192,11 @@ class TradingViewEngine:
             self._pacer = Pacer((low, high), self.settings.runs_per_hour, notify=self.notify)
         except PlaywrightError as exc:
             await self._shutdown()
+            from tvdesk.secrets import mask
+
             text = str(exc).strip()
-            first = text.splitlines()[0] if text else type(exc).__name__
+            first = mask(text.splitlines()[0] if text else type(exc).__name__,
+                         credentials.secrets())
             raise TradingViewError(f"cannot open TradingView at {self.urls.base}: {first}") \
                 from None
         except BaseException:
