@@ -363,3 +363,29 @@ def test_an_engine_closed_and_used_again_starts_afresh(
     first, second = asyncio.run(twice())
     assert [r.properties["inputs"]["Fast Length"] for r in (first, second)] == [6, 7]
     assert engine.login_outcome == "session reused"
+
+
+def test_a_refused_login_is_not_tried_again_by_later_runs(
+        home: Path, fake_tv: FakeTradingView, chromium_path: str) -> None:
+    from tvdesk.engines.tradingview.errors import LoginFailed
+
+    settings = TradingViewSettings(browser=chromium_path, pause_seconds=(0.0, 0.0),
+                                   step_timeout=10.0, report_timeout=30.0)
+    wrong = Credentials(fake_tv.username, "not-the-password", fake_tv.totp_secret)
+    engine = TradingViewEngine(settings, credentials=lambda: wrong, notify=lambda m: None)
+
+    async def three_runs() -> list[str]:
+        errors = []
+        try:
+            for _ in range(3):
+                try:
+                    await engine.run(sma_request())
+                except LoginFailed as exc:
+                    errors.append(str(exc))
+        finally:
+            await engine.close()
+        return errors
+
+    errors = asyncio.run(three_runs())
+    assert len(errors) == 3 and "Invalid username or password" in errors[0]
+    assert fake_tv.signin_attempts == 1  # one attempt; the later runs fail at once

@@ -219,3 +219,19 @@ def test_step_log_keeps_a_success_but_a_later_failure_wins() -> None:
     assert [r.status for r in log.records] == ["ok"]
     log.add(StepRecord("legend_delete", "x", "failed"))
     assert [r.status for r in log.records] == ["failed"]
+
+
+def test_tradingview_workers_are_pages_not_the_local_process_count() -> None:
+    from tvdesk.app.optimize_settings import RunForm, settings_from_form
+    from tvdesk.app.requests import RunOptions
+    from tvdesk.config import Settings
+
+    options = RunOptions(script=str(ROOT / "pine/examples/sma_cross.pine"),
+                         symbol="FX:EURUSD", timeframe="60")
+    config = Settings(processes=8)
+    tv = settings_from_form(RunForm(options=options, engine="tradingview"), config)
+    assert tv.process_count == 1  # [tradingview] pages, not the 8 local workers
+    assert tv.request.data_path is None
+    chosen = settings_from_form(RunForm(options=options, engine="tradingview",
+                                        process_count=2), config)
+    assert chosen.process_count == 2  # asked for explicitly: allowed, with a warning

@@ -129,7 +129,9 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
     _positive_int(form.max_consecutive_errors, "--max-consecutive-errors")
     _positive_int(form.max_duplicate_consecutive_errors, "--max-duplicate-consecutive-errors")
     profile = config.profile(form.profile) if form.profile else None
-    request = build_request(form.options, profile, default_timezone=config.timezone)
+    engine = form.engine or config.engine
+    request = build_request(form.options, profile, default_timezone=config.timezone,
+                            engine=engine)
     constraints = _constraints(form, profile)
     potential = tuple(parse_constraint(t, "--target-potential") for t in form.potential)
     objective, maximize, extra = parse_objectives(form.objectives)
@@ -141,14 +143,18 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
         titles = ", ".join(repr(s.title) for s in request.strategy.inputs)
         raise InputError(f"the script has no input {condition_input!r} to give the conditions "
                          f"to (inputs: {titles}); set --condition-input", source="--conditions")
-    if not request.data_path and (form.engine or config.engine) == "local":
+    if not request.data_path and engine == "local":
         raise InputError("the local engine needs market data (--data FILE.csv)",
                          source="--data")
     return OptimizeSettings(
-        request=request, engine=form.engine or config.engine, conditions=conditions,
+        request=request, engine=engine, conditions=conditions,
         condition_input=condition_input, proposer=form.proposer,  # type: ignore[arg-type]
         sampler=form.sampler, seed=form.seed,  # type: ignore[arg-type]
-        process_count=form.process_count or config.processes,
+        # On TradingView "workers" are pages of one account: the local `processes` setting
+        # must not open 8 windows; the [tradingview] pages setting (default 1) applies.
+        process_count=form.process_count or (config.tradingview.pages
+                                             if engine == "tradingview"
+                                             else config.processes),
         max_iterations=form.max_iterations,
         max_consecutive_errors=form.max_consecutive_errors,
         max_duplicate_consecutive_errors=form.max_duplicate_consecutive_errors,

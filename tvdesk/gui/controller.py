@@ -152,10 +152,11 @@ class RunController(QtCore.QObject):
     async def _rerun(self, trial_id: int) -> None:
         from tvdesk.app.tradingview import confirm_trials, make_tradingview_engine
 
-        store = RunStore.open(self._store_path)
-        engine = make_tradingview_engine(pages=1)
+        store = engine = None
         summary = "cancelled"
         try:
+            store = RunStore.open(self._store_path)
+            engine = make_tradingview_engine(pages=1)
             [row] = await confirm_trials(store, [trial_id], engine)
             summary = row.error or row.summary
         except TvdeskError as exc:
@@ -166,8 +167,10 @@ class RunController(QtCore.QObject):
             summary = "failed"
             self.failed.emit(f"the TradingView re-run failed: {type(exc).__name__}: {exc}")
         finally:
-            await engine.close()
-            store.close()
+            if engine is not None:
+                await engine.close()
+            if store is not None:
+                store.close()
             self.confirm_finished.emit(trial_id, summary)
 
     async def shutdown(self) -> None:

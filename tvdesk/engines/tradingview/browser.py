@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tvdesk import paths
-from tvdesk.engines.tradingview.errors import BrowserNotFound, ProfileInUse
+from tvdesk.engines.tradingview.errors import BrowserNotFound, ProfileInUse, TradingViewError
 
 # Quiet, deterministic Chromium: no background traffic (blocked networks refuse it loudly),
 # no first-run UI, English UI. --no-sandbox only when running as root, where Chromium
@@ -139,8 +139,9 @@ async def open_profile(playwright: Any, profile: Path, *, executable: str,
                                "(another tvdesk run?); close it or wait for it to finish") \
                 from None
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        raise BrowserNotFound(f"cannot start the browser {executable}: {first}; "
-                              f"{INSTALL_HINT}") from None
+        raise TradingViewError(f"the browser {executable} did not start: {first} (a broken "
+                               f"install or missing system libraries?); {INSTALL_HINT}") \
+            from None
     # An old browser without the clipboard permission: the editor falls back to typing.
     with contextlib.suppress(PlaywrightError):
         await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)

@@ -18,7 +18,8 @@ def on_signin_page(url: str) -> bool:
 
 async def open_chart(driver: Driver, urls: Urls, symbol: str, *, load_timeout: float) -> bool:
     """Open the chart of `symbol`. False when TradingView sent us to sign in instead."""
-    await driver.page.goto(urls.chart(symbol), wait_until="domcontentloaded")
+    await driver.page.goto(urls.chart(symbol), wait_until="domcontentloaded",
+                           timeout=load_timeout * 1000)
     if on_signin_page(driver.page.url):
         return False
     await driver.find("interval_button", timeout=load_timeout)

@@ -30,6 +30,9 @@ _BLANK_FIELDS = """(secrets) => {
 }"""
 
 
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:40] or "step"
 
@@ -53,5 +56,7 @@ async def save_diagnostics(page: Any, step: str, folder: Path,
         return None
     write_bytes_atomically(stem.with_suffix(".png"), png)
     header = f"<!-- tvdesk diagnostics: step {step}, page {mask(page.url, secret_list)} -->\n"
+    # Inline scripts can carry the signed-in user's data (tokens): the DOM is what matters.
+    html = _SCRIPT.sub("<script><!-- removed by tvdesk --></script>", html)
     write_text_atomically(stem.with_suffix(".html"), header + mask(html, secret_list))
     return stem

@@ -24,7 +24,7 @@ from tvdesk.engines.tradingview.browser import (
     profile_dir,
 )
 from tvdesk.engines.tradingview.driver import Driver, StepLog
-from tvdesk.engines.tradingview.errors import TradingViewError
+from tvdesk.engines.tradingview.errors import CaptchaRequired, LoginFailed, TradingViewError
 from tvdesk.engines.tradingview.loop_thread import LoopThread
 from tvdesk.engines.tradingview.pacing import Pacer, risk_warnings
 from tvdesk.engines.tradingview.run import PageState, RunLimits, SignedOut, run_on_page
@@ -81,6 +81,10 @@ class TradingViewEngine:
         self._pacer: Pacer | None = None
         self._login_lock: asyncio.Lock | None = None
         self._start_lock: asyncio.Lock | None = None
+        # A login TradingView refused (or a captcha) is not tried again until close():
+        # repeated logins are what triggers captchas and bans.
+        self._login_error: BaseException | None = None
+        self._login_generation = 0
         self._limits = RunLimits(self.settings.step_timeout, self.settings.report_timeout)
 
     # ----------------------------------------------------------------- public (any loop)
@@ -114,7 +118,11 @@ class TradingViewEngine:
     # ----------------------------------------------------------------- the browser's loop
 
     def _secrets(self) -> list[str]:
-        return self._credentials.secrets() if self._credentials else []
+        """What diagnostics and error texts must not show: the password, the TOTP secret and
+        (for privacy) the account's e-mail or username."""
+        if self._credentials is None:
+            return []
+        return [*self._credentials.secrets(), self._credentials.username]
 
     async def _open_window(self) -> Any:
         """A new page in a window of its own. A second *tab* would be a background tab, where
@@ -158,10 +166,16 @@ class TradingViewEngine:
         # Runs on the engine's loop only, so creating the lock here cannot race.
         self._start_lock = self._start_lock or asyncio.Lock()
         async with self._start_lock:
+            if self._login_error is not None:
+                raise self._login_error
             if self._context is not None and self._idle is not None:
                 assert self.login_outcome is not None
                 return self.login_outcome
-            return await self._launch()
+            try:
+                return await self._launch()
+            except (CaptchaRequired, LoginFailed) as exc:
+                self._login_error = exc
+                raise
 
     async def _launch(self) -> str:
         from playwright.async_api import Error as PlaywrightError
@@ -208,13 +222,22 @@ class TradingViewEngine:
 
     async def _relogin(self, slot: _Page) -> None:
         assert self._login_lock is not None and self._credentials is not None
+        generation = self._login_generation
         async with self._login_lock:
+            if self._login_generation != generation:
+                return  # another page logged in again meanwhile: its session serves all
+
             # TradingView sent us to sign in, so the kept session cookie is stale: drop it,
             # or log_in would take it for a live session.
             with contextlib.suppress(Exception):
                 await slot.page.context.clear_cookies(name=SESSION_COOKIE)
-            await log_in(slot.driver, self.urls, self._credentials,
-                         interactive=self.hand_login)
+            try:
+                await log_in(slot.driver, self.urls, self._credentials,
+                             interactive=self.hand_login)
+            except (CaptchaRequired, LoginFailed) as exc:
+                self._login_error = exc
+                raise
+            self._login_generation += 1
 
     async def _reopen(self, slot: _Page) -> _Page:
         with contextlib.suppress(Exception):
@@ -225,11 +248,12 @@ class TradingViewEngine:
     async def _run(self, request: BacktestRequest) -> BacktestResult:
         from playwright.async_api import Error as PlaywrightError
 
-        assert self._idle is not None and self._pacer is not None
-        slot = await self._idle.get()
+        idle, pacer = self._idle, self._pacer  # close() may clear them while this unwinds
+        assert idle is not None and pacer is not None
+        slot = await idle.get()
         try:
             for attempt in (1, 2):
-                await self._pacer.slot()
+                await pacer.slot()
                 try:
                     return await run_on_page(slot.driver, slot.state, request, self.urls,
                                              self._limits, downloads_dir())
@@ -238,22 +262,28 @@ class TradingViewEngine:
                         raise TradingViewError("TradingView keeps sending the page to its "
                                                "sign-in form after a login") from None
                     slot.state.reset()
-                    await self._relogin(slot)
+                    try:
+                        await self._relogin(slot)
+                    except PlaywrightError as exc:
+                        raise await self._browser_error(slot, exc) from None
                 except PlaywrightError as exc:
                     slot.state.reset()
                     died = slot.page.is_closed() or "crash" in str(exc).lower()
                     if attempt == 1 and died:
-                        slot = await self._reopen(slot)
+                        try:
+                            slot = await self._reopen(slot)
+                        except PlaywrightError as reopen_error:
+                            raise await self._browser_error(slot, reopen_error) from None
                         continue
                     raise await self._browser_error(slot, exc) from None
                 finally:
-                    self._pacer.finished()
+                    pacer.finished()
             raise TradingViewError("the TradingView page died twice in one run")
         except BaseException:
             slot.state.reset()  # cancelled or failed mid-flow: the page state is unknown
             raise
         finally:
-            self._idle.put_nowait(slot)
+            idle.put_nowait(slot)
 
     async def _browser_error(self, slot: _Page, exc: Exception) -> TradingViewError:
         from tvdesk.engines.tradingview.diagnostics import save_diagnostics
@@ -272,6 +302,7 @@ class TradingViewEngine:
     async def _shutdown(self) -> None:
         # Loop-bound objects go with this loop: a later start() runs on a new one.
         self._idle = self._pacer = self._login_lock = None
+        self._login_error = None
         if self._start_lock is not None and not self._start_lock.locked():
             self._start_lock = None
         context, self._context = self._context, None

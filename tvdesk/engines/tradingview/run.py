@@ -9,6 +9,7 @@ once more, then it is an error, never a silently wrong result.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,8 @@ from tvdesk.model import BacktestRequest, BacktestResult, FrozenMap
 from tvdesk.pine.declarations import match_inputs
 
 log = logging.getLogger(__name__)
+
+RETRY_EXPORT_PAUSE = 2.0  # seconds before the one re-export of a mismatched report
 
 
 class SignedOut(Exception):
@@ -152,10 +155,19 @@ async def prepare(driver: Driver, state: PageState, request: BacktestRequest, ur
             await wait_fresh(driver, timeout=limits.report_timeout)
         state.date_range = wanted_range
     item = await legend_item_with(driver, state.token or "", timeout=limits.step_timeout)
+    if item is None:  # the page reloaded or someone changed the chart: nothing here is ours
+        token = state.token
+        state.reset()
+        raise await driver.failure("legend_item", seconds=limits.step_timeout,
+                                   detail=f"this run's strategy [{token}] is not on the chart")
     # Inputs not overridden go back to the script's defaults (an earlier trial may have
     # changed them on this page).
     wanted = {spec.title: spec.default for spec in request.strategy.inputs
-              if spec.title in state.applied}
+              if spec.title in state.applied and spec.default is not None}
+    if any(spec.title in state.applied and spec.default is None
+           for spec in request.strategy.inputs if spec.title not in inputs):
+        raise InputError("an input changed by an earlier run has no readable default to go "
+                         "back to; give it with --input", source="--input")
     wanted.update(inputs)
     todo_inputs = {k: v for k, v in wanted.items() if state.applied.get(k, object()) != v}
     todo_props = {k: v for k, v in properties.items()
@@ -173,7 +185,12 @@ def check_export(result: BacktestResult, request: BacktestRequest,
                  inputs: dict[str, Any]) -> list[str]:
     from tvdesk.exports import export_matches
 
-    return export_matches(result, inputs=inputs or None,
+    problems: list[str] = []
+    capital = dict(request.settings).get("initial_capital")
+    got = result.metrics.get("initial_capital")
+    if capital is not None and (got is None or abs(float(got) - float(capital)) > 1e-6):
+        problems.append(f"initial capital {got!r} in the export, expected {capital!r}")
+    return problems + export_matches(result, inputs=inputs or None,
                           date_from=request.date_from.date() if request.date_from else None,
                           date_to=request.date_to.date() if request.date_to else None,
                           symbol=request.symbol.ticker, timeframe=request.symbol.timeframe)
@@ -196,6 +213,8 @@ async def run_on_page(driver: Driver, state: PageState, request: BacktestRequest
             return _as_tradingview(result, state, path)
         log.warning("TradingView export %s does not match the request (attempt %d): %s",
                     path.name, attempt, "; ".join(problems))
+        if attempt == 1:  # give a late recompute the time to land before exporting again
+            await asyncio.sleep(RETRY_EXPORT_PAUSE)
     state.reset()  # whatever the page shows, it is not what we think
     raise StaleExport("TradingView's export does not match the request after a retry: "
                       + "; ".join(problems) + f" (file {path})")
