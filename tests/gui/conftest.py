@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -18,3 +20,30 @@ def collect_qt_objects_on_the_gui_thread(qapp):
     qapp.processEvents()
     gc.collect()
     qapp.processEvents()
+
+
+@pytest.fixture
+def loop(qapp):
+    """A qasync loop on the test's QApplication, as the app runs (closed after the test)."""
+    import qasync
+
+    event_loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def plaintext_keyring(tmp_path: Path):
+    """A real keyring backend writing to a file in tmp_path; the user's keyring is never
+    touched."""
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    previous = keyring.get_keyring()
+    backend = PlaintextKeyring()
+    backend.file_path = str(tmp_path / "keyring_pass.cfg")
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

@@ -18,7 +18,6 @@ import keyring
 import pyotp
 import pytest
 from keyring.backends import fail
-from keyrings.alt.file import PlaintextKeyring
 
 from tvdesk import POWERED_BY, __version__
 from tvdesk.app.credentials import totp_code, validate_totp_secret
@@ -28,6 +27,9 @@ from tvdesk.gui import dialogs
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets
 from tvdesk.gui.theme import apply_theme, is_dark, save_theme, saved_theme
 from tvdesk.secrets import INSTALL_HINT, get_secret, set_secret
+
+# Every test here runs against a real file keyring backend (tests/gui/conftest.py).
+pytestmark = pytest.mark.usefixtures("plaintext_keyring")
 
 PASSWORD = "hunter2-SECRET-pw"
 TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # 160 bits: plain pyotp accepts it
@@ -46,17 +48,6 @@ conditions = "1-3,7"
 [profiles.eu.targets]
 min_trades = 30
 """
-
-
-@pytest.fixture(autouse=True)
-def plaintext_keyring(tmp_path: Path):
-    """A real backend writing to a file in tmp_path; the user's keyring is never touched."""
-    previous = keyring.get_keyring()
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring_pass.cfg")
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture

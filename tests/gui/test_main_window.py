@@ -12,7 +12,6 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-import qasync
 
 from tvdesk.config import Settings
 from tvdesk.gui.main_window import MainWindow
@@ -32,15 +31,6 @@ def isolated_qsettings(qapp, tmp_path: Path):
     QtCore.QSettings.setPath(QtCore.QSettings.IniFormat, QtCore.QSettings.UserScope,
                              str(tmp_path / "qsettings"))
     yield
-
-
-@pytest.fixture
-def loop(qapp):
-    event_loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

@@ -8,10 +8,7 @@ import asyncio
 import json
 from pathlib import Path
 
-import keyring
 import pytest
-import qasync
-from keyrings.alt.file import PlaintextKeyring
 
 from tvdesk.app.credentials import store_credentials
 from tvdesk.gui.controller import RunController
@@ -24,29 +21,15 @@ from fake_tradingview import FakeTradingView
 
 @pytest.fixture
 def account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_tv: FakeTradingView,
-            chromium_path: str):
+            chromium_path: str, plaintext_keyring) -> FakeTradingView:
     """The fake site's account in a real (file) keyring; tvdesk's folders in tmp_path."""
     monkeypatch.setenv("TVDESK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TVDESK_TRADINGVIEW_URL", fake_tv.base_url)
     monkeypatch.setenv("TVDESK_BROWSER", chromium_path)
-    previous = keyring.get_keyring()
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring_pass.cfg")
-    keyring.set_keyring(backend)
     store_credentials("tradingview", {"username": fake_tv.username,
                                       "password": fake_tv.password,
                                       "totp_secret": fake_tv.totp_secret})
-    yield fake_tv
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def loop(qapp):
-    event_loop = qasync.QEventLoop(qapp, already_running=False)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
+    return fake_tv
 
 
 def test_rerun_on_tradingview_stores_the_result_beside_the_trial(

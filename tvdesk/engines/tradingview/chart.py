@@ -36,11 +36,8 @@ async def set_interval(driver: Driver, interval: str) -> None:
     else:
         await driver.page.keyboard.type(interval, delay=40)
         await driver.page.keyboard.press("Enter")
-    deadline = asyncio.get_running_loop().time() + driver.step_timeout
-    while asyncio.get_running_loop().time() < deadline:  # the box closes when it is applied
-        if await driver.probe("interval_input") is None:
-            return
-        await asyncio.sleep(0.1)
+    if await driver.wait_gone("interval_input"):  # the box closes when it is applied
+        return
     raise await driver.failure("interval_input", seconds=driver.step_timeout,
                                detail=f"the interval box stayed open after typing {interval!r}"
                                f" (button: {await button.first.inner_text()!r})")

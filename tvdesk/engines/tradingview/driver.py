@@ -20,6 +20,7 @@ from tvdesk.engines.tradingview.errors import StepFailed
 from tvdesk.engines.tradingview.selectors import Candidate, SelectorBook, Step
 
 POLL_SECONDS = 0.2
+GONE_POLL_SECONDS = 0.1
 ACTION_TRIES = 3
 RETRY_PAUSE = 0.5  # seconds, doubled on the second retry
 
@@ -132,6 +133,16 @@ class Driver:
             limit = self.step_timeout if timeout is None else timeout
             raise await self.failure(key, seconds=limit, detail=detail)
         return found
+
+    async def wait_gone(self, key: str, *, timeout: float | None = None) -> bool:
+        """Poll until the step's element is no longer shown (a dialog closed, a box applied);
+        False if it is still there after `timeout` (default: the step timeout)."""
+        deadline = time.monotonic() + (self.step_timeout if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            if await self.probe(key) is None:
+                return True
+            await asyncio.sleep(GONE_POLL_SECONDS)
+        return False
 
     async def failure(self, key: str, *, seconds: float, detail: str = "") -> StepFailed:
         from tvdesk.engines.tradingview.diagnostics import save_diagnostics

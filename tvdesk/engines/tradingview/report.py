@@ -107,17 +107,10 @@ async def set_date_range(driver: Driver, start: date | datetime | None,
             await box.fill(text)
             changed = True
     await driver.click("date_range_submit", root=dialog)
-    await _wait_hidden(driver, "date_range_dialog")
+    if not await driver.wait_gone("date_range_dialog"):
+        raise await driver.failure("date_range_dialog", seconds=driver.step_timeout,
+                                   detail="the dialog did not close (a value was refused?)")
     return changed
-
-
-async def _wait_hidden(driver: Driver, key: str) -> None:
-    for _ in range(int(driver.step_timeout / 0.1)):
-        if await driver.probe(key) is None:
-            return
-        await asyncio.sleep(0.1)
-    raise await driver.failure(key, seconds=driver.step_timeout,
-                               detail="the dialog did not close (a value was refused?)")
 
 
 async def export_xlsx(driver: Driver, folder: Path, stem: str, *, timeout: float) -> Path:

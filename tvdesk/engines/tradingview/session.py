@@ -85,17 +85,24 @@ async def fresh_totp(secret: str, *, sleep: Callable[[float], Any] = asyncio.sle
     return code
 
 
-async def _lockout_text(driver: Driver) -> str | None:
+async def _error_text(driver: Driver) -> str:
+    """The sign-in form's error message as shown ("" when there is none)."""
     found = await driver.probe("signin_error")
-    if found is not None:
-        text = " ".join((await found[0].first.inner_text()).split())
-        if "too many" in text.casefold() or "captcha" in text.casefold():
-            return f"TradingView says {text!r} (a captcha lockout)"
+    if found is None:
+        return ""
+    return " ".join((await found[0].first.inner_text()).split())
+
+
+def _lockout(text: str) -> str | None:
+    if "too many" in text.casefold() or "captcha" in text.casefold():
+        return f"TradingView says {text!r} (a captcha lockout)"
     return None
 
 
-async def _captcha_or_lockout(driver: Driver) -> str | None:
-    lockout = await _lockout_text(driver)
+async def _captcha_or_lockout(driver: Driver, error: str) -> str | None:
+    """Why TradingView wants a human, given the error text already read; None if it does
+    not."""
+    lockout = _lockout(error)
     if lockout is not None:
         return lockout
     if await driver.probe("captcha") is None:
@@ -103,7 +110,7 @@ async def _captcha_or_lockout(driver: Driver) -> str | None:
     # The captcha often shows a moment before the message that explains it: say why.
     for _ in range(5):
         await asyncio.sleep(0.2)
-        lockout = await _lockout_text(driver)
+        lockout = _lockout(await _error_text(driver))
         if lockout is not None:
             return lockout
     return "TradingView shows a captcha"
@@ -137,7 +144,7 @@ async def log_in(driver: Driver, urls: Urls, credentials: Credentials, *,
                          "tradingview`", source="credentials tradingview")
     page = driver.page
     await page.goto(urls.signin, wait_until="domcontentloaded")
-    reason = await _captcha_or_lockout(driver)
+    reason = await _captcha_or_lockout(driver, await _error_text(driver))
     if reason is None:
         email = await driver.wait_for("signin_email_button", timeout=driver.step_timeout / 2)
         if email is not None:
@@ -162,16 +169,14 @@ async def _await_outcome(driver: Driver, urls: Urls, credentials: Credentials) -
     while time.monotonic() < deadline:
         if await has_session(driver.page.context, urls):
             return None
-        reason = await _captcha_or_lockout(driver)
+        error = await _error_text(driver)
+        reason = await _captcha_or_lockout(driver, error)
         if reason is not None:
             return reason
-        error = await driver.probe("signin_error")
-        if error is not None:
-            text = " ".join((await error[0].first.inner_text()).split())
-            if text:
-                stage = "2FA code" if code_sent else "username or password"
-                raise LoginFailed(f"TradingView refused the {stage}: {text}; check them with "
-                                  "`tvdesk credentials set tradingview`")
+        if error:
+            stage = "2FA code" if code_sent else "username or password"
+            raise LoginFailed(f"TradingView refused the {stage}: {error}; check them with "
+                              "`tvdesk credentials set tradingview`")
         if not code_sent:
             field_found = await driver.probe("signin_totp")
             if field_found is not None:

@@ -67,14 +67,12 @@ _SCROLL = """(el, fromTop) => {
 }"""
 
 
-async def open_dialog(driver: Driver, legend_item: Any | None) -> Any:
+async def open_dialog(driver: Driver, legend_item: Any) -> Any:
+    """The settings dialog of the strategy whose legend item is given (open or opened)."""
     found = await driver.probe("settings_dialog")
     if found is not None:
         return found[0].first
-    if legend_item is not None:
-        await hover_and_click(driver, legend_item, "legend_settings")
-    else:
-        await driver.click("legend_settings")
+    await hover_and_click(driver, legend_item, "legend_settings")
     return (await driver.find("settings_dialog")).first
 
 
@@ -142,7 +140,7 @@ async def _set_input(driver: Driver, dialog: Any, rows: Any, title: str, value: 
     return await _set_control(driver, control.first, kind, value)
 
 
-async def apply_settings(driver: Driver, legend_item: Any | None, inputs: Mapping[str, Any],
+async def apply_settings(driver: Driver, legend_item: Any, inputs: Mapping[str, Any],
                          properties: Mapping[str, Any]) -> bool:
     """Set inputs (title → value) and properties (strategy() argument → value), press Ok.
     True if anything changed (TradingView then recomputes the report)."""
@@ -177,9 +175,7 @@ async def apply_settings(driver: Driver, legend_item: Any | None, inputs: Mappin
                                            detail="not found in the Properties tab")
             changed |= await _set_control(driver, field, "text", value)
     await driver.click("settings_ok", root=dialog)
-    for _ in range(int(driver.step_timeout / 0.1)):
-        if await driver.probe("settings_dialog") is None:
-            return changed
-        await asyncio.sleep(0.1)
+    if await driver.wait_gone("settings_dialog"):
+        return changed
     raise await driver.failure("settings_ok", seconds=driver.step_timeout,
                                detail="the settings dialog did not close (a value refused?)")
