@@ -90,10 +90,24 @@ class Driver:
         return await self.find(step.scope)
 
     async def probe(self, key: str, *, root: Any = None) -> tuple[Any, int] | None:
-        """The first candidate with a visible match right now, and its position (1-based)."""
+        """The first candidate with a visible match right now, and its position (1-based).
+
+        Candidates are asked one after another, so an element that appears meanwhile can
+        answer to a later, weaker selector first; before a fallback is reported, the
+        earlier candidates are asked once more.
+        """
         step = self.book[key]
         scope = await self._scope(step, root)
-        for position, candidate in enumerate(step.candidates, start=1):
+        found = await self._first_visible(scope, step.candidates)
+        if found is not None and found[1] > 1:
+            earlier = await self._first_visible(scope, step.candidates[:found[1] - 1])
+            if earlier is not None:
+                return earlier
+        return found
+
+    async def _first_visible(self, scope: Any,
+                             candidates: tuple[Candidate, ...]) -> tuple[Any, int] | None:
+        for position, candidate in enumerate(candidates, start=1):
             locator = build_locator(scope, candidate).filter(visible=True)
             try:
                 if await locator.count():
