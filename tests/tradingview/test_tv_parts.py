@@ -235,3 +235,30 @@ def test_tradingview_workers_are_pages_not_the_local_process_count() -> None:
     chosen = settings_from_form(RunForm(options=options, engine="tradingview",
                                         process_count=2), config)
     assert chosen.process_count == 2  # asked for explicitly: allowed, with a warning
+
+
+@pytest.mark.parametrize(("change", "flag", "message"), [
+    ({"symbol": ""}, "--symbol", "needs a symbol"),
+    ({"timeframe": None}, "--timeframe", "needs a timeframe"),
+    ({"timeframe": "fortnight"}, "--timeframe", "expected a timeframe"),
+    ({"inputs": (("Fast Length", "abc"),)}, "--input", "expected a whole number"),
+    ({"settings": (("margin_long", 50),)}, "settings", "not margin_long"),
+])
+def test_bad_requests_are_refused_before_any_browser_opens(change: dict, flag: str,
+                                                           message: str) -> None:
+    from dataclasses import replace
+
+    from tvdesk.app.requests import RunOptions, build_request
+    from tvdesk.engines.tradingview.run import check_request
+
+    request = build_request(RunOptions(script=str(ROOT / "pine/examples/sma_cross.pine"),
+                                       symbol="FX:EURUSD", timeframe="60"))
+    assert check_request(request) == "60"
+    symbol_fields = {k: v for k, v in change.items() if k in ("symbol", "timeframe")}
+    if "symbol" in symbol_fields:
+        symbol_fields["ticker"] = symbol_fields.pop("symbol")
+    bad = replace(request, symbol=replace(request.symbol, **symbol_fields),
+                  **{k: v for k, v in change.items() if k in ("inputs", "settings")})
+    with pytest.raises(InputError, match=message) as caught:
+        check_request(bad)
+    assert caught.value.source == flag and caught.value.exit_code == 2

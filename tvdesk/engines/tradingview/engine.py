@@ -27,7 +27,13 @@ from tvdesk.engines.tradingview.driver import Driver, StepLog
 from tvdesk.engines.tradingview.errors import CaptchaRequired, LoginFailed, TradingViewError
 from tvdesk.engines.tradingview.loop_thread import LoopThread
 from tvdesk.engines.tradingview.pacing import Pacer, risk_warnings
-from tvdesk.engines.tradingview.run import PageState, RunLimits, SignedOut, run_on_page
+from tvdesk.engines.tradingview.run import (
+    PageState,
+    RunLimits,
+    SignedOut,
+    check_request,
+    run_on_page,
+)
 from tvdesk.engines.tradingview.selectors import SelectorBook, load_selectors
 from tvdesk.engines.tradingview.session import (
     SESSION_COOKIE,
@@ -96,6 +102,7 @@ class TradingViewEngine:
         return await self._thread.call(self._start())
 
     async def run(self, request: BacktestRequest) -> BacktestResult:
+        check_request(request)  # a bad flag is said before a browser opens or a login
         await self.start()
         assert self._thread is not None
         return await self._thread.call(self._run(request))

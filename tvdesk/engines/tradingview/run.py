@@ -35,7 +35,7 @@ from tvdesk.engines.tradingview.report import (
 )
 from tvdesk.engines.tradingview.script_text import new_token, tag_title, tv_interval
 from tvdesk.engines.tradingview.session import Urls
-from tvdesk.engines.tradingview.settings_dialog import apply_settings
+from tvdesk.engines.tradingview.settings_dialog import PROPERTY_STEPS, apply_settings
 from tvdesk.errors import InputError
 from tvdesk.model import BacktestRequest, BacktestResult, FrozenMap
 from tvdesk.pine.declarations import match_inputs
@@ -97,18 +97,32 @@ def expected_inputs(request: BacktestRequest) -> dict[str, Any]:
     return expected
 
 
-async def prepare(driver: Driver, state: PageState, request: BacktestRequest, urls: Urls,
-                  limits: RunLimits) -> Any:
-    """Bring the page to the request's chart, script, range and settings; returns the legend
-    item of our strategy."""
-    symbol = request.symbol.ticker
-    if not symbol:
+def check_request(request: BacktestRequest) -> str:
+    """Everything about the request that can be wrong before a browser opens (InputError,
+    exit 2): symbol, timeframe, input values, settable properties. Returns the interval to
+    type on the chart."""
+    if not request.symbol.ticker:
         raise InputError("the TradingView engine needs a symbol (--symbol EXCHANGE:SYMBOL)",
                          source="--symbol")
     if not request.symbol.timeframe:
         raise InputError("the TradingView engine needs a timeframe (--timeframe, e.g. 1h)",
                          source="--timeframe")
     interval = tv_interval(request.symbol.timeframe)
+    plan_inputs(request)
+    unknown = sorted(set(dict(request.settings)) - set(PROPERTY_STEPS))
+    if unknown:
+        raise InputError(f"the TradingView engine can set {', '.join(PROPERTY_STEPS)} through "
+                         f"the settings dialog, not {', '.join(unknown)}; put those in the "
+                         "script's strategy() declaration", source="settings")
+    return interval
+
+
+async def prepare(driver: Driver, state: PageState, request: BacktestRequest, urls: Urls,
+                  limits: RunLimits) -> Any:
+    """Bring the page to the request's chart, script, range and settings; returns the legend
+    item of our strategy."""
+    interval = check_request(request)
+    symbol = request.symbol.ticker
     inputs = plan_inputs(request)
     properties = dict(request.settings)
     wanted_range = (_day(request.date_from), _day(request.date_to))

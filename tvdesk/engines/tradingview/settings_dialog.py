@@ -15,7 +15,6 @@ from typing import Any
 from tvdesk.engines.tradingview.chart import hover_and_click
 from tvdesk.engines.tradingview.driver import Driver
 from tvdesk.engines.tradingview.script_text import input_text
-from tvdesk.errors import InputError
 from tvdesk.exports.properties import same_value
 
 PROPERTY_STEPS = {
@@ -143,12 +142,8 @@ async def _set_input(driver: Driver, dialog: Any, rows: Any, title: str, value: 
 async def apply_settings(driver: Driver, legend_item: Any, inputs: Mapping[str, Any],
                          properties: Mapping[str, Any]) -> bool:
     """Set inputs (title → value) and properties (strategy() argument → value), press Ok.
-    True if anything changed (TradingView then recomputes the report)."""
-    unknown = sorted(set(properties) - set(PROPERTY_STEPS))
-    if unknown:
-        raise InputError(f"the TradingView engine can set {', '.join(PROPERTY_STEPS)} through "
-                         f"the settings dialog, not {', '.join(unknown)}; put those in the "
-                         "script's strategy() declaration", source="settings")
+    True if anything changed (TradingView then recomputes the report). The property keys
+    were checked against PROPERTY_STEPS before the run (run.check_request)."""
     if not inputs and not properties:
         driver.skipped("settings_dialog", "no inputs or properties to set")
         return False
