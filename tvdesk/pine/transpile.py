@@ -2,9 +2,12 @@
 
 The offline transpiler (opencode-pine2pyne) takes milliseconds, but an optimisation re-runs the
 same source thousands of times and several worker processes share it, so each distinct source
-is transpiled once and written to `<cache>/transpiled/<hash>.py`, where any process can import
-it. The hash covers the source and both tool versions: an upgrade never reuses stale output.
-Every generated module passes the safety check before it is written.
+is transpiled once and written to `<cache>/transpiled/<hash>.py`, where any process can read
+it. The hash covers the source, both tool versions and the safety check's version (its rules
+and its allow-list): an upgrade never reuses stale output, and a tightened check re-checks.
+Every generated module passes the safety check before it is written, and again each time it is
+read back from disk: a cache file is a file anyone with access to the folder could have edited,
+so it is never trusted for having been checked once.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from tvdesk import paths
 from tvdesk.errors import PineError
 from tvdesk.fileio import write_text_atomically
-from tvdesk.pine.safety import check_generated_code
+from tvdesk.pine.safety import RefusedScript, check_generated_code, check_version
 
 
 def _version(dist: str) -> str:
@@ -29,6 +32,10 @@ def _version(dist: str) -> str:
 
 
 TOOLCHAIN = f"pine2pyne-{_version('opencode-pine2pyne')}+pynecore-{_version('pynesys-pynecore')}"
+MAX_PINE_BYTES = 512 * 1024
+"""The largest Pine source tvdesk transpiles. Real scripts stay under 200 KB; TradingView's own
+editor refuses far less. A bigger text is refused before the transpiler reads it (it would
+only cost memory and time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,8 @@ def source_hash(pine_source: str) -> str:
     digest = hashlib.sha256()
     digest.update(TOOLCHAIN.encode())
     digest.update(b"\0")
+    digest.update(check_version().encode())
+    digest.update(b"\0")
     digest.update(pine_source.encode("utf-8"))
     return digest.hexdigest()[:32]
 
@@ -55,6 +64,10 @@ def transpile_source(pine_source: str) -> str:
 
     if not pine_source.strip():
         raise PineError("the Pine script is empty")
+    size = len(pine_source.encode("utf-8"))
+    if size > MAX_PINE_BYTES:
+        raise RefusedScript(f"the Pine script is {size // 1024} KB; the local engine takes "
+                            f"scripts up to {MAX_PINE_BYTES // 1024} KB", construct="size")
     try:
         with warnings.catch_warnings():
             # Semantic warnings are TradingView-accepted oddities; the script still runs.
@@ -79,6 +92,15 @@ def transpile_source(pine_source: str) -> str:
     return python
 
 
+def _read_cached(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        return None  # unreadable: translate again and overwrite
+
+
 class TranspileCache:
     """Disk cache of transpiled, safety-checked scripts shared by all worker processes."""
 
@@ -92,11 +114,17 @@ class TranspileCache:
         if hit is not None:
             return hit
         path = self.root / f"s_{key}.py"
-        if path.exists():
-            python = path.read_text(encoding="utf-8")
+        python = _read_cached(path)
+        if python is not None:
+            try:
+                check_generated_code(python, pine_source)
+            except PineError as exc:
+                raise RefusedScript(f"the cached translation {path} fails the safety check "
+                                    f"and was not run; delete it to translate the script "
+                                    f"again ({exc})", construct="tampered cache") from None
         else:
             python = transpile_source(pine_source)
-            check_generated_code(python)
+            check_generated_code(python, pine_source)
             write_text_atomically(path, python)
         result = Transpiled(source_hash=key, path=path, python=python)
         self._memo[key] = result
