@@ -44,9 +44,11 @@ def _request(tmp_path: Path, pine: str, bars: int) -> BacktestRequest:
 def test_pool_reuses_warm_workers_and_counts_jobs(tmp_path: Path) -> None:
     async def scenario() -> tuple[list[int], int, int]:
         async with LocalEngine(processes=1) as engine:
-            pids = await engine.pool.warm_up()
-            first = await engine.run(_request(tmp_path, QUICK, 60))
-            second = await engine.run(_request(tmp_path, QUICK, 60).with_inputs({}))
+            request = _request(tmp_path, QUICK, 60)
+            assert request.data_path
+            pids = await engine.pool.warm_up([request.data_path])
+            first = await engine.run(request)
+            second = await engine.run(request.with_inputs({}))
             assert first.trades == second.trades
             again = await engine.pool.warm_up()
             return pids + again, engine.pool.jobs_done, len(first.trades)
@@ -60,8 +62,10 @@ def test_pool_reuses_warm_workers_and_counts_jobs(tmp_path: Path) -> None:
 def test_cancelling_the_task_stops_the_backtest_and_frees_the_worker(tmp_path: Path) -> None:
     async def scenario() -> int:
         async with LocalEngine(processes=1) as engine:
-            await engine.pool.warm_up()
-            task = asyncio.ensure_future(engine.run(_request(tmp_path, SLOW, 20_000)))
+            slow = _request(tmp_path, SLOW, 20_000)
+            assert slow.data_path
+            await engine.pool.warm_up([slow.data_path])
+            task = asyncio.ensure_future(engine.run(slow))
             await asyncio.sleep(1.0)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -76,8 +80,10 @@ def test_cancelling_the_task_stops_the_backtest_and_frees_the_worker(tmp_path: P
 def test_a_killed_worker_fails_one_job_and_the_pool_recovers(tmp_path: Path) -> None:
     async def scenario() -> int:
         async with LocalEngine(processes=1) as engine:
-            [pid] = await engine.pool.warm_up()
-            task = asyncio.ensure_future(engine.run(_request(tmp_path, SLOW, 20_000)))
+            slow = _request(tmp_path, SLOW, 20_000)
+            assert slow.data_path
+            [pid] = await engine.pool.warm_up([slow.data_path])
+            task = asyncio.ensure_future(engine.run(slow))
             await asyncio.sleep(1.0)
             os.kill(pid, signal.SIGKILL)
             with pytest.raises(EngineError, match="worker process died"):

@@ -33,7 +33,7 @@ from tvdesk.model import (
     Trade,
 )
 from tvdesk.pine.declarations import match_inputs, read_declarations
-from tvdesk.pine.transpile import TOOLCHAIN, TranspileCache
+from tvdesk.pine.transpile import TOOLCHAIN, TranspileCache, Transpiled
 
 # PyneCore writes a .toml of inputs beside each script it imports unless told not to; the
 # transpile cache is shared and read-only in spirit, so keep it clean.
@@ -52,10 +52,29 @@ class _Declarations:
 class BacktestContext:
     """Per-process caches; one instance lives in each warm worker."""
 
-    def __init__(self, transpile_cache: TranspileCache | None = None) -> None:
+    def __init__(self, transpile_cache: TranspileCache | None = None,
+                 scratch: Path | None = None) -> None:
         self.transpiles = transpile_cache or TranspileCache()
+        self.scratch = scratch
         self._declarations: dict[str, _Declarations] = {}
         self._bars: dict[tuple[str, str, int, int], tuple[Bars, list[Any]]] = {}
+        self._scripts: dict[str, Path] = {}
+
+    def script_path(self, transpiled: Transpiled) -> Path:
+        """The file PyneCore imports: in a worker, a private copy of the checked text.
+
+        The shared cache file was checked when read, but another process could replace it
+        between that check and PyneCore's import; the worker's own copy cannot change.
+        """
+        if self.scratch is None:
+            return transpiled.path
+        path = self._scripts.get(transpiled.source_hash)
+        if path is None:
+            path = self.scratch / "scripts" / f"s_{transpiled.source_hash}.py"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(transpiled.python, encoding="utf-8")
+            self._scripts[transpiled.source_hash] = path
+        return path
 
     def declarations(self, source_hash: str, python: str) -> _Declarations:
         found = self._declarations.get(source_hash)
@@ -175,8 +194,8 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     from pynecore.core.script_runner import ScriptRunner
 
     try:
-        runner = ScriptRunner(transpiled.path, ohlcv, to_pynecore(symbol), inputs=inputs,
-                              settings=settings)
+        runner = ScriptRunner(context.script_path(transpiled), ohlcv, to_pynecore(symbol),
+                              inputs=inputs, settings=settings)
     except ValueError as exc:
         raise InputError(str(exc), source="--input") from None
     initial = float(settings.get("initial_capital", decl.settings.get("initial_capital", 1e6)))
@@ -190,7 +209,7 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
                 recorder.record(runner.script.position, candle)
                 if cancelled is not None and index % CANCEL_CHECK_EVERY == 0 and cancelled():
                     raise Cancelled("backtest cancelled")
-    except (Cancelled, InputError, PineError):
+    except (Cancelled, InputError, PineError, MemoryError):
         raise
     except Exception as exc:  # a runtime error in the script: name it, keep the worker alive
         if "security context" in str(exc):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from tvdesk.engines.local.confine import WorkerLimits
 from tvdesk.engines.local.pool import WorkerPool
 from tvdesk.model import BacktestRequest, BacktestResult
 
@@ -11,11 +14,11 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, processes: int = 1) -> None:
-        self.pool = WorkerPool(processes)
+    def __init__(self, processes: int = 1, limits: WorkerLimits | None = None) -> None:
+        self.pool = WorkerPool(processes, limits)
 
-    async def warm_up(self) -> None:
-        await self.pool.warm_up()
+    async def warm_up(self, data_files: Iterable[str] = ()) -> None:
+        await self.pool.warm_up(data_files)
 
     async def run(self, request: BacktestRequest) -> BacktestResult:
         result, _seconds = await self.pool.run(request)

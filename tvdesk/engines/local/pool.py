@@ -9,6 +9,14 @@ worker starts warm.
 Cancellation is cooperative and cheap: the job id goes into a small shared-memory ring that
 the running backtest reads every few hundred bars. If a worker dies (crash, out of memory) the
 pool is rebuilt and the job fails with a clear error; the other jobs are not lost.
+
+Workers run untrusted strategy code, so each one confines itself when it starts (see
+`confine`): scrubbed environment, its own scratch folder (its private copies of the checked
+scripts and their bytecode live there, never in a shared cache), memory and CPU limits, and
+Landlock on Linux. The files a worker may read are fixed then, so a request for market data the
+workers were not started with starts a fresh set of workers (the old ones finish their jobs).
+A trial that overruns its limits fails with a clear error and the run goes on; one stuck in a
+single C call past the wall-clock deadline has its worker killed.
 """
 
 from __future__ import annotations
@@ -17,11 +25,17 @@ import asyncio
 import contextlib
 import itertools
 import multiprocessing as mp
+import os
+import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Iterable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
+from tvdesk.engines.local.confine import WorkerLimits
 from tvdesk.errors import EngineError
 from tvdesk.model import BacktestRequest, BacktestResult
 
@@ -32,32 +46,64 @@ _PRELOAD = ["tvdesk.engines.local.worker"]
 _worker_state: dict[str, Any] = {}
 
 
-def _init_worker(cancel_ring: Any) -> None:
+def _init_worker(cancel_ring: Any, limits: WorkerLimits, pool_dir: str,
+                 readable: tuple[str, ...], cache_root: str) -> None:
+    """Runs once in each new worker, before any script: confine it, then build its caches."""
+    from tvdesk.engines.local import confine
     from tvdesk.engines.local.backtest import BacktestContext
+    from tvdesk.pine.transpile import TranspileCache
 
-    _worker_state["context"] = BacktestContext()
+    scratch = Path(pool_dir) / f"worker-{os.getpid()}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    sys.pycache_prefix = str(scratch / "bytecode")  # PyneCore's compiled scripts stay private
+    confine.scrub_environment(scratch)
+    confine.limit_memory(limits.memory_mb)
+    status = "not confined: turned off in the settings"
+    if limits.confine:
+        status = confine.confine(scratch, [Path(path) for path in readable]
+                                 + [Path(cache_root)])
+    _worker_state["confinement"] = status
+    _worker_state["limits"] = limits
+    _worker_state["clock"] = confine.TrialClock(limits.trial_cpu_seconds)
+    _worker_state["context"] = BacktestContext(TranspileCache(Path(cache_root)), scratch=scratch)
     _worker_state["cancel_ring"] = cancel_ring
 
 
-def _warm() -> int:
-    import os
-
+def _warm() -> tuple[int, str]:
     from pynecore.core import script_runner  # noqa: F401  (the import is the point)
 
-    return os.getpid()
+    return os.getpid(), _worker_state.get("confinement", "")
 
 
 def _run_job(job_id: int, request: BacktestRequest) -> tuple[BacktestResult, float]:
     from tvdesk.engines.local.backtest import run_backtest
+    from tvdesk.engines.local.confine import TrialLimitExceeded
 
     ring = _worker_state["cancel_ring"]
+    limits: WorkerLimits = _worker_state["limits"]
+    clock = _worker_state["clock"]
     started = time.perf_counter()
 
     def cancelled() -> bool:
         return job_id in ring[:]
 
-    result = run_backtest(request, _worker_state["context"], cancelled)
+    clock.arm()
+    try:
+        result = run_backtest(request, _worker_state["context"], cancelled)
+    except TrialLimitExceeded:
+        raise EngineError(f"the trial exceeded its CPU limit of {limits.trial_cpu_seconds:g} s "
+                          "and was stopped (see [sandbox] trial_cpu_seconds)") from None
+    except MemoryError:
+        raise EngineError(f"the trial exceeded the memory limit of {limits.memory_mb} MB and "
+                          "was stopped (see [sandbox] worker_memory_mb)") from None
+    finally:
+        clock.disarm()
     return result, time.perf_counter() - started
+
+
+def _data_files(request: BacktestRequest) -> set[str]:
+    """The files a request makes a worker read, resolved as the worker will open them."""
+    return {str(Path(request.data_path).resolve())} if request.data_path else set()
 
 
 def _context() -> mp.context.BaseContext:
@@ -71,49 +117,79 @@ def _context() -> mp.context.BaseContext:
 class WorkerPool:
     """A fixed number of warm processes running backtests; `run` is awaitable and cancellable."""
 
-    def __init__(self, size: int = 1) -> None:
+    def __init__(self, size: int = 1, limits: WorkerLimits | None = None) -> None:
         if size < 1:
             raise ValueError("a worker pool needs at least one process")
         self.size = size
+        self.limits = limits or WorkerLimits()
         self._ctx = _context()
         self._ring = self._ctx.RawArray("q", _CANCEL_SLOTS)
         self._ring_pos = 0
         self._ids = itertools.count(1)
         self._executor: ProcessPoolExecutor | None = None
+        self._retired: list[ProcessPoolExecutor] = []
+        self._readable: frozenset[str] = frozenset()
+        self._pool_dir: str | None = None
+        self.confinement: str = ""
         self.jobs_done = 0
 
-    def _ensure(self) -> ProcessPoolExecutor:
+    def _ensure(self, readable: set[str] | None = None) -> ProcessPoolExecutor:
+        if readable and not readable <= self._readable:
+            # The workers' read rules are fixed when they start: new data, new workers.
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+                self._retired.append(self._executor)
+                self._executor = None
+            self._readable = self._readable | readable
         if self._executor is None:
+            from tvdesk import paths
+
+            if self._pool_dir is None:
+                self._pool_dir = tempfile.mkdtemp(prefix="tvdesk-workers-")
             self._executor = ProcessPoolExecutor(
                 max_workers=self.size, mp_context=self._ctx, initializer=_init_worker,
-                initargs=(self._ring,),
+                initargs=(self._ring, self.limits, self._pool_dir, tuple(sorted(self._readable)),
+                          str(paths.cache_dir() / "transpiled")),
             )
         return self._executor
 
-    def _start_blocking(self) -> list[int]:
+    def _start_blocking(self, readable: set[str]) -> list[int]:
         """Create the executor and start every worker; blocks for about a second."""
-        executor = self._ensure()
+        executor = self._ensure(readable)
         futures = [executor.submit(_warm) for _ in range(self.size)]
-        return [future.result() for future in futures]
+        started = [future.result() for future in futures]
+        self.confinement = started[0][1]
+        return [pid for pid, _status in started]
 
-    async def warm_up(self) -> list[int]:
+    async def warm_up(self, data_files: Iterable[str] = ()) -> list[int]:
         """Start every worker now (PyneCore imported), so the first trial is not slow.
+
+        `data_files`: the market data the coming requests read; workers may read only the
+        files they were started with, so naming them here saves a restart at the first run.
 
         Starting the forkserver and the workers blocks its caller for about a second, so it
         happens in a thread: an event loop driving a GUI keeps painting meanwhile.
         """
-        return await asyncio.to_thread(self._start_blocking)
+        readable = {str(Path(path).resolve()) for path in data_files}
+        return await asyncio.to_thread(self._start_blocking, readable)
 
     async def run(self, request: BacktestRequest) -> tuple[BacktestResult, float]:
         """Run one request in a worker: (result, seconds spent in the worker)."""
         loop = asyncio.get_running_loop()
         job_id = next(self._ids)
-        if self._executor is None:
-            await self.warm_up()
-        executor = self._ensure()
+        readable = _data_files(request)
+        if self._executor is None or not readable <= self._readable:
+            await self.warm_up(readable)
+        executor = self._ensure(readable)
         future = loop.run_in_executor(executor, _run_job, job_id, request)
         try:
-            outcome = await asyncio.shield(future)
+            outcome = await asyncio.wait_for(asyncio.shield(future), self._deadline())
+        except TimeoutError:
+            self._kill(executor)
+            self._executor = None
+            raise EngineError(
+                f"the trial did not finish within {self._deadline():g} s of wall-clock time "
+                "(stuck in one long computation); its worker was stopped") from None
         except asyncio.CancelledError:
             self._cancel(job_id)
             # Wait for the worker to notice, so it is free for the next job.
@@ -130,12 +206,29 @@ class WorkerPool:
         self.jobs_done += 1
         return outcome
 
+    def _deadline(self) -> float:
+        """Wall-clock seconds before a job is given up: well past its CPU budget."""
+        return self.limits.trial_cpu_seconds * 3 + 60
+
+    @staticmethod
+    def _kill(executor: ProcessPoolExecutor) -> None:
+        processes = dict(getattr(executor, "_processes", None) or {})
+        for process in processes.values():
+            with contextlib.suppress(Exception):
+                process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+
     def _cancel(self, job_id: int) -> None:
         self._ring[self._ring_pos % _CANCEL_SLOTS] = job_id
         self._ring_pos += 1
 
     async def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: executor.shutdown(wait=True, cancel_futures=True))
+        executors = [*self._retired, *([self._executor] if self._executor else [])]
+        self._executor, self._retired = None, []
+        loop = asyncio.get_running_loop()
+        for executor in executors:
+            await loop.run_in_executor(
+                None, lambda e=executor: e.shutdown(wait=True, cancel_futures=True))
+        if self._pool_dir is not None:
+            shutil.rmtree(self._pool_dir, ignore_errors=True)
+            self._pool_dir = None
