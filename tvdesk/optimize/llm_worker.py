@@ -26,6 +26,7 @@ from tvdesk.optimize.pine_text import comment_of, extract_pine, normalized_hash
 from tvdesk.optimize.prompts import build_messages
 from tvdesk.optimize.space import build_space
 from tvdesk.pine.loader import load_strategy_source
+from tvdesk.pine.safety import RefusedScript
 
 if TYPE_CHECKING:
     from tvdesk.model import Trade
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 ARCHIVE_IN_PROMPT = 3
 TRIED_IN_PROMPT = 8
+# The longest reply read: a complete script with a short explanation is far smaller. A larger
+# reply (a runaway model, a hostile endpoint) is recorded cut short and counts as an error.
+MAX_REPLY_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -107,6 +111,13 @@ class LLMWorker:
             self._exchange(model, prompt, None, None, outcome)
             self._error(str(exc))
             return
+        if len(reply.text.encode("utf-8")) > MAX_REPLY_BYTES:
+            reason = (f"the reply was {len(reply.text.encode('utf-8')) // 1024} KB; replies over "
+                      f"{MAX_REPLY_BYTES // 1024} KB are not read")
+            self._exchange(model, prompt, reply.text[:MAX_REPLY_BYTES], reply.latency_seconds,
+                           "refused", error=reason)
+            self._error(reason)
+            return
         code = extract_pine(reply.text)
         if code is None:
             self._exchange(model, prompt, reply.text, reply.latency_seconds, "no_code")
@@ -121,8 +132,15 @@ class LLMWorker:
         self.seen_normalized.add(norm)
         try:
             strategy = load_strategy_source(code)
+        except RefusedScript as exc:
+            # Untrusted code the safety check refused: recorded with why, never run.
+            self._exchange(model, prompt, reply.text, reply.latency_seconds, "refused",
+                           error=str(exc))
+            self._error(f"the script was refused by the safety check: {exc}")
+            return
         except PineError as exc:
-            self._exchange(model, prompt, reply.text, reply.latency_seconds, "compile_error")
+            self._exchange(model, prompt, reply.text, reply.latency_seconds, "compile_error",
+                           error=str(exc))
             self._error(f"the script did not compile: {exc}")
             return
         from tvdesk.optimize.loop import Version
@@ -214,11 +232,11 @@ class LLMWorker:
         return choose_model(list(llm.models), stats, rng=self.rng)
 
     def _exchange(self, model: str, prompt: str, reply: str | None, latency: float | None,
-                  outcome: str, trial_id: int | None = None) -> None:
+                  outcome: str, trial_id: int | None = None, error: str | None = None) -> None:
         self.opt.store.add_llm_exchange(str(self.opt.run_id), model=model, prompt=prompt,
                                         reply=reply, latency=latency,
                                         outcome=outcome,  # type: ignore[arg-type]
-                                        worker=self.worker, trial_id=trial_id)
+                                        worker=self.worker, trial_id=trial_id, error=error)
 
     def _error(self, message: str) -> None:
         """An LLM-side failure (no reply, no code, no compile): counts towards the limit."""

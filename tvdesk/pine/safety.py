@@ -576,6 +576,8 @@ class _Checker:
                 entry = self.api.get(symbol.path)
                 if entry is not None and entry.kind == "namespace" and not entry.callable:
                     raise _refuse(func, func.id, f"the namespace `{func.id}` cannot be called")
+                if entry is not None and entry.kind == "value":
+                    raise _refuse(func, func.id, f"`{func.id}` is a value, not a function")
         elif isinstance(func, ast.Attribute):
             self._callees.add(id(func))
             try:

@@ -23,7 +23,7 @@ TrialStatus = Literal["running", "done", "error", "pruned"]
 Proposer = Literal["params", "llm", "baseline", "confirm"]
 Segment = Literal["in_sample", "holdout", "confirm"]
 LlmOutcome = Literal[
-    "ok", "error", "duplicate", "no_code", "compile_error", "timeout", "rate_limited",
+    "ok", "error", "duplicate", "no_code", "compile_error", "refused", "timeout", "rate_limited",
 ]
 
 RUN_STATUSES: frozenset[str] = frozenset(get_args(RunStatus))
@@ -297,6 +297,7 @@ class LlmExchange:
     latency: float | None
     outcome: LlmOutcome
     created_at: datetime
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -310,6 +311,7 @@ class LlmExchange:
             "latency": self.latency,
             "outcome": self.outcome,
             "created_at": _stamp(self.created_at),
+            "error": self.error,
         }
 
 

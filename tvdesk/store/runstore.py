@@ -452,7 +452,7 @@ class RunStore:
 
     def add_llm_exchange(self, run_id: str, *, model: str, prompt: str, reply: str | None,
                          latency: float | None, outcome: LlmOutcome, worker: int | None = None,
-                         trial_id: int | None = None) -> int:
+                         trial_id: int | None = None, error: str | None = None) -> int:
         """Keep a prompt and its reply: to audit rewrites and to rank models for `--model auto`.
 
         Only the conversation is stored; credentials never pass through this API.
@@ -462,9 +462,9 @@ class RunStore:
             self._require_run(conn, run_id)
             cursor = conn.execute(
                 "INSERT INTO llm_exchanges (run_id, trial_id, worker, model, prompt, reply,"
-                " latency, outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " latency, outcome, created_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, trial_id, worker, model, prompt, reply, latency, outcome,
-                 rec.to_text(rec.utc_now())))
+                 rec.to_text(rec.utc_now()), error))
             exchange_id = cursor.lastrowid
         assert exchange_id is not None
         return exchange_id
@@ -473,7 +473,7 @@ class RunStore:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, run_id, trial_id, worker, model, prompt, reply, latency, outcome,"
-                " created_at FROM llm_exchanges WHERE run_id = ? ORDER BY id",
+                " created_at, error FROM llm_exchanges WHERE run_id = ? ORDER BY id",
                 (run_id,)).fetchall()
         return [_llm_exchange(row) for row in rows]
 
@@ -608,4 +608,4 @@ def _llm_exchange(row: sqlite3.Row) -> LlmExchange:
     return LlmExchange(id=int(row["id"]), run_id=row["run_id"], trial_id=row["trial_id"],
                        worker=row["worker"], model=row["model"], prompt=row["prompt"],
                        reply=row["reply"], latency=row["latency"], outcome=row["outcome"],
-                       created_at=created)
+                       created_at=created, error=row["error"])

@@ -107,7 +107,10 @@ _V2: tuple[str, ...] = (
     "CREATE INDEX llm_exchanges_by_model ON llm_exchanges (run_id, model)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+# Why a rewrite was not run: the compile error, or the safety check's refusal.
+_V3: tuple[str, ...] = ("ALTER TABLE llm_exchanges ADD COLUMN error TEXT",)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 """MIGRATIONS[i] takes a store from version i to i + 1. Append only; never edit a shipped one.
 
 A migration that rebuilds a table must run with foreign keys off; write it as a function."""
