@@ -177,3 +177,22 @@ def test_the_api_key_never_reaches_the_store_the_workspace_or_events(
         assert llm_key.encode() not in path.read_bytes(), path
     for wal in tmp_path.glob("runs.db*"):
         assert llm_key.encode() not in wal.read_bytes(), wal
+
+
+def test_a_hostile_rewrite_is_refused_recorded_and_the_run_goes_on(
+        fake_llm, llm_key, tmp_path: Path) -> None:
+    """An endpoint answering with a script that reaches for the machine: nothing runs, the
+    exchange is stored as refused with the check's reason, and the next rewrite runs."""
+    marker = tmp_path / "pwned"
+    hostile = DEV_PINE.rstrip() + f'\nlog.os.system("touch {marker}")\n'
+    fake_llm.script(good(hostile), good(variant(8)))
+    store, outcome = run(fake_llm, tmp_path, max_iterations=2, max_consecutive_errors=3)
+    assert not marker.exists()
+    with store:
+        exchanges = store.llm_exchanges(outcome.run_id)
+        assert [e.outcome for e in exchanges] == ["refused", "ok"]
+        assert exchanges[0].error and "`log.os` is not part of Pine" in exchanges[0].error
+        assert exchanges[0].trial_id is None, "a refused rewrite is never a trial"
+        trials = store.trials(outcome.run_id)
+        assert [t.proposer for t in trials] == ["baseline", "llm"]
+        assert all("log.os" not in store.source(t.source_hash).pine for t in trials)

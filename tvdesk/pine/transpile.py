@@ -104,8 +104,10 @@ def _read_cached(path: Path) -> str | None:
 class TranspileCache:
     """Disk cache of transpiled, safety-checked scripts shared by all worker processes."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, writable: bool = True) -> None:
+        """`writable=False`: read the shared cache but never write it (a confined worker)."""
         self.root = root or paths.cache_dir() / "transpiled"
+        self.writable = writable
         self._memo: dict[str, Transpiled] = {}
 
     def get(self, pine_source: str) -> Transpiled:
@@ -125,7 +127,8 @@ class TranspileCache:
         else:
             python = transpile_source(pine_source)
             check_generated_code(python, pine_source)
-            write_text_atomically(path, python)
+            if self.writable:
+                write_text_atomically(path, python)
         result = Transpiled(source_hash=key, path=path, python=python)
         self._memo[key] = result
         return result

@@ -185,8 +185,12 @@ def read_roots() -> list[Path]:
     return sorted(root for root in roots if root.exists())
 
 
-def confine(scratch: Path, readable: Iterable[Path]) -> str:
-    """Apply no_new_privs and the Landlock ruleset; say what was applied, or why not."""
+def confine(scratch: Path, readable: Iterable[Path], read_dirs: Iterable[Path] = ()) -> str:
+    """Apply no_new_privs and the Landlock ruleset; say what was applied, or why not.
+
+    readable: single files the worker may read (market data); read_dirs: folders it may read
+    (the transpile cache), on top of `read_roots()`.
+    """
     abi = landlock_abi()
     if abi < 1:
         return "not confined: this system has no Landlock (Linux 5.13+ with Landlock enabled)"
@@ -208,6 +212,7 @@ def confine(scratch: Path, readable: Iterable[Path]) -> str:
         write = _WRITE | _READ | _FS_TRUNCATE * (abi >= 3) | _FS_REFER * (abi >= 2)
         rules = [(root, _READ | _FS_EXECUTE) for root in read_roots()]
         rules += [(Path(path), _FS_READ_FILE) for path in readable]
+        rules += [(Path(path), _READ) for path in read_dirs]
         rules += [(scratch, write), (Path("/dev/null"), _FS_READ_FILE | _FS_WRITE_FILE)]
         for path, access in rules:
             _add_rule(libc, ruleset, path, access & handled_fs)

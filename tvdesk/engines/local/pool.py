@@ -60,12 +60,13 @@ def _init_worker(cancel_ring: Any, limits: WorkerLimits, pool_dir: str,
     confine.limit_memory(limits.memory_mb)
     status = "not confined: turned off in the settings"
     if limits.confine:
-        status = confine.confine(scratch, [Path(path) for path in readable]
-                                 + [Path(cache_root)])
+        status = confine.confine(scratch, [Path(path) for path in readable],
+                                 read_dirs=[Path(cache_root)])
     _worker_state["confinement"] = status
     _worker_state["limits"] = limits
     _worker_state["clock"] = confine.TrialClock(limits.trial_cpu_seconds)
-    _worker_state["context"] = BacktestContext(TranspileCache(Path(cache_root)), scratch=scratch)
+    _worker_state["context"] = BacktestContext(TranspileCache(Path(cache_root), writable=False),
+                                               scratch=scratch)
     _worker_state["cancel_ring"] = cancel_ring
 
 
@@ -146,10 +147,12 @@ class WorkerPool:
 
             if self._pool_dir is None:
                 self._pool_dir = tempfile.mkdtemp(prefix="tvdesk-workers-")
+            cache_root = paths.cache_dir() / "transpiled"
+            cache_root.mkdir(parents=True, exist_ok=True)  # workers may read it, never make it
             self._executor = ProcessPoolExecutor(
                 max_workers=self.size, mp_context=self._ctx, initializer=_init_worker,
                 initargs=(self._ring, self.limits, self._pool_dir, tuple(sorted(self._readable)),
-                          str(paths.cache_dir() / "transpiled")),
+                          str(cache_root)),
             )
         return self._executor
 
