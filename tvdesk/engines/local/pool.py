@@ -93,10 +93,10 @@ def _run_job(job_id: int, request: BacktestRequest) -> tuple[BacktestResult, flo
         result = run_backtest(request, _worker_state["context"], cancelled)
     except TrialLimitExceeded:
         raise EngineError(f"the trial exceeded its CPU limit of {limits.trial_cpu_seconds:g} s "
-                          "and was stopped (see [sandbox] trial_cpu_seconds)") from None
+                          "and was stopped") from None
     except MemoryError:
         raise EngineError(f"the trial exceeded the memory limit of {limits.memory_mb} MB and "
-                          "was stopped (see [sandbox] worker_memory_mb)") from None
+                          "was stopped") from None
     finally:
         clock.disarm()
     return result, time.perf_counter() - started
