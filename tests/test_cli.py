@@ -147,3 +147,18 @@ def test_optimize_with_a_missing_data_file_is_a_clear_error(tmp_path: Path) -> N
     assert run.returncode == 2
     assert "nope.csv: file not found" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_script_the_safety_check_refuses_exits_2_naming_line_and_construct(
+        tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    script = tmp_path / "evil.pine"
+    script.write_text('//@version=6\nstrategy("evil")\nx = ta.sma(close, 3)\n'
+                      f'log.os.system("touch {marker}")\n', encoding="utf-8")
+    data = Path(__file__).resolve().parent.parent / "resources" / "data" / "EURUSD_1h.csv"
+    result = tvdesk("evaluate", "--script", str(script), "--data", str(data),
+                    "--mintick", "0.00001")
+    assert result.returncode == 2
+    assert "evil.pine: Pine line 4: refused: `log.os` is not part of Pine" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not marker.exists()

@@ -12,6 +12,7 @@ from pathlib import Path
 from tvdesk.errors import InputError, PineError
 from tvdesk.model import Strategy
 from tvdesk.pine.declarations import build_strategy
+from tvdesk.pine.safety import RefusedScript
 from tvdesk.pine.transpile import TranspileCache
 
 _default_cache: TranspileCache | None = None
@@ -47,7 +48,9 @@ def load_strategy_source(source: str, path: str | None = None,
     except PineError as exc:
         if not path:
             raise
-        located = PineError(f"{path}: {exc}", feature=exc.feature)
+        located = (RefusedScript(f"{path}: {exc}", construct=exc.construct)
+                   if isinstance(exc, RefusedScript)
+                   else PineError(f"{path}: {exc}", feature=exc.feature))
         located.line = exc.line
         raise located from None
     return build_strategy(source, transpiled.python, path=path)
