@@ -310,10 +310,11 @@ class _Checker:
             if arg.annotation is not None:
                 self._annotation(arg.annotation, outer)
             self._bind(scope, arg.arg, _VARIABLE, arg)
-        for name in _local_bindings(node.body):
+        variables, functions = _local_bindings(node.body)
+        for name in variables:
             self._bind(scope, name, _VARIABLE, node)
-        for inner in _nested_functions(node.body):
-            scope.names[inner] = _FUNCTION
+        for name in functions:
+            self._bind(scope, name, _FUNCTION, node)
         self._block(node.body, scope)
 
     def _nested_def(self, node: ast.FunctionDef, scope: _Scope) -> None:
@@ -619,35 +620,24 @@ class _Checker:
             raise _refuse(first, ast.unparse(first)[:40], "a method is named, not computed")
 
 
-def _local_bindings(body: list[ast.stmt]) -> set[str]:
-    """Names a function body binds (its locals), not descending into nested functions."""
-    names: set[str] = set()
+def _local_bindings(body: list[ast.stmt]) -> tuple[set[str], set[str]]:
+    """(variables, functions) a function body binds, not descending into nested functions."""
+    variables: set[str] = set()
+    functions: set[str] = set()
     stack: list[ast.AST] = list(body)
     while stack:
         node = stack.pop()
         if isinstance(node, ast.FunctionDef):
-            names.add(node.name)
+            functions.add(node.name)
             stack.extend(node.args.defaults)
             stack.extend(node.decorator_list)
             continue
         if isinstance(node, ast.Lambda):
             continue
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
+            variables.add(node.id)
         stack.extend(ast.iter_child_nodes(node))
-    return names
-
-
-def _nested_functions(body: list[ast.stmt]) -> set[str]:
-    names: set[str] = set()
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.FunctionDef):
-            names.add(node.name)
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-    return names
+    return variables, functions
 
 
 # --------------------------------------------------------------------------------------------
