@@ -111,8 +111,9 @@ class LLMWorker:
             self._exchange(model, prompt, None, None, outcome)
             self._error(str(exc))
             return
-        if len(reply.text.encode("utf-8")) > MAX_REPLY_BYTES:
-            reason = (f"the reply was {len(reply.text.encode('utf-8')) // 1024} KB; replies over "
+        reply_bytes = len(reply.text.encode("utf-8"))
+        if reply_bytes > MAX_REPLY_BYTES:
+            reason = (f"the reply was {reply_bytes // 1024} KB; replies over "
                       f"{MAX_REPLY_BYTES // 1024} KB are not read")
             self._exchange(model, prompt, reply.text[:MAX_REPLY_BYTES], reply.latency_seconds,
                            "refused", error=reason)

@@ -108,10 +108,6 @@ class _Refusal(Exception):
         self.reason = reason
 
 
-def _refuse(node: ast.AST | None, construct: str, reason: str) -> _Refusal:
-    return _Refusal(node, construct, reason)
-
-
 def _dotted(node: ast.AST) -> list[str] | None:
     """`a.b.c` -> ['a', 'b', 'c']; None when the chain does not start at a name."""
     parts: list[str] = []
@@ -137,7 +133,6 @@ class _Checker:
         self.module = _Scope("module")
         self.instance_fields: set[str] = set(BUILTIN_OBJECT_FIELDS)
         self.script_functions: set[str] = set()
-        self._callees: set[int] = set()  # attribute chains being called (`input.int(...)`)
 
     # ---- module level ---------------------------------------------------------------------
 
@@ -151,8 +146,8 @@ class _Checker:
                 self._import_from(stmt)
             elif isinstance(stmt, ast.Import):
                 names = ", ".join(alias.name for alias in stmt.names)
-                raise _refuse(stmt, f"import {names}",
-                              "Pine library imports are not supported by the local engine")
+                raise _Refusal(stmt, f"import {names}",
+                               "Pine library imports are not supported by the local engine")
             elif isinstance(stmt, ast.ClassDef):
                 self._class(stmt)
             elif isinstance(stmt, ast.FunctionDef):
@@ -160,9 +155,9 @@ class _Checker:
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 self._module_assignment(stmt)
             else:
-                raise _refuse(stmt, type(stmt).__name__,
-                              f"a module-level {type(stmt).__name__} is not something the "
-                              "transpiler writes")
+                raise _Refusal(stmt, type(stmt).__name__,
+                               f"a module-level {type(stmt).__name__} is not something the "
+                               "transpiler writes")
 
     def _collect_script_definitions(self, tree: ast.Module) -> None:
         """UDT fields and script function names, wherever declared (attributes are by name)."""
@@ -178,21 +173,21 @@ class _Checker:
                 self.script_functions.add(node.name)
         bad = sorted(self.instance_fields & FORBIDDEN_ATTRIBUTES)
         if bad:
-            raise _refuse(None, bad[0], f"a field named `{bad[0]}` is not allowed by the local "
-                          "engine (Python gives that name a meaning of its own); rename it")
+            raise _Refusal(None, bad[0], f"a field named `{bad[0]}` is not allowed by the local "
+                           "engine (Python gives that name a meaning of its own); rename it")
 
     def _import_from(self, stmt: ast.ImportFrom) -> None:
         module = stmt.module or ""
         if stmt.level:
-            raise _refuse(stmt, f"from {'.' * stmt.level}{module} import",
-                          "relative imports are not allowed")
+            raise _Refusal(stmt, f"from {'.' * stmt.level}{module} import",
+                           "relative imports are not allowed")
         for alias in stmt.names:
             if alias.name == "*":
-                raise _refuse(stmt, f"from {module} import *", "star imports are not allowed")
+                raise _Refusal(stmt, f"from {module} import *", "star imports are not allowed")
             symbol = self._importable(module, alias.name)
             if symbol is None:
                 shown = f"{module}.{alias.name}" if module != "pynecore.lib" else alias.name
-                raise _refuse(stmt, shown, f"`{shown}` is not part of Pine")
+                raise _Refusal(stmt, shown, f"`{shown}` is not part of Pine")
             self._bind(self.module, alias.asname or alias.name, symbol, stmt)
 
     def _importable(self, module: str, name: str) -> Symbol | None:
@@ -206,7 +201,7 @@ class _Checker:
 
     def _bind(self, scope: _Scope, name: str, symbol: Symbol, node: ast.AST) -> None:
         if _bad_binding(name):
-            raise _refuse(node, name, f"the name `{name}` is reserved")
+            raise _Refusal(node, name, f"the name `{name}` is reserved")
         scope.names[name] = symbol
 
     def _module_assignment(self, stmt: ast.Assign | ast.AnnAssign) -> None:
@@ -217,19 +212,20 @@ class _Checker:
             self._expr(stmt.value, self.module)
         for target in targets:
             if not isinstance(target, ast.Name):
-                raise _refuse(stmt, ast.unparse(target),
-                              "a module constant must be assigned to a plain name")
+                raise _Refusal(stmt, ast.unparse(target),
+                               "a module constant must be assigned to a plain name")
             self._bind(self.module, target.id, _VARIABLE, stmt)
 
     # ---- classes: UDTs and enums ----------------------------------------------------------
 
     def _class(self, node: ast.ClassDef) -> None:
         if node.bases or node.keywords:
-            raise _refuse(node, f"class {node.name}(...)",
-                          "a type may not inherit or take a metaclass")
+            raise _Refusal(node, f"class {node.name}(...)",
+                           "a type may not inherit or take a metaclass")
         decorators = [ast.unparse(d) for d in node.decorator_list]
         if decorators not in ([], ["udt"]):
-            raise _refuse(node, f"@{decorators[0]}", "only Pine types (@udt) and enums are allowed")
+            raise _Refusal(node, f"@{decorators[0]}",
+                           "only Pine types (@udt) and enums are allowed")
         if decorators:
             self._decorator_symbol(node.decorator_list[0], self.module, "udt")
         scope = _Scope("class", parent=self.module)
@@ -248,8 +244,8 @@ class _Checker:
                 self._expr(stmt.value, scope)
                 name = stmt.targets[0].id
             else:
-                raise _refuse(stmt, type(stmt).__name__,
-                              f"a type body holds only fields, not a {type(stmt).__name__}")
+                raise _Refusal(stmt, type(stmt).__name__,
+                               f"a type body holds only fields, not a {type(stmt).__name__}")
             self._bind(scope, name, _VARIABLE, stmt)
             members.add(name)
         if decorators:
@@ -266,15 +262,15 @@ class _Checker:
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
                 and self._lookup(value.func.id, scope) == Symbol("helper", "field"):
             if value.args or [kw.arg for kw in value.keywords] != ["default_factory"]:
-                raise _refuse(value, ast.unparse(value)[:60],
-                              "field() takes only default_factory")
+                raise _Refusal(value, ast.unparse(value)[:60],
+                               "field() takes only default_factory")
             factory = value.keywords[0].value
             if not isinstance(factory, ast.Lambda):
-                raise _refuse(factory, ast.unparse(factory)[:60],
-                              "a field's default factory must be `lambda: value`")
+                raise _Refusal(factory, ast.unparse(factory)[:60],
+                               "a field's default factory must be `lambda: value`")
             args = factory.args
             if args.args or args.posonlyargs or args.kwonlyargs or args.vararg or args.kwarg:
-                raise _refuse(factory, "lambda", "a default factory takes no arguments")
+                raise _Refusal(factory, "lambda", "a default factory takes no arguments")
             # Run later, when an instance is made: it sees the finished module, not the class.
             self._expr(factory.body, _Scope("lambda", parent=self.module))
             return
@@ -284,23 +280,21 @@ class _Checker:
 
     def _main(self, node: ast.FunctionDef) -> None:
         if node.name != "main":
-            raise _refuse(node, f"def {node.name}",
-                          "only main() may be defined at module level")
-        if len(node.decorator_list) != 1 or ast.unparse(node.decorator_list[0].func
-                                                         if isinstance(node.decorator_list[0],
-                                                                       ast.Call)
-                                                         else node.decorator_list[0]) \
-                != "script.strategy":
-            raise _refuse(node, "def main", "main() must be declared by @script.strategy(...)")
-        self._expr(node.decorator_list[0], self.module)
+            raise _Refusal(node, f"def {node.name}",
+                           "only main() may be defined at module level")
+        [decorator] = node.decorator_list if len(node.decorator_list) == 1 else [None]
+        declared = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if declared is None or ast.unparse(declared) != "script.strategy":
+            raise _Refusal(node, "def main", "main() must be declared by @script.strategy(...)")
+        self._expr(decorator, self.module)
         self._function(node, self.module)
         self._bind(self.module, node.name, _FUNCTION, node)
 
     def _function(self, node: ast.FunctionDef, outer: _Scope) -> None:
         args = node.args
         if args.posonlyargs or args.kwonlyargs or args.vararg or args.kwarg:
-            raise _refuse(node, f"def {node.name}(...)",
-                          "functions take plain parameters only (no *args, **kwargs)")
+            raise _Refusal(node, f"def {node.name}(...)",
+                           "functions take plain parameters only (no *args, **kwargs)")
         if node.returns is not None:
             self._annotation(node.returns, outer)
         for default in args.defaults:
@@ -321,14 +315,14 @@ class _Checker:
         for decorator in node.decorator_list:
             name = ast.unparse(decorator)
             if name not in ("method", "overload"):
-                raise _refuse(decorator, f"@{name}", "only @method and @overload are allowed")
+                raise _Refusal(decorator, f"@{name}", "only @method and @overload are allowed")
             self._decorator_symbol(decorator, scope, name)
         self._function(node, scope)
 
     def _decorator_symbol(self, node: ast.expr, scope: _Scope, name: str) -> None:
         if not isinstance(node, ast.Name) or self._lookup(node.id, scope) != Symbol(
                 "helper", "decorator"):
-            raise _refuse(node, f"@{name}", f"`{name}` is not PyneCore's decorator here")
+            raise _Refusal(node, f"@{name}", f"`{name}` is not PyneCore's decorator here")
 
     # ---- statements -------------------------------------------------------------------------
 
@@ -371,12 +365,12 @@ class _Checker:
                          ast.Assert: "assert", ast.Import: "import", ast.ImportFrom: "import",
                          ast.ClassDef: "class", ast.Match: "match"}.get(type(stmt),
                                                                         type(stmt).__name__)
-            raise _refuse(stmt, construct, f"`{construct}` is not something Pine can express")
+            raise _Refusal(stmt, construct, f"`{construct}` is not something Pine can express")
 
     def _target(self, target: ast.expr, scope: _Scope, load_too: bool = False) -> None:
         if isinstance(target, ast.Name):
             if _bad_binding(target.id):
-                raise _refuse(target, target.id, f"the name `{target.id}` is reserved")
+                raise _Refusal(target, target.id, f"the name `{target.id}` is reserved")
             if load_too:
                 self._name(target, scope)
         elif isinstance(target, (ast.Tuple, ast.List)):
@@ -387,8 +381,8 @@ class _Checker:
             if isinstance(base, ast.Name):
                 symbol = self._lookup(base.id, scope)
                 if symbol is None or symbol.kind != "variable":
-                    raise _refuse(target, ast.unparse(target),
-                                  f"`{ast.unparse(target)}` cannot be assigned")
+                    raise _Refusal(target, ast.unparse(target),
+                                   f"`{ast.unparse(target)}` cannot be assigned")
             else:
                 self._expr(base, scope)
             self._instance_attribute(target, target.attr)
@@ -397,7 +391,7 @@ class _Checker:
             self._expr(target.slice, scope)
             self._require_value(target.value, scope)
         else:
-            raise _refuse(target, ast.unparse(target), "cannot assign to this")
+            raise _Refusal(target, ast.unparse(target), "cannot assign to this")
 
     # ---- expressions ------------------------------------------------------------------------
 
@@ -409,7 +403,7 @@ class _Checker:
     def _expr(self, node: ast.expr, scope: _Scope, annotation: bool = False) -> None:
         if isinstance(node, ast.Constant):
             if not isinstance(node.value, _ALLOWED_CONSTANTS):
-                raise _refuse(node, repr(node.value)[:40], "only numbers, strings and booleans")
+                raise _Refusal(node, repr(node.value)[:40], "only numbers, strings and booleans")
         elif isinstance(node, ast.Name):
             self._name(node, scope, bare_type_ok=annotation)
         elif isinstance(node, ast.Attribute):
@@ -425,7 +419,7 @@ class _Checker:
         elif isinstance(node, (ast.Tuple, ast.List)):
             for element in node.elts:
                 if isinstance(element, ast.Starred):
-                    raise _refuse(element, "*", "star expressions are not allowed")
+                    raise _Refusal(element, "*", "star expressions are not allowed")
                 self._expr(element, scope, annotation)
         elif isinstance(node, ast.BoolOp):
             for value in node.values:
@@ -447,7 +441,7 @@ class _Checker:
             self._expr(node.value, scope)
             self._target(node.target, scope)
             if scope.kind != "function":
-                raise _refuse(node, ":=", "assignment expressions only inside functions")
+                raise _Refusal(node, ":=", "assignment expressions only inside functions")
         else:
             construct = {ast.Lambda: "lambda", ast.JoinedStr: "f-string",
                          ast.ListComp: "comprehension", ast.SetComp: "comprehension",
@@ -455,7 +449,7 @@ class _Checker:
                          ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
                          ast.Starred: "*", ast.Dict: "dict literal", ast.Set: "set literal",
                          ast.Slice: "slice"}.get(type(node), type(node).__name__)
-            raise _refuse(node, construct, f"`{construct}` is not something Pine can express")
+            raise _Refusal(node, construct, f"`{construct}` is not something Pine can express")
 
     def _lookup(self, name: str, scope: _Scope) -> Symbol | None:
         """Python's resolution: local, enclosing functions, module (bound so far), builtins."""
@@ -475,27 +469,28 @@ class _Checker:
               called: bool = False) -> Symbol:
         symbol = self._lookup(node.id, scope)
         if symbol is None:
-            raise _refuse(node, node.id, f"`{node.id}` is not part of Pine and not defined by "
-                          "the script")
+            raise _Refusal(node, node.id, f"`{node.id}` is not part of Pine and not defined by "
+                           "the script")
         if called:
             return symbol
         if symbol.kind == "api":
             entry = self.api.get(symbol.path)
             assert entry is not None
             if entry.kind in ("namespace", "object") and not entry.property:
-                raise _refuse(node, node.id, f"the namespace `{node.id}` cannot be used as a "
-                              "value")
+                raise _Refusal(node, node.id, f"the namespace `{node.id}` cannot be used as a "
+                               "value")
             if entry.kind == "function" and not entry.property:
-                raise _refuse(node, node.id, f"the function `{node.id}` cannot be used as a "
-                              "value; call it")
+                raise _Refusal(node, node.id, f"the function `{node.id}` cannot be used as a "
+                               "value; call it")
         elif symbol.kind == "helper":
             if symbol.path != "type":
-                raise _refuse(node, node.id, f"`{node.id}` cannot be used as a value")
+                raise _Refusal(node, node.id, f"`{node.id}` cannot be used as a value")
         elif symbol.kind == "builtin" and not (bare_type_ok or node.id in BUILTIN_TYPES):
-            raise _refuse(node, node.id, f"the builtin `{node.id}` can only be called")
+            raise _Refusal(node, node.id, f"the builtin `{node.id}` can only be called")
         return symbol
 
-    def _attribute(self, node: ast.Attribute, scope: _Scope) -> None:
+    def _attribute(self, node: ast.Attribute, scope: _Scope, called: bool = False) -> None:
+        """`called`: the chain is the function of a call (`input.int(...)`, `plot(...)`)."""
         parts = _dotted(node)
         if parts is None:  # a chain on a call, subscript, ...: instance attributes
             base: ast.expr = node
@@ -513,23 +508,24 @@ class _Checker:
         assert isinstance(head, ast.Name)
         symbol = self._lookup(parts[0], scope)
         if symbol is None:
-            raise _refuse(node, ".".join(parts), f"`{parts[0]}` is not part of Pine and not "
-                          "defined by the script")
+            raise _Refusal(node, ".".join(parts), f"`{parts[0]}` is not part of Pine and not "
+                           "defined by the script")
         rest = parts[1:]
         if symbol.kind == "api":
-            rest = self._walk_api(node, symbol.path, rest)
+            rest = self._walk_api(node, symbol.path, rest, called)
         elif symbol.kind in ("udt", "enum"):
             if rest[0] not in symbol.members:
-                raise _refuse(node, ".".join(parts[:2]), f"`{parts[1]}` is not a member of the "
-                              f"type `{parts[0]}`")
+                raise _Refusal(node, ".".join(parts[:2]), f"`{parts[1]}` is not a member of the "
+                               f"type `{parts[0]}`")
             rest = rest[1:]
         elif symbol.kind != "variable":
-            raise _refuse(node, ".".join(parts[:2]), f"`{parts[0]}` has no members a script "
-                          "may read")
+            raise _Refusal(node, ".".join(parts[:2]), f"`{parts[0]}` has no members a script "
+                           "may read")
         for attr in rest:
             self._instance_attribute(node, attr)
 
-    def _walk_api(self, node: ast.Attribute, path: str, rest: list[str]) -> list[str]:
+    def _walk_api(self, node: ast.Attribute, path: str, rest: list[str],
+                  called: bool) -> list[str]:
         """Follow a chain through the allow-list; return the attributes left on a value."""
         entry = self.api.get(path)
         while rest and entry is not None and entry.kind in ("namespace", "object"):
@@ -538,31 +534,28 @@ class _Checker:
             if found is None:
                 shown = next_path.replace("string.", "str.", 1) \
                     if next_path.startswith("string.") else next_path
-                raise _refuse(node, shown, f"`{shown}` is not part of Pine")
+                raise _Refusal(node, shown, f"`{shown}` is not part of Pine")
             path, entry, rest = next_path, found, rest[1:]
         if entry is not None and not rest and entry.kind in ("namespace", "object") \
                 and not entry.property:
-            if not self._calling(node):
-                raise _refuse(node, path, f"the namespace `{path}` cannot be used as a value")
+            if not called:
+                raise _Refusal(node, path, f"the namespace `{path}` cannot be used as a value")
             if entry.kind == "namespace" and not entry.callable:
-                raise _refuse(node, path, f"the namespace `{path}` cannot be called")
+                raise _Refusal(node, path, f"the namespace `{path}` cannot be called")
         return rest
-
-    def _calling(self, node: ast.AST) -> bool:
-        return id(node) in self._callees
 
     def _instance_attribute(self, node: ast.AST, attr: str) -> None:
         if attr.startswith("_") or attr in FORBIDDEN_ATTRIBUTES:
-            raise _refuse(node, f".{attr}", f"the attribute `{attr}` is not allowed")
+            raise _Refusal(node, f".{attr}", f"the attribute `{attr}` is not allowed")
         if attr not in self.instance_fields:
-            raise _refuse(node, f".{attr}", f"`{attr}` is not a field of any type the script "
-                          "declares")
+            raise _Refusal(node, f".{attr}", f"`{attr}` is not a field of any type the script "
+                           "declares")
 
     def _require_value(self, node: ast.expr, scope: _Scope) -> None:
         if isinstance(node, ast.Name):
             symbol = self._lookup(node.id, scope)
             if symbol is not None and symbol.kind not in ("variable",):
-                raise _refuse(node, node.id, f"`{node.id}` cannot be changed by a script")
+                raise _Refusal(node, node.id, f"`{node.id}` cannot be changed by a script")
 
     def _call(self, node: ast.Call, scope: _Scope) -> None:
         func = node.func
@@ -570,28 +563,24 @@ class _Checker:
         if isinstance(func, ast.Name):
             symbol = self._name(func, scope, called=True)
             if symbol.kind == "variable":
-                raise _refuse(func, func.id, f"`{func.id}` is a value, not a function")
+                raise _Refusal(func, func.id, f"`{func.id}` is a value, not a function")
             if symbol.kind == "helper" and symbol.path in ("decorator", "field"):
-                raise _refuse(func, func.id, f"`{func.id}` cannot be called here")
+                raise _Refusal(func, func.id, f"`{func.id}` cannot be called here")
             if symbol.kind == "api":
                 entry = self.api.get(symbol.path)
                 if entry is not None and entry.kind == "namespace" and not entry.callable:
-                    raise _refuse(func, func.id, f"the namespace `{func.id}` cannot be called")
+                    raise _Refusal(func, func.id, f"the namespace `{func.id}` cannot be called")
                 if entry is not None and entry.kind == "value":
-                    raise _refuse(func, func.id, f"`{func.id}` is a value, not a function")
+                    raise _Refusal(func, func.id, f"`{func.id}` is a value, not a function")
         elif isinstance(func, ast.Attribute):
-            self._callees.add(id(func))
-            try:
-                self._attribute(func, scope)
-            finally:
-                self._callees.discard(id(func))
+            self._attribute(func, scope, called=True)
         else:
             self._expr(func, scope)
         for keyword in node.keywords:
             if keyword.arg is None:
-                raise _refuse(keyword, "**", "`**` arguments are not allowed")
+                raise _Refusal(keyword, "**", "`**` arguments are not allowed")
             if keyword.arg.startswith("_"):
-                raise _refuse(keyword, keyword.arg, f"the argument `{keyword.arg}` is reserved")
+                raise _Refusal(keyword, keyword.arg, f"the argument `{keyword.arg}` is reserved")
             self._expr(keyword.value, scope)
         args = list(node.args)
         if symbol == Symbol("helper", "method_call"):
@@ -599,25 +588,25 @@ class _Checker:
             args = args[1:]
         for arg in args:
             if isinstance(arg, ast.Starred):
-                raise _refuse(arg, "*", "`*` arguments are not allowed")
+                raise _Refusal(arg, "*", "`*` arguments are not allowed")
             self._expr(arg, scope, annotation=symbol == Symbol("builtin", "isinstance"))
 
     def _method_name(self, node: ast.Call, scope: _Scope) -> None:
         """`method_call(NAME, receiver, ...)`: PyneCore looks NAME up with getattr."""
         if not node.args:
-            raise _refuse(node, "method_call()", "method_call needs a method")
+            raise _Refusal(node, "method_call()", "method_call needs a method")
         first = node.args[0]
         if isinstance(first, ast.Constant) and isinstance(first.value, str):
             name = first.value
             if name.startswith("_") or name in FORBIDDEN_ATTRIBUTES or (
                     name not in self.api.method_names and name not in self.script_functions):
-                raise _refuse(first, f".{name}()", f"`{name}` is not a Pine method")
+                raise _Refusal(first, f".{name}()", f"`{name}` is not a Pine method")
         elif isinstance(first, ast.Name):
             symbol = self._lookup(first.id, scope)
             if symbol != _FUNCTION:
-                raise _refuse(first, first.id, f"`{first.id}` is not a method of the script")
+                raise _Refusal(first, first.id, f"`{first.id}` is not a method of the script")
         else:
-            raise _refuse(first, ast.unparse(first)[:40], "a method is named, not computed")
+            raise _Refusal(first, ast.unparse(first)[:40], "a method is named, not computed")
 
 
 def _local_bindings(body: list[ast.stmt]) -> tuple[set[str], set[str]]:

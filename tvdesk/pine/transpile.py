@@ -93,12 +93,12 @@ def transpile_source(pine_source: str) -> str:
 
 
 def _read_cached(path: Path) -> str | None:
+    """The cached translation, or None when there is none (or it cannot be read: translate
+    again and overwrite it)."""
     try:
         return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
     except (OSError, UnicodeDecodeError):
-        return None  # unreadable: translate again and overwrite
+        return None
 
 
 class TranspileCache:

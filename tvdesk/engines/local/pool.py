@@ -58,7 +58,7 @@ def _init_worker(cancel_ring: Any, limits: WorkerLimits, pool_dir: str,
     sys.pycache_prefix = str(scratch / "bytecode")  # PyneCore's compiled scripts stay private
     confine.scrub_environment(scratch)
     confine.limit_memory(limits.memory_mb)
-    status = "not confined: turned off in the settings"
+    status = "not confined: turned off by the caller (WorkerLimits.confine)"
     if limits.confine:
         status = confine.confine(scratch, [Path(path) for path in readable],
                                  read_dirs=[Path(cache_root)])
@@ -102,9 +102,9 @@ def _run_job(job_id: int, request: BacktestRequest) -> tuple[BacktestResult, flo
     return result, time.perf_counter() - started
 
 
-def _data_files(request: BacktestRequest) -> set[str]:
-    """The files a request makes a worker read, resolved as the worker will open them."""
-    return {str(Path(request.data_path).resolve())} if request.data_path else set()
+def _resolved(paths: Iterable[str]) -> set[str]:
+    """Files a worker will read, as absolute paths (the form its read rules are kept in)."""
+    return {str(Path(path).resolve()) for path in paths}
 
 
 def _context() -> mp.context.BaseContext:
@@ -173,16 +173,15 @@ class WorkerPool:
         Starting the forkserver and the workers blocks its caller for about a second, so it
         happens in a thread: an event loop driving a GUI keeps painting meanwhile.
         """
-        readable = {str(Path(path).resolve()) for path in data_files}
-        return await asyncio.to_thread(self._start_blocking, readable)
+        return await asyncio.to_thread(self._start_blocking, _resolved(data_files))
 
     async def run(self, request: BacktestRequest) -> tuple[BacktestResult, float]:
         """Run one request in a worker: (result, seconds spent in the worker)."""
         loop = asyncio.get_running_loop()
         job_id = next(self._ids)
-        readable = _data_files(request)
+        readable = _resolved([request.data_path] if request.data_path else [])
         if self._executor is None or not readable <= self._readable:
-            await self.warm_up(readable)
+            await asyncio.to_thread(self._start_blocking, readable)
         executor = self._ensure(readable)
         future = loop.run_in_executor(executor, _run_job, job_id, request)
         try:
