@@ -92,3 +92,33 @@ def test_a_killed_worker_fails_one_job_and_the_pool_recovers(tmp_path: Path) -> 
             return len(after.trades)
 
     assert asyncio.run(scenario()) == 10
+
+
+def test_a_new_pool_removes_scratch_folders_of_dead_pools_only(tmp_path: Path) -> None:
+    """A run killed with -9 cannot clean up; the next pool does, and leaves live ones alone."""
+    import subprocess
+    import sys
+
+    from tvdesk import paths
+
+    root = paths.cache_dir() / "workers"
+    root.mkdir(parents=True, exist_ok=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = root / f"pool-{gone.stdout.strip()}-abc"
+    (dead / "worker-1" / "scripts").mkdir(parents=True)
+    live = root / f"pool-{os.getppid()}-xyz"
+    live.mkdir()
+
+    async def scenario() -> bool:
+        async with LocalEngine(processes=1) as engine:
+            request = _request(tmp_path, QUICK, 40)
+            await engine.run(request)
+            own = list(root.glob(f"pool-{os.getpid()}-*"))
+            return len(own) == 1 and own[0].is_dir()
+
+    assert asyncio.run(scenario()), "the pool keeps its scratch folders in the cache"
+    assert not dead.exists()
+    assert live.exists()
+    assert not list(root.glob(f"pool-{os.getpid()}-*")), "a closed pool removes its folder"
+    live.rmdir()

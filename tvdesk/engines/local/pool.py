@@ -107,6 +107,32 @@ def _resolved(paths: Iterable[str]) -> set[str]:
     return {str(Path(path).resolve()) for path in paths}
 
 
+def _new_pool_dir(root: Path) -> str:
+    """A folder for this pool's worker scratch folders, named after this process.
+
+    A process killed with -9 cannot remove its folder, so each new pool first removes the
+    folders of pools whose process is gone (POSIX only: elsewhere there is no harmless way to
+    ask whether a process id is alive).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        for stale in root.glob("pool-*-*"):
+            owner = stale.name.split("-")[1]
+            if owner.isdigit() and not _alive(int(owner)):
+                shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"pool-{os.getpid()}-", dir=root)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def _context() -> mp.context.BaseContext:
     if sys.platform.startswith("linux"):
         ctx = mp.get_context("forkserver")
@@ -146,7 +172,7 @@ class WorkerPool:
             from tvdesk import paths
 
             if self._pool_dir is None:
-                self._pool_dir = tempfile.mkdtemp(prefix="tvdesk-workers-")
+                self._pool_dir = _new_pool_dir(paths.cache_dir() / "workers")
             cache_root = paths.cache_dir() / "transpiled"
             cache_root.mkdir(parents=True, exist_ok=True)  # workers may read it, never make it
             self._executor = ProcessPoolExecutor(
