@@ -126,3 +126,20 @@ def test_landlock_allows_the_scratch_folder_and_denies_the_rest(tmp_path: Path) 
     assert "OPENAI_API_KEY" not in result["env"] and "DBUS_SESSION_BUS_ADDRESS" not in result["env"]
     assert "TVDESK_TEST_TOKEN" not in result["env"]
     assert result["home"] == str(scratch)
+
+
+def test_a_bare_property_namespace_is_a_number_at_run_time() -> None:
+    """`d = dayofweek` passes the check (PyneCore reads the property); a UDT field named `os`
+    then makes `d.os` pass too (`d.os.system` does not: `system` is refused by name), but at
+    run time `d` is a number, so the module is never reached."""
+    pine = ('//@version=6\nstrategy("prop")\ntype T\n    int os = 0\nd = dayofweek\n'
+            'z = d.os\n')
+
+    async def scenario() -> str:
+        async with LocalEngine(processes=1) as engine:
+            with pytest.raises(EngineError) as caught:
+                await engine.run(_request(pine))
+            return str(caught.value)
+
+    message = asyncio.run(scenario())
+    assert "'float' object has no attribute 'os'" in message
