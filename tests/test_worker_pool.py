@@ -109,16 +109,16 @@ def test_a_new_pool_removes_scratch_folders_of_dead_pools_only(tmp_path: Path) -
     (dead / "worker-1" / "scripts").mkdir(parents=True)
     live = root / f"pool-{os.getppid()}-xyz"
     live.mkdir()
+    before = set(root.glob(f"pool-{os.getpid()}-*"))  # pools this process still has open
 
-    async def scenario() -> bool:
+    async def scenario() -> set[Path]:
         async with LocalEngine(processes=1) as engine:
             request = _request(tmp_path, QUICK, 40)
             await engine.run(request)
-            own = list(root.glob(f"pool-{os.getpid()}-*"))
-            return len(own) == 1 and own[0].is_dir()
+            return set(root.glob(f"pool-{os.getpid()}-*")) - before
 
-    assert asyncio.run(scenario()), "the pool keeps its scratch folders in the cache"
+    assert len(asyncio.run(scenario())) == 1, "the pool keeps its scratch folders in the cache"
     assert not dead.exists()
     assert live.exists()
-    assert not list(root.glob(f"pool-{os.getpid()}-*")), "a closed pool removes its folder"
+    assert set(root.glob(f"pool-{os.getpid()}-*")) == before, "a closed pool removes its folder"
     live.rmdir()
