@@ -16,7 +16,7 @@ The fixture function `fake_openai_server` registers under the name `fake_llm`: a
 parameter with the same name as the imported function would shadow the import (ruff F811).
 
 Each chat request takes the next scripted behaviour; with the script used up the server
-answers HTTP 500 ("fake server: script exhausted"). A request whose `Authorization` header is
+answers HTTP 500 ("fake server: script exhausted"), or as `forever(...)` says. A request whose `Authorization` header is
 not `Bearer <api_key>` gets HTTP 401 and consumes nothing (it is still recorded).
 """
 
@@ -120,6 +120,7 @@ class FakeOpenAI:
     echo_key_on_401: bool = True  # a careless real server does this; the client must redact
     requests: list[RecordedRequest] = field(default_factory=list)
     _queue: deque[Behaviour] = field(default_factory=deque)
+    _forever: Behaviour | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
@@ -135,9 +136,15 @@ class FakeOpenAI:
         with self._lock:
             self._queue.extend(behaviours)
 
+    def forever(self, behaviour: Behaviour) -> None:
+        """Once the script is used up, answer every request with `behaviour` (a model stuck on
+        one answer, or an endpoint that keeps failing)."""
+        with self._lock:
+            self._forever = behaviour
+
     def next_behaviour(self) -> Behaviour | None:
         with self._lock:
-            return self._queue.popleft() if self._queue else None
+            return self._queue.popleft() if self._queue else self._forever
 
     def start(self) -> FakeOpenAI:
         state = self

@@ -196,3 +196,47 @@ def test_a_hostile_rewrite_is_refused_recorded_and_the_run_goes_on(
         trials = store.trials(outcome.run_id)
         assert [t.proposer for t in trials] == ["baseline", "llm"]
         assert all("log.os" not in store.source(t.source_hash).pine for t in trials)
+
+
+def test_a_model_stuck_on_one_script_ends_the_run_by_itself(fake_llm, llm_key,
+                                                            tmp_path: Path) -> None:
+    """The same script again and again (as a stuck model does): the worker restarts after
+    each few duplicates, and after FRUITLESS_RESTARTS restarts with no new trial the track
+    stops with that reason, in the outcome and in the store, long before the call budget."""
+    from tvdesk.optimize.llm_worker import FRUITLESS_RESTARTS
+
+    fake_llm.forever(duplicate(DEV_PINE))
+    store, result = run(fake_llm, tmp_path, max_iterations=3,
+                        max_duplicate_consecutive_errors=2)
+    with store:
+        reason = result.tracks[None].stop_reason
+        assert reason.startswith(f"no new trial after {FRUITLESS_RESTARTS} restarts")
+        assert len(fake_llm.requests) == FRUITLESS_RESTARTS * 2
+        finished = store.events(result.run_id, kind="track_finished")
+        assert finished[-1].payload["reason"] == reason
+        assert len(store.events(result.run_id, kind="worker_restarted")) == FRUITLESS_RESTARTS
+        assert store.count_trials(result.run_id) == 1  # the baseline only
+
+
+def test_every_request_counts_against_the_call_budget_retries_included(
+        fake_llm, llm_key, tmp_path: Path) -> None:
+    """An endpoint failing with 500s: each call is tried 3 times; a budget of 4 requests lets
+    exactly 4 reach the server, and the track stops saying the budget is used up."""
+    from fake_openai import server_error
+
+    fake_llm.forever(server_error())
+    store, result = run(fake_llm, tmp_path, max_iterations=50, max_llm_calls=4,
+                        max_consecutive_errors=100)
+    with store:
+        assert len(fake_llm.requests) == 4
+        assert "budget of 4 LLM calls is used up" in result.tracks[None].stop_reason
+
+
+def test_the_default_call_budget_follows_max_iterations() -> None:
+    from tvdesk.optimize.settings import llm_call_budget
+
+    request = BacktestRequest(strategy=load_strategy_source(DEV_PINE), data_path=str(EURUSD))
+    settings = OptimizeSettings(request=request, proposer="llm", max_iterations=7)
+    assert llm_call_budget(settings) == 21
+    assert llm_call_budget(replace(settings, conditions=("1", "2"))) == 42
+    assert llm_call_budget(replace(settings, max_llm_calls=5)) == 5

@@ -68,6 +68,9 @@ def add_optimize_parser(sub: argparse._SubParsersAction,
                      help="trials per condition track, shared by its workers")
     lim.add_argument("--max-consecutive-errors", type=int, default=10, metavar="N")
     lim.add_argument("--max-duplicate-consecutive-errors", type=int, default=5, metavar="N")
+    lim.add_argument("--max-llm-calls", type=int, default=None, metavar="N",
+                     help="requests the run may send to the LLM endpoint, retries included "
+                     "(default: 3 per trial allowed by --max-iterations)")
     lim.add_argument("--time-budget", type=float, metavar="SECONDS",
                      help="stop starting new trials after this long")
 
@@ -85,7 +88,6 @@ def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
         if args.resume:
             run_id = resolve_run_id(store, args.resume)
             settings = load_resumed_settings(store, run_id)
-            print(f"resuming run {run_id} with its stored settings")
         else:
             from tvdesk.app.optimize_settings import settings_from_args
 
@@ -124,6 +126,11 @@ def _fmt_number(value: object) -> str:
 
 
 def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
+    if outcome.already_finished:
+        done = store.count_trials(outcome.run_id, status="done", segment="in_sample")
+        return (f"run {outcome.run_id} is already finished ({done} trials); nothing was run.\n"
+                f"Its reports: tvdesk report --run {outcome.run_id} --out DIR\n"
+                f"store: {store.path}")
     lines = [f"run {outcome.run_id}: {outcome.status}"]
     for condition, track in outcome.tracks.items():
         label = f"condition {condition}" if condition is not None else "strategy"

@@ -37,7 +37,10 @@ class ProgressPrinter:
 
     def handle(self, event: Event) -> None:
         cond = f"[cond {event.condition}] " if event.condition is not None else ""
-        if event.kind == "trial_finished":
+        if event.kind == "run_started" and event.payload.get("resumed"):
+            # Printed once the run's lease is held: a refused resume says only why.
+            self._print(f"resuming run {event.run_id} with its stored settings")
+        elif event.kind == "trial_finished":
             self.finished += 1
             p = event.payload
             line = self.workers.setdefault(event.worker or 0, _WorkerLine())

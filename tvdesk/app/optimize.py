@@ -57,6 +57,8 @@ async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
                            engine: Engine | None = None) -> RunOutcome:
     """Run (or resume, with `run_id`) until a limit stops every track; cancellable."""
     llm = make_llm_client(settings) if settings.proposer in ("llm", "both") else None
+    if llm is not None and run_id is not None:  # a resumed run's earlier calls count too
+        llm.calls = store.count_llm_exchanges(run_id)
     own_engine = engine is None
     engine = engine or make_engine(settings)
     try:
@@ -81,6 +83,7 @@ def make_llm_client(settings: OptimizeSettings) -> LLMClient:
     from urllib.parse import urlparse
 
     from tvdesk.optimize.llm_client import LLMClient
+    from tvdesk.optimize.settings import llm_call_budget
     from tvdesk.secrets import get_secret
 
     llm = settings.llm
@@ -92,4 +95,4 @@ def make_llm_client(settings: OptimizeSettings) -> LLMClient:
                              source="--proposer")
         api_key = "no-key"
     return LLMClient(base_url=llm.base_url, api_key=api_key, timeout=llm.timeout,
-                     max_attempts=llm.max_retries)
+                     max_attempts=llm.max_retries, max_calls=llm_call_budget(settings))

@@ -49,6 +49,7 @@ class RunForm:
     max_consecutive_errors: int = 10
     max_duplicate_consecutive_errors: int = 5
     time_budget: float | None = None
+    max_llm_calls: int | None = None  # None: 3 per allowed trial (llm_call_budget)
     search_ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
     exclude_inputs: tuple[str, ...] = ()
     llm_base_url: str | None = None
@@ -128,6 +129,8 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
     _positive_int(form.max_iterations, "--max-iterations")
     _positive_int(form.max_consecutive_errors, "--max-consecutive-errors")
     _positive_int(form.max_duplicate_consecutive_errors, "--max-duplicate-consecutive-errors")
+    if form.max_llm_calls is not None:
+        _positive_int(form.max_llm_calls, "--max-llm-calls")
     profile = config.profile(form.profile) if form.profile else None
     engine = form.engine or config.engine
     request = build_request(form.options, profile, default_timezone=config.timezone,
@@ -159,6 +162,7 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
         max_consecutive_errors=form.max_consecutive_errors,
         max_duplicate_consecutive_errors=form.max_duplicate_consecutive_errors,
         time_budget=form.time_budget, holdout=parse_holdout(form.holdout),
+        max_llm_calls=form.max_llm_calls,
         targets=Targets(constraints=tuple(constraints), potential=potential,
                         objective=objective, maximize=maximize, extra_objectives=extra),
         search_ranges=dict(form.search_ranges), exclude_inputs=tuple(form.exclude_inputs),
@@ -178,6 +182,7 @@ def settings_from_args(args: argparse.Namespace, config: Settings,
         objectives=list(args.objective), max_iterations=args.max_iterations,
         max_consecutive_errors=args.max_consecutive_errors,
         max_duplicate_consecutive_errors=args.max_duplicate_consecutive_errors,
-        time_budget=args.time_budget, llm_base_url=args.llm_base_url,
+        time_budget=args.time_budget, max_llm_calls=args.max_llm_calls,
+        llm_base_url=args.llm_base_url,
         llm_models=args.llm_models, model=args.model, llm_study_trials=args.llm_study_trials)
     return settings_from_form(form, config)

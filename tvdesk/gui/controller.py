@@ -114,6 +114,8 @@ class RunController(QtCore.QObject):
         try:
             outcome = await run_optimization(settings, run_store, run_id=run_id, events=events)
             status = outcome.status
+            if outcome.already_finished:
+                self.failed.emit(f"run {outcome.run_id} is already finished; nothing to resume")
         except asyncio.CancelledError:
             status = "stopped"  # not re-raised: a stop is a normal end of a run
         except TvdeskError as exc:

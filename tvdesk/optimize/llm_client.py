@@ -26,7 +26,7 @@ from tvdesk.errors import TvdeskError
 
 log = logging.getLogger(__name__)
 
-LLMErrorKind = Literal["timeout", "rate_limited", "server", "auth", "bad_response"]
+LLMErrorKind = Literal["timeout", "rate_limited", "server", "auth", "bad_response", "budget"]
 RETRYABLE: frozenset[str] = frozenset({"rate_limited", "server"})
 _MAX_DETAIL = 300
 
@@ -36,7 +36,8 @@ class LLMError(TvdeskError):
 
     `kind`: `timeout` (no answer in time; not retried here), `rate_limited` (HTTP 429),
     `server` (5xx, 409 or no connection), `auth` (401/403: the key is wrong or lacks access),
-    `bad_response` (another 4xx such as an unknown model, or a reply without text).
+    `bad_response` (another 4xx such as an unknown model, or a reply without text), `budget`
+    (the client's call budget is used up: no request was sent).
     `retry_after` is the server's requested wait in seconds, when it named one.
     """
 
@@ -82,7 +83,7 @@ class LLMClient:
                  max_attempts: int = 3, backoff_base: float = 1.0, max_backoff: float = 30.0,
                  max_retry_after: float = 60.0,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 rng: _Rng | None = None) -> None:
+                 rng: _Rng | None = None, max_calls: int | None = None) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         # Local servers accept any key, but the package refuses an empty one.
@@ -97,6 +98,9 @@ class LLMClient:
         self.max_retry_after = max_retry_after
         self._sleep = sleep
         self._rng: _Rng = rng or random.Random()
+        # Every request sent counts, retries included: each one is one a provider can bill.
+        self.max_calls = max_calls
+        self.calls = 0
 
     def __repr__(self) -> str:
         return f"LLMClient(base_url={self.base_url!r}, timeout={self.timeout!r})"
@@ -125,6 +129,7 @@ class LLMClient:
         attempt = 0
         while True:
             attempt += 1
+            self._spend(attempt)
             started = time.monotonic()
             error: LLMError | None = None
             try:
@@ -143,6 +148,13 @@ class LLMClient:
             await self._sleep(delay)
 
     # ------------------------------------------------------------------ internals
+
+    def _spend(self, attempt: int) -> None:
+        """Count one request against the budget, or refuse it when the budget is used up."""
+        if self.max_calls is not None and self.calls >= self.max_calls:
+            raise LLMError("budget", f"the budget of {self.max_calls} LLM calls is used up "
+                           "(--max-llm-calls)", attempts=attempt - 1)
+        self.calls += 1
 
     def _redact(self, text: str) -> str:
         if self._secret and len(self._secret) >= 4:

@@ -6,8 +6,11 @@ script from the reply; refuse it if it does not compile on the local engine or i
 duplicate (the same normalised source, or the same trade list as a version seen before);
 backtest it; keep it only if it beats the best. A rewrite that scores worse never becomes the
 base. After `max_duplicate_consecutive_errors` duplicates in a row the worker restarts from the
-base template (or another elite version) and says so. With the proposer "both", every new
-structure also gets a small parameter study, its trials counted like all others.
+base template (or another elite version) and says so; a track whose workers restart
+`FRUITLESS_RESTARTS` times with no new trial in between stops (the model has nothing new to
+offer), and every request counts against the run's LLM call budget, so a run always ends.
+With the proposer "both", every new structure also gets a small parameter study, its trials
+counted like all others.
 Every prompt and reply is stored with its outcome; `--model auto` ranks models by those.
 """
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from tvdesk.optimize.loop import Optimizer, TrackState, Version
 
 ARCHIVE_IN_PROMPT = 3
+FRUITLESS_RESTARTS = 3
 TRIED_IN_PROMPT = 8
 # The longest reply read: a complete script with a short explanation is far smaller. A larger
 # reply (a runaway model, a hostile endpoint) is recorded cut short and counts as an error.
@@ -107,6 +111,9 @@ class LLMWorker:
             reply = await self.opt.llm.complete(messages, model=model,
                                                 temperature=self.settings.llm.temperature)
         except LLMError as exc:
+            if exc.kind == "budget":  # nothing was sent; the whole run is out of calls
+                self.track.stop_reason = self.track.stop_reason or str(exc.message)
+                return
             outcome = exc.kind if exc.kind in ("timeout", "rate_limited") else "error"
             self._exchange(model, prompt, None, None, outcome)
             self._error(str(exc))
@@ -162,6 +169,7 @@ class LLMWorker:
             self._duplicate("it trades exactly like an earlier version")
             return
         self.seen_trades.add(fingerprint)
+        self.track.fruitless_restarts = 0
         state.consecutive_duplicates = 0
         state.last_error = None
         state.previous_comment = comment_of(reply.text) or None
@@ -270,4 +278,9 @@ class LLMWorker:
                                  "base template" if start is base else
                                  f"elite version from trial {start.trial_id}")
         state.best = start
+        self.track.fruitless_restarts += 1
+        if self.track.fruitless_restarts >= FRUITLESS_RESTARTS and not self.track.stop_reason:
+            self.track.stop_reason = (
+                f"no new trial after {self.track.fruitless_restarts} restarts: the model keeps "
+                "proposing versions already tried")
 

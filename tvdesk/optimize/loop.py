@@ -13,7 +13,9 @@ of each track is evaluated on it once, at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -35,7 +37,11 @@ from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.optimize.space import build_space
 from tvdesk.pine.loader import load_strategy_source
 from tvdesk.store import RunStore, TrialRow
+from tvdesk.store.lease import HEARTBEAT_SECONDS, RunLease
 
+# Closing bookkeeping after a failure may fail too (a full disk): the first error is the one to
+# report. The run then stays 'running' with no live holder, which `--resume` takes over.
+_CLOSING_FAILURES = (TvdeskError, sqlite3.Error, OSError)
 MAX_STORE_ANSWERS = 200  # consecutive proposals already in the store: the space is exhausted
 
 
@@ -66,6 +72,7 @@ class TrackState:
     iterations: int = 0
     consecutive_errors: int = 0
     store_answers: int = 0
+    fruitless_restarts: int = 0  # LLM workers' restarts since the last new trial
     best: TrialRow | None = None
     best_score: tuple[int, float] = (0, float("-inf"))
     stop_reason: str | None = None
@@ -74,11 +81,14 @@ class TrackState:
 
 @dataclass(slots=True)
 class RunOutcome:
+    """How a run ended. `already_finished`: a resume found it finished and ran nothing."""
+
     run_id: str
     status: str
     tracks: dict[str | None, TrackState] = field(default_factory=dict)
     holdout: dict[str | None, BacktestResult] = field(default_factory=dict)
     judgement: RunJudgement | None = None
+    already_finished: bool = False
 
 
 def _daily(result: BacktestResult) -> tuple[list[str], list[float]]:
@@ -118,6 +128,7 @@ class Optimizer:
         self.llm: Any = None  # an LLMClient when the proposer uses rewrites
         self.workspace: Path | None = None  # set by run(): <data>/workspaces/<run id>
         self._deadline: float | None = None
+        self._lost_lease: str | None = None
         self._in_sample, self._holdout = self._split_requests()
 
     # ------------------------------------------------------------------ setup
@@ -160,13 +171,43 @@ class Optimizer:
     # ------------------------------------------------------------------ run
 
     async def run(self) -> RunOutcome:
-        from tvdesk.optimize.pine_text import normalized_hash
-
+        """Start the run, or resume it, holding its lease throughout (see store.lease)."""
         resumed = self.run_id is not None
         if self.run_id is None:
-            self.run_id = self.store.create_run(
+            lease = self.store.start_run(
                 engine=self.settings.engine, strategy_title=self.strategy.title,
                 settings=self.settings.to_dict())
+            self.run_id = lease.run_id
+        else:
+            # Refused here, before anything changes, when another process runs it.
+            lease = self.store.acquire_run(self.run_id)
+            if self.store.get_run(self.run_id).status == "finished":
+                self.store.release_run(lease)
+                return RunOutcome(run_id=self.run_id, status="finished", already_finished=True)
+        heartbeat = asyncio.ensure_future(self._keep_lease(lease))
+        try:
+            return await self._run_held(resumed)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(*_CLOSING_FAILURES):  # a dead holder's lease expires
+                self.store.release_run(lease)
+
+    async def _keep_lease(self, lease: RunLease) -> None:
+        """Renew the run's lease while it runs; if it was taken over, stop every track."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                kept = await asyncio.to_thread(self.store.renew_run, lease)
+            except TvdeskError:
+                continue  # the store is failing; the trial that writes next will say so
+            if not kept:
+                self._lost_lease = ("another process took this run over (this one's heartbeat "
+                                    "was late); stopped here")
+
+    async def _run_held(self, resumed: bool) -> RunOutcome:
+        from tvdesk.optimize.pine_text import normalized_hash
+
+        assert self.run_id is not None
         self.source_hash = self.store.add_source(
             self.strategy.source, normalized_hash=normalized_hash(self.strategy.source))
         if resumed:
@@ -187,6 +228,8 @@ class Optimizer:
                 track = self._new_track(condition)
                 outcome.tracks[condition] = track
                 await self._run_track(track)
+            if self._lost_lease:
+                raise TvdeskError(f"run {self.run_id}: {self._lost_lease}")
             for condition, track in outcome.tracks.items():
                 if track.best is not None and self._holdout is not None:
                     result = await self._evaluate_holdout(track)
@@ -198,14 +241,17 @@ class Optimizer:
             outcome.status = "finished"
         except asyncio.CancelledError:
             outcome.status = "stopped"
-            self.store.reset_unfinished(self.run_id)
-            self.store.finish_run(self.run_id, "stopped")
-            self._publish("stopped", payload={"reason": "cancelled"})
+            with contextlib.suppress(*_CLOSING_FAILURES):
+                self.store.reset_unfinished(self.run_id)
+                self.store.finish_run(self.run_id, "stopped")
+                self._publish("stopped", payload={"reason": "cancelled"})
             self.events.close()
             raise
         except BaseException:
             outcome.status = "failed"
-            self.store.finish_run(self.run_id, "failed")
+            if not self._lost_lease:  # the run is someone else's now: leave its status alone
+                with contextlib.suppress(*_CLOSING_FAILURES):
+                    self.store.finish_run(self.run_id, "failed")
             self.events.close()
             raise
         self.store.finish_run(self.run_id, outcome.status)
@@ -255,7 +301,9 @@ class Optimizer:
     def _track_should_stop(self, track: TrackState) -> bool:
         if track.stop_reason:
             return True
-        if track.iterations >= self.settings.max_iterations:
+        if self._lost_lease:
+            track.stop_reason = self._lost_lease
+        elif track.iterations >= self.settings.max_iterations:
             track.stop_reason = f"max iterations ({self.settings.max_iterations}) reached"
         elif self._deadline is not None and time.monotonic() >= self._deadline:
             track.stop_reason = "time budget used up"
@@ -403,6 +451,10 @@ class Optimizer:
     async def _evaluate_holdout(self, track: TrackState) -> BacktestResult | None:
         assert track.best is not None and self._holdout is not None
         inputs = track.best.inputs
+        done = self.store.find_done_trial(str(self.run_id), track.best.source_hash, inputs,
+                                          segment="holdout", condition=track.condition)
+        if done is not None:  # evaluated before the run was interrupted: once is enough
+            return self.store.trial_result(done.id)
         trial_id = self.store.start_trial(
             str(self.run_id), worker=0, condition=track.condition, iteration=track.iterations,
             proposer=track.best.proposer, source_hash=track.best.source_hash, inputs=inputs,

@@ -40,6 +40,7 @@ class OptimizeSettings:
     max_consecutive_errors: int = 10
     max_duplicate_consecutive_errors: int = 5
     time_budget: float | None = None  # seconds
+    max_llm_calls: int | None = None  # None: llm_call_budget's default
     holdout: float = 0.2  # fraction of the bars kept out of the search
     targets: Targets = field(default_factory=Targets)
     search_ranges: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -70,6 +71,22 @@ class OptimizeSettings:
         values["exclude_inputs"] = tuple(values.get("exclude_inputs") or ())
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+LLM_CALLS_PER_ITERATION = 3
+
+
+def llm_call_budget(settings: OptimizeSettings) -> int:
+    """The most LLM requests a run may send, retries included: `max_llm_calls`, or by default
+    3 per trial the run may make (`max_iterations` per condition track).
+
+    A model that keeps answering with scripts already tried produces no trials; without a
+    budget such a run would keep calling (and billing) until killed.
+    """
+    if settings.max_llm_calls is not None:
+        return settings.max_llm_calls
+    tracks = max(1, len(settings.conditions))
+    return LLM_CALLS_PER_ITERATION * settings.max_iterations * tracks
 
 
 def parse_conditions(text: str, source: str = "--conditions") -> tuple[str, ...]:

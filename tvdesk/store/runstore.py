@@ -29,6 +29,7 @@ from typing import Any, Self
 from tvdesk.errors import InputError
 from tvdesk.model import BacktestResult
 from tvdesk.store import records as rec
+from tvdesk.store.lease import RunInUse, RunLease, new_lease
 from tvdesk.store.records import (
     Event,
     LlmExchange,
@@ -132,23 +133,53 @@ class RunStore:
         """Record a new run with the full settings snapshot `--resume` will continue with.
 
         The id (`20261124-153012-ab12`) sorts by creation time and is short enough to type.
+        A process that goes on to run it uses `start_run`, which also takes its lease.
         """
         rec.refuse_secrets("run settings", settings)
-        settings_json = rec.dumps(settings)
         with self._write() as conn:
-            now = rec.utc_now()
-            for _attempt in range(20):
-                run_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-                taken = conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
-                if not taken:
-                    break
-            else:  # pragma: no cover - 20 collisions among 65536 suffixes in one second
-                raise RuntimeError("could not find a free run id")
-            conn.execute(
-                "INSERT INTO runs (id, created_at, finished_at, status, engine, strategy_title,"
-                " settings_json) VALUES (?, ?, NULL, 'running', ?, ?, ?)",
-                (run_id, rec.to_text(now), engine, strategy_title, settings_json))
-        return run_id
+            return self._insert_run(conn, engine, strategy_title, settings)
+
+    def start_run(self, *, engine: str, strategy_title: str,
+                  settings: Mapping[str, Any]) -> RunLease:
+        """`create_run` and take its lease in one transaction: no other process can pick the
+        new run up (`--resume latest`) before this one holds it."""
+        rec.refuse_secrets("run settings", settings)
+        with self._write() as conn:
+            run_id = self._insert_run(conn, engine, strategy_title, settings)
+            return self._take_lease(conn, run_id)
+
+    def acquire_run(self, run_id: str) -> RunLease:
+        """Take the lease of `run_id` for this process before working on it.
+
+        Raises RunInUse naming the holder when a live process holds it; a lease whose holder
+        is gone is taken over. Nothing else changes in the store.
+        """
+        with self._write() as conn:
+            self._require_run(conn, run_id)
+            holder = self._lease_row(conn, run_id)
+            if holder is not None and holder.is_live(rec.utc_now()):
+                raise RunInUse(run_id, holder)
+            return self._take_lease(conn, run_id)
+
+    def renew_run(self, lease: RunLease) -> bool:
+        """Refresh the heartbeat; False when the lease was lost (taken over meanwhile)."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE run_leases SET heartbeat_at = ? WHERE run_id = ? AND token = ?",
+                (rec.to_text(rec.utc_now()), lease.run_id, lease.token))
+            return cursor.rowcount == 1
+
+    def release_run(self, lease: RunLease) -> None:
+        """Give the lease back (only this hold of it: a later holder keeps theirs)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM run_leases WHERE run_id = ? AND token = ?",
+                         (lease.run_id, lease.token))
+
+    def run_holder(self, run_id: str) -> RunLease | None:
+        """The live process working on `run_id`, or None (finished, stopped or orphaned)."""
+        with self._read() as conn:
+            holder = self._lease_row(conn, run_id)
+        return holder if holder is not None and holder.is_live(rec.utc_now()) else None
 
     def finish_run(self, run_id: str, status: RunStatus) -> None:
         """Mark a run stopped (by the user or a limit), finished, or failed."""
@@ -477,6 +508,13 @@ class RunStore:
                 (run_id,)).fetchall()
         return [_llm_exchange(row) for row in rows]
 
+    def count_llm_exchanges(self, run_id: str) -> int:
+        """How many LLM requests the run has recorded (what a resumed run's budget starts at)."""
+        with self._read() as conn:
+            row = conn.execute("SELECT count(*) FROM llm_exchanges WHERE run_id = ?",
+                               (run_id,)).fetchone()
+        return int(row[0])
+
     def llm_model_stats(self, run_id: str) -> dict[str, ModelStats]:
         """Per model: (attempts, successes = outcome ok, mean latency of timed attempts)."""
         with self._lock:
@@ -531,6 +569,47 @@ class RunStore:
         return document
 
     # ----------------------------------------------------------------------- internals
+
+    @staticmethod
+    def _insert_run(conn: sqlite3.Connection, engine: str, strategy_title: str,
+                    settings: Mapping[str, Any]) -> str:
+        settings_json = rec.dumps(settings)
+        now = rec.utc_now()
+        for _attempt in range(20):
+            run_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+            if not conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                break
+        else:  # pragma: no cover - 20 collisions among 65536 suffixes in one second
+            raise RuntimeError("could not find a free run id")
+        conn.execute(
+            "INSERT INTO runs (id, created_at, finished_at, status, engine, strategy_title,"
+            " settings_json) VALUES (?, ?, NULL, 'running', ?, ?, ?)",
+            (run_id, rec.to_text(now), engine, strategy_title, settings_json))
+        return run_id
+
+    @staticmethod
+    def _take_lease(conn: sqlite3.Connection, run_id: str) -> RunLease:
+        lease = new_lease(run_id, rec.utc_now())
+        conn.execute(
+            "INSERT OR REPLACE INTO run_leases (run_id, token, host, machine, pid,"
+            " process_started, since, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, lease.token, lease.host, lease.machine, lease.pid, lease.process_started,
+             rec.to_text(lease.since), rec.to_text(lease.heartbeat_at)))
+        return lease
+
+    @staticmethod
+    def _lease_row(conn: sqlite3.Connection, run_id: str) -> RunLease | None:
+        row = conn.execute(
+            "SELECT run_id, token, host, machine, pid, process_started, since, heartbeat_at"
+            " FROM run_leases WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        since, beat = rec.from_text(row["since"]), rec.from_text(row["heartbeat_at"])
+        assert since is not None and beat is not None
+        return RunLease(run_id=row["run_id"], token=row["token"], host=row["host"],
+                        machine=row["machine"], pid=int(row["pid"]),
+                        process_started=row["process_started"], since=since,
+                        heartbeat_at=beat)
 
     def _require_run(self, conn: sqlite3.Connection, run_id: str) -> None:
         if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:

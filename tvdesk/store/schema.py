@@ -110,7 +110,21 @@ _V2: tuple[str, ...] = (
 # Why a rewrite was not run: the compile error, or the safety check's refusal.
 _V3: tuple[str, ...] = ("ALTER TABLE llm_exchanges ADD COLUMN error TEXT",)
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+# Which process is running a run (see store.lease): one row per run being worked on.
+_V4: tuple[str, ...] = (
+    """CREATE TABLE run_leases (
+        run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        token TEXT NOT NULL,
+        host TEXT NOT NULL,
+        machine TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        process_started TEXT NOT NULL,
+        since TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 """MIGRATIONS[i] takes a store from version i to i + 1. Append only; never edit a shipped one.
 
 A migration that rebuilds a table must run with foreign keys off; write it as a function."""

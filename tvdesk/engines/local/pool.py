@@ -16,7 +16,8 @@ scripts and their bytecode live there, never in a shared cache), memory and CPU 
 Landlock on Linux. The files a worker may read are fixed then, so a request for market data the
 workers were not started with starts a fresh set of workers (the old ones finish their jobs).
 A trial that overruns its limits fails with a clear error and the run goes on; one stuck in a
-single C call past the wall-clock deadline has its worker killed.
+single C call past the wall-clock deadline has its worker killed. Workers exit by themselves
+when the process that owns the pool dies, even by kill -9 (see `lifeline`).
 """
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ _worker_state: dict[str, Any] = {}
 
 
 def _init_worker(cancel_ring: Any, limits: WorkerLimits, pool_dir: str,
-                 readable: tuple[str, ...], cache_root: str) -> None:
-    """Runs once in each new worker, before any script: confine it, then build its caches."""
+                 readable: tuple[str, ...], cache_root: str, owner_pid: int) -> None:
+    """Runs once in each new worker, before any script: tie its life to the pool's owner,
+    confine it, then build its caches."""
     from tvdesk.engines.local import confine
+    from tvdesk.engines.local.lifeline import watch_owner
+
+    _worker_state["lifeline"] = watch_owner(owner_pid)
     from tvdesk.engines.local.backtest import BacktestContext
     from tvdesk.pine.transpile import TranspileCache
 
@@ -178,7 +183,7 @@ class WorkerPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.size, mp_context=self._ctx, initializer=_init_worker,
                 initargs=(self._ring, self.limits, self._pool_dir, tuple(sorted(self._readable)),
-                          str(cache_root)),
+                          str(cache_root), os.getpid()),
             )
         return self._executor
 
