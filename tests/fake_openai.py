@@ -16,8 +16,9 @@ The fixture function `fake_openai_server` registers under the name `fake_llm`: a
 parameter with the same name as the imported function would shadow the import (ruff F811).
 
 Each chat request takes the next scripted behaviour; with the script used up the server
-answers HTTP 500 ("fake server: script exhausted"), or as `forever(...)` says. A request whose `Authorization` header is
-not `Bearer <api_key>` gets HTTP 401 and consumes nothing (it is still recorded).
+answers HTTP 500 ("fake server: script exhausted"), or as `forever(...)` says. A request whose
+`Authorization` header is not `Bearer <api_key>` gets HTTP 401 and consumes nothing (it is
+still recorded).
 """
 
 from __future__ import annotations
