@@ -57,12 +57,35 @@ def test_bad_market_data_exits_2_naming_file_and_row(tmp_path: Path) -> None:
     assert "bad.csv, line 3" in run.stderr
 
 
-def test_pine_error_exits_1_with_the_line(tmp_path: Path) -> None:
+def test_pine_error_exits_2_with_the_line(tmp_path: Path) -> None:
+    # Exit 2, not 1: the script is what the user gave and only they can fix it, so a Pine
+    # error is bad input like a bad flag; 1 is kept for runs that fail for another reason.
     script = tmp_path / "broken.pine"
-    script.write_text('//@version=6\nstrategy("b")\nx = ta.sma(close,\n')
+    script.write_text('//@version=6\nstrategy("b")\nplot(close)\nplot(open)\n'
+                      'x = ta.sma(close, 3))\nplot(x)\n')
     run = tvdesk("evaluate", "--script", str(script), "--data", str(EURUSD))
-    assert run.returncode == 1
-    assert "broken.pine" in run.stderr and "Pine line" in run.stderr
+    assert run.returncode == 2
+    assert "broken.pine: Pine line 5:" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_one_input_set_by_title_and_by_name_exits_2_naming_both() -> None:
+    run = tvdesk("evaluate", "--script", str(EXAMPLE), "--data", str(EURUSD),
+                 "--input", "Fast Length=5", "--input", "fastLen=7")
+    assert run.returncode == 2
+    assert ("--input 'Fast Length=5' and --input 'fastLen=7' both set the input "
+            "'Fast Length' (fastLen); give it once") in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_bad_timezone_in_the_config_names_the_file_not_the_flag(tmp_path: Path) -> None:
+    config = tmp_path / "tvdesk.toml"
+    config.write_text('timezone = "Mars/Olympus"\n')
+    run = tvdesk("--config", str(config), "evaluate", "--script", str(EXAMPLE),
+                 "--data", str(EURUSD))
+    assert run.returncode == 2
+    assert f"{config}: key 'timezone': expected an IANA timezone name" in run.stderr
+    assert "--timezone" not in run.stderr and "Traceback" not in run.stderr
 
 
 def test_missing_script_exits_2(tmp_path: Path) -> None:

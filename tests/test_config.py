@@ -59,6 +59,15 @@ def test_missing_default_file_means_defaults(monkeypatch: pytest.MonkeyPatch,
     ("[profiles.a]\nfrom = 'yesterday'", "key 'profiles.a.from': expected a date YYYY-MM-DD"),
     ("[profiles.a]\nsymbl = 'X'", "unknown key 'profiles.a.symbl'"),
     ("[profiles.a.targets]\nmin_trades = 'many'", "key 'profiles.a.targets.min_trades'"),
+    # A bad timezone is the file's mistake: named by its key, not as the --timezone flag.
+    ("timezone = 'Mars/Olympus'", "key 'timezone': expected an IANA timezone name such as "
+     "\"UTC\" or \"America/New_York\", got 'Mars/Olympus'"),
+    ("timezone = 'America'", "key 'timezone': expected an IANA timezone name"),
+    ("timezone = ' UTC'", "key 'timezone': expected an IANA timezone name"),
+    ("timezone = 3", "key 'timezone': expected an IANA timezone name"),
+    ("[profiles.a]\ntimezone = 'Mars/Olympus'",
+     "key 'profiles.a.timezone': expected an IANA timezone name such as \"UTC\" or "
+     "\"America/New_York\", got 'Mars/Olympus'"),
     ("x = [", "not valid TOML"),
 ])
 def test_bad_config_names_file_key_and_expectation(tmp_path: Path, text: str,
@@ -90,3 +99,18 @@ def test_unknown_profile_lists_known_ones(tmp_path: Path) -> None:
 def test_named_config_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "missing.toml")
+
+
+def test_good_timezones_are_kept(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "timezone = 'America/New_York'\n"
+                                             "[profiles.a]\ntimezone = 'Asia/Tokyo'\n"))
+    assert settings.timezone == "America/New_York"
+    assert settings.profile("a").timezone == "Asia/Tokyo"
+
+
+def test_check_settings_names_a_bad_timezone_as_load_settings_does() -> None:
+    from tvdesk.config import Settings, check_settings
+
+    with pytest.raises(ConfigError) as caught:
+        check_settings(Settings(timezone="America"), "settings.toml")
+    assert "settings.toml: key 'timezone': expected an IANA timezone name" in str(caught.value)

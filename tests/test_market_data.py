@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tvdesk.data import Bars, derive_mintick, detect_timeframe, load_bars
+from tvdesk.data.market_data import check_timeframe, parse_timeframe
 from tvdesk.errors import DataError, InputError
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "resources" / "data"
@@ -105,8 +106,9 @@ def test_backtesting_package_layout_with_empty_index_header(tmp_path: Path) -> N
     "name", ["time", "Timestamp", "DATE", "datetime", "date_time", "Date/Time", "", "  Time  "]
 )
 def test_time_column_aliases(tmp_path: Path, name: str) -> None:
-    path = write(tmp_path, f"{name},Open,High,Low,Close\n2004-08-19,100,104.06,95.96,100.34\n")
-    assert load_bars(path).times.tolist() == [ms("2004-08-19T00:00:00")]
+    path = write(tmp_path, f"{name},Open,High,Low,Close\n2004-08-19,100,104.06,95.96,100.34\n"
+                 "2004-08-20,101,109.08,100.5,108.31\n")
+    assert load_bars(path).times.tolist() == [ms("2004-08-19T00:00:00"), ms("2004-08-20T00:00")]
 
 
 def test_date_only_values_make_daily_bars(tmp_path: Path) -> None:
@@ -151,10 +153,12 @@ def test_semicolon_delimiter_bom_whitespace_and_decimal_comma(tmp_path: Path) ->
 
 
 def test_unix_seconds_and_milliseconds_decided_by_magnitude(tmp_path: Path) -> None:
-    seconds = write(tmp_path, "time,open,high,low,close\n1704186000,1,1,1,1\n", "s.csv")
-    millis = write(tmp_path, "time,open,high,low,close\n1704186000000,1,1,1,1\n", "ms.csv")
-    assert load_bars(seconds).times.tolist() == [1704186000000]
-    assert load_bars(millis).times.tolist() == [1704186000000]
+    seconds = write(tmp_path, "time,open,high,low,close\n1704186000,1,1,1,1\n"
+                    "1704189600,1,1,1,1\n", "s.csv")
+    millis = write(tmp_path, "time,open,high,low,close\n1704186000000,1,1,1,1\n"
+                   "1704189600000,1,1,1,1\n", "ms.csv")
+    assert load_bars(seconds).times.tolist() == [1704186000000, 1704189600000]
+    assert load_bars(millis).times.tolist() == [1704186000000, 1704189600000]
 
 
 def test_blank_lines_are_skipped_and_line_numbers_stay_true(tmp_path: Path) -> None:
@@ -200,6 +204,7 @@ def test_gaps_are_counted_not_rejected(tmp_path: Path) -> None:
 def test_price_decimals_ignore_trailing_zeros_and_float_noise(tmp_path: Path) -> None:
     path = write(
         tmp_path, "time,open,high,low,close\n1704186000,1.0500,1.0716000000000001,1,1.050\n"
+        "1704189600,1.05,1.06,1.04,1.05\n"
     )
     bars = load_bars(path)
     assert bars.price_decimals == 4
@@ -376,8 +381,9 @@ def test_unknown_timezone(tmp_path: Path) -> None:
 
 
 def test_local_time_skipped_by_dst(tmp_path: Path) -> None:
-    path = write(tmp_path, "time,open,high,low,close\n2024-03-10 02:30:00,1,1,1,1\n")
-    assert load_bars(path).times.tolist() == [ms("2024-03-10T02:30:00")]
+    path = write(tmp_path, "time,open,high,low,close\n2024-03-10 02:30:00,1,1,1,1\n"
+                 "2024-03-10 03:30:00,1,1,1,1\n")
+    assert load_bars(path).times[:1].tolist() == [ms("2024-03-10T02:30:00")]
     err = load_error(path, timezone="America/New_York")
     assert_located(err, path, 2, "time")
     assert "does not exist in America/New_York" in str(err)
@@ -412,3 +418,239 @@ def test_shipped_goog_daily() -> None:
     assert bars.timeframe == "1D"
     assert bars.price_decimals == 2
     assert bars.volume[0] == 22351900.0
+
+
+# --------------------------------------------------------------------------- bar count
+
+HEADER = "time,open,high,low,close,volume\n"
+FIRST = "1704186000,1,2,0.5,1,10\n"  # 2024-01-02 09:00 UTC
+
+
+def test_a_single_bar_is_refused_naming_its_line(tmp_path: Path) -> None:
+    # One bar reached PyneCore, which failed with "Invalid timeframe: empty string!".
+    path = write(tmp_path, HEADER + "\n" + FIRST)
+    err = load_error(path)
+    assert_located(err, path, 3, None)
+    assert "1 bar; a backtest needs at least 2 bars" in str(err)
+
+
+def test_two_bars_are_enough(tmp_path: Path) -> None:
+    bars = load_bars(write(tmp_path, HEADER + FIRST + "1704189600,1,2,0.5,1,10\n"))
+    assert len(bars) == 2
+    assert bars.timeframe == "60"
+
+
+# --------------------------------------------------------------------------- absurd values
+
+
+def test_absurd_price_is_refused_naming_row_column_and_limit(tmp_path: Path) -> None:
+    # 1e308 overflowed inside the engine ("cannot convert float infinity to integer").
+    path = write(tmp_path, HEADER + FIRST + "1704189600,1,1e308,0.5,1,10\n")
+    err = load_error(path)
+    assert_located(err, path, 3, "high")
+    assert "expected a positive number of at most 1e12 in column 'high', got '1e308'" in str(err)
+
+
+def test_price_limit_is_inclusive(tmp_path: Path) -> None:
+    at_limit = write(tmp_path, HEADER + FIRST + "1704189600,1,1e12,0.5,1,10\n", "at.csv")
+    assert load_bars(at_limit).high[1] == 1e12
+    above = write(tmp_path, HEADER + FIRST + "1704189600,1,2,0.5,1,10\n"
+                  "1704193200,1.5e12,1.5e12,1.5e12,1.5e12,10\n", "above.csv")
+    assert_located(load_error(above), above, 4, "open")
+
+
+def test_tiny_crypto_prices_stay_valid(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "1704186000,0.00000001,0.00000003,0.00000001,0.00000002,5\n"
+                 "1704189600,0.00000002,0.00000002,0.00000001,0.00000001,5\n")
+    bars = load_bars(path)
+    assert bars.low.min() == pytest.approx(1e-8)
+    assert bars.price_decimals == 8
+    assert derive_mintick(bars.price_decimals) == pytest.approx(1e-8)
+
+
+@pytest.mark.parametrize("cell", ["inf", "-inf", "Infinity"])
+def test_infinite_price_is_refused(tmp_path: Path, cell: str) -> None:
+    path = write(tmp_path, HEADER + FIRST + f"1704189600,1,2,0.5,{cell},10\n")
+    err = load_error(path)
+    assert_located(err, path, 3, "close")
+    assert f"got {cell!r}" in str(err)
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("inf", "expected a finite number in column 'volume', got 'inf'"),
+    ("1e19", "expected a non-negative number of at most 1e18 in column 'volume', got '1e19'"),
+])
+def test_infinite_or_absurd_volume_is_refused(tmp_path: Path, cell: str, expected: str) -> None:
+    path = write(tmp_path, HEADER + FIRST + f"1704189600,1,2,0.5,1,{cell}\n")
+    err = load_error(path)
+    assert_located(err, path, 3, "volume")
+    assert expected in str(err)
+
+
+def test_volume_up_to_the_limit_and_blank_volume_are_valid(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "1704186000,1,2,0.5,1,1e18\n1704189600,1,2,0.5,1,\n")
+    assert load_bars(path).volume.tolist() == [1e18, 0.0]  # blank: a bar without volume
+
+
+@pytest.mark.parametrize("cell", ["NaN", "nan"])
+def test_nan_volume_is_refused_with_the_fix(tmp_path: Path, cell: str) -> None:
+    # Blank means "no volume"; a literal NaN is refused like a negative volume is, and the
+    # message says how to write a bar without volume.
+    path = write(tmp_path, HEADER + FIRST + f"1704189600,1,2,0.5,1,{cell}\n")
+    err = load_error(path)
+    assert_located(err, path, 3, "volume")
+    assert f"got {cell!r}; leave the cell empty for a bar without volume" in str(err)
+
+
+def test_a_whole_nan_volume_column_is_refused_too(tmp_path: Path) -> None:
+    path = write(tmp_path, "time,open,high,low,close,Volume\n"
+                 "1704186000,1,2,0.5,1,NaN\n1704189600,1,2,0.5,1,NaN\n")
+    err = load_error(path)
+    assert_located(err, path, 2, "Volume")
+    assert "remove the column if the symbol has no volume" in str(err)
+
+
+# --------------------------------------------------------------------------- time range
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    # 1e15 is read as milliseconds: the year 33658 (the engine said "year 33658 is out of range")
+    ("1000000000000000", "(read as UNIX milliseconds) is after 2200-01-01"),
+    ("1e15", "(read as UNIX milliseconds) is after 2200-01-01"),
+    ("1e300", "(read as UNIX milliseconds) is after 2200-01-01"),
+    ("-1000", "(read as UNIX seconds) is before 1970-01-01"),
+    ("-70000000000", "(read as UNIX seconds) is before 1970-01-01"),
+    ("-1e306", "(read as UNIX seconds) is before 1970-01-01"),
+    ("50000000000", "(read as UNIX seconds) is after 2200-01-01"),
+])
+def test_epoch_outside_1970_2200_is_refused(tmp_path: Path, cell: str, expected: str) -> None:
+    path = write(tmp_path, HEADER + FIRST + f"{cell},1,2,0.5,1,10\n")
+    err = load_error(path)
+    assert_located(err, path, 3, "time")
+    assert f"time {cell!r} {expected}" in str(err)
+    assert "expected a time from 1970-01-01 to 2200-01-01 UTC" in str(err)
+
+
+@pytest.mark.parametrize(("cell", "side"), [
+    ("0001-01-01", "before 1970-01-01"),  # out of order too: the range is checked first
+    ("1969-12-31T23:59:59Z", "before 1970-01-01"),
+    ("2500-01-01", "after 2200-01-01"),
+    ("9999-12-31 23:00", "after 2200-01-01"),
+    ("0001-01-01T00:00:00+05:00", "before 1970-01-01"),
+    ("2200-01-01T00:00:01Z", "after 2200-01-01"),
+])
+@pytest.mark.parametrize("timezone", ["UTC", "America/New_York"])
+def test_iso_time_outside_1970_2200_is_refused(tmp_path: Path, cell: str, side: str,
+                                               timezone: str) -> None:
+    path = write(tmp_path, f"time,open,high,low,close\n2024-01-02,1,2,0.5,1\n{cell},1,2,0.5,1\n")
+    err = load_error(path, timezone=timezone)
+    assert_located(err, path, 3, "time")
+    assert f"time {cell!r} is {side}; expected a time from 1970-01-01 to 2200-01-01 UTC" in str(
+        err)
+
+
+def test_naive_times_are_checked_in_utc(tmp_path: Path) -> None:
+    # 1969-12-31 20:00 in New York is 1970-01-01 01:00 UTC: in range (the order check fails)
+    path = write(tmp_path, "time,open,high,low,close\n1969-12-31 20:00,1,2,0.5,1\n"
+                 "1969-12-31 21:00,1,2,0.5,1\n")
+    assert load_bars(path, timezone="America/New_York").times[0] == HOUR
+    assert "is before 1970-01-01" in str(load_error(path))
+
+
+def test_range_ends_are_valid(tmp_path: Path) -> None:
+    epoch = write(tmp_path, HEADER + "0,1,2,0.5,1,10\n3600,1,2,0.5,1,10\n", "epoch.csv")
+    assert load_bars(epoch).times.tolist() == [0, HOUR]
+    end = write(tmp_path, "time,open,high,low,close\n2199-12-31T23:00:00Z,1,2,0.5,1\n"
+                "2200-01-01T00:00:00Z,1,2,0.5,1\n", "end.csv")
+    assert load_bars(end).times[-1] == ms("2200-01-01T00:00:00")
+
+
+def test_order_message_never_fails_on_times_it_cannot_format() -> None:
+    from tvdesk.data.market_data import _check_order
+
+    def fail(row: int, key: str, message: str) -> DataError:
+        return DataError(message, source="x.csv", line=row + 2, column=key)
+
+    with pytest.raises(DataError, match="earlier than the previous row") as info:
+        _check_order(np.array([0, -10**17], dtype=np.int64), fail, "time")
+    assert "-100000000000000000 ms after 1970-01-01 UTC" in str(info.value)
+
+
+# --------------------------------------------------------------------------- declared timeframe
+
+
+@pytest.mark.parametrize(("text", "code", "length"), [
+    ("60", "60", HOUR),
+    ("1h", "60", HOUR),
+    ("4H", "240", 4 * HOUR),
+    ("15m", "15", 15 * 60_000),
+    ("5S", "5S", 5_000),
+    ("D", "1D", DAY),
+    ("1d", "1D", DAY),
+    ("1W", "1W", 7 * DAY),
+    ("M", "1M", 30.44 * DAY),
+    ("3M", "3M", 3 * 30.44 * DAY),
+])
+def test_parse_timeframe(text: str, code: str, length: float) -> None:
+    parsed = parse_timeframe(text)
+    assert parsed is not None
+    assert parsed[:2] == (code, pytest.approx(length))
+
+
+@pytest.mark.parametrize("text", ["", "0", "abc", "fortnight", "1M3"])
+def test_parse_timeframe_refuses_non_timeframes(text: str) -> None:
+    assert parse_timeframe(text) is None
+
+
+def _spaced(tmp_path: Path, step_s: int, count: int = 20) -> Bars:
+    rows = "".join(f"{1704186000 + i * step_s},1,2,0.5,1\n" for i in range(count))
+    return load_bars(write(tmp_path, "time,open,high,low,close\n" + rows, f"every_{step_s}.csv"))
+
+
+@pytest.mark.parametrize(("step_s", "detected", "words"), [
+    (4, "4S", "4 seconds"),
+    (86_400, "1D", "1 day"),
+])
+def test_declared_timeframe_contradicting_the_bars_is_refused(
+        tmp_path: Path, step_s: int, detected: str, words: str) -> None:
+    bars = _spaced(tmp_path, step_s)
+    with pytest.raises(InputError) as info:
+        check_timeframe("60", bars)
+    err = info.value
+    assert not isinstance(err, DataError)
+    assert err.source == "--timeframe"
+    assert str(err).startswith("--timeframe: '60' (60 minutes) was given")
+    assert f"the bars of {bars.path} are {detected!r} ({words}) apart" in str(err)
+
+
+@pytest.mark.parametrize(("declared", "step_s", "code"), [
+    ("60", 3600, "60"),
+    ("1h", 3600, "60"),
+    ("4S", 4, "4S"),
+    ("1440", 86_400, "1440"),
+    ("1W", 7 * 86_400, "1W"),
+])
+def test_declared_timeframe_matching_the_bars_gives_tradingview_code(
+        tmp_path: Path, declared: str, step_s: int, code: str) -> None:
+    assert check_timeframe(declared, _spaced(tmp_path, step_s)) == code
+
+
+def test_daily_stock_data_with_weekends_matches_a_daily_timeframe() -> None:
+    bars = load_bars(DATA_DIR / "GOOG_1d.csv")
+    assert check_timeframe("D", bars) == "1D"
+    assert check_timeframe("1D", bars) == "1D"
+
+
+def test_monthly_data_matches_a_monthly_timeframe(tmp_path: Path) -> None:
+    rows = "".join(f"2023-{m:02d}-01,1,1,1,1\n" for m in range(1, 13))
+    bars = load_bars(write(tmp_path, "date,open,high,low,close\n" + rows))
+    assert check_timeframe("1M", bars) == "1M"
+    with pytest.raises(InputError, match="'1W' \\(1 week\\) was given"):
+        check_timeframe("1W", bars)
+
+
+def test_unreadable_declared_timeframe_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="expected a timeframe such as 15, 60, 4h, 1D or 1W, "
+                       "got 'fortnight'") as info:
+        check_timeframe("fortnight", _spaced(tmp_path, 3600))
+    assert info.value.source == "--timeframe"

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tvdesk.model import InputSpec
+from tvdesk.app.requests import merge_inputs
+from tvdesk.config import Profile
+from tvdesk.errors import ConfigError, InputError, PineError
+from tvdesk.model import InputSpec, Strategy
 from tvdesk.pine.declarations import coerce_input
 from tvdesk.pine.loader import load_strategy, load_strategy_source
 from tvdesk.pine.transpile import TranspileCache
@@ -75,3 +78,54 @@ def test_coerce_input_by_kind() -> None:
     assert coerce_input(source, "hl2") == "hl2"
     with pytest.raises(ValueError, match="price source"):
         coerce_input(source, "vwapx")
+
+
+def test_a_syntax_error_keeps_its_pine_line_through_the_loader(tmp_path: Path) -> None:
+    # Why: the line is what makes the error actionable, and the loader re-raises with the
+    # file name in front; the line must survive that, in the message and as `line`.
+    pine = '//@version=6\nstrategy("b")\nplot(close)\nplot(open)\nx = ta.sma(close, 3))\n'
+    with pytest.raises(PineError) as caught:
+        load_strategy_source(pine, path="broken.pine", cache=TranspileCache(tmp_path))
+    assert caught.value.line == 5
+    assert str(caught.value).startswith("broken.pine: Pine line 5: ")
+    assert caught.value.exit_code == 2
+
+
+TWO_INPUTS = Strategy(source="", inputs=(
+    InputSpec(name="fastLen", title="Fast Length", kind="int", default=10),
+    InputSpec(name="slowLen", title="Slow Length", kind="int", default=30),
+))
+
+
+@pytest.mark.parametrize("flags", [
+    ("Fast Length=5", "fastLen=7"),
+    ("fastLen=7", "Fast Length=5"),
+    ("Fast Length=5", "Fast Length=7"),
+    ("Fast Length=5", "FAST LENGTH=7"),
+    ("fastLen=5", "fastLen=7"),
+])
+def test_two_flags_for_one_input_are_refused_naming_both(flags: tuple[str, str]) -> None:
+    with pytest.raises(InputError) as caught:
+        merge_inputs(Profile(name=""), flags, TWO_INPUTS)
+    assert caught.value.source == "--input" and caught.value.exit_code == 2
+    assert str(caught.value) == (f"--input: --input {flags[0]!r} and --input {flags[1]!r} both "
+                                 "set the input 'Fast Length' (fastLen); give it once")
+
+
+def test_flags_override_the_profile_whatever_name_either_uses() -> None:
+    profile = Profile(name="p", inputs={"fastLen": 8, "Slow Length": 40})
+    merged = merge_inputs(profile, ("Fast Length=12",), TWO_INPUTS)
+    assert merged == {"Fast Length": "12", "Slow Length": 40}
+    assert merge_inputs(profile, (), TWO_INPUTS) == {"fastLen": 8, "Slow Length": 40}
+
+
+def test_unknown_keys_pass_through_for_the_engine_to_report() -> None:
+    merged = merge_inputs(Profile(name=""), ("Fast=3", "fastLen=4"), TWO_INPUTS)
+    assert merged == {"Fast": "3", "fastLen": "4"}
+
+
+def test_a_profile_naming_one_input_twice_is_refused() -> None:
+    profile = Profile(name="demo", inputs={"Fast Length": 8, "fastLen": 9})
+    with pytest.raises(ConfigError, match="profile 'demo': inputs 'Fast Length' and 'fastLen' "
+                       "both set the input 'Fast Length' \\(fastLen\\); give it once"):
+        merge_inputs(profile, (), TWO_INPUTS)

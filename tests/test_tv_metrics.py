@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tvdesk.analytics.tv_metrics import NOT_COMPUTED, compute_metrics
+from tvdesk.analytics.tv_metrics import MIN_ANNUALISED_DAYS, NOT_COMPUTED, compute_metrics
 from tvdesk.metric_catalog import METRICS, variant_key
 from tvdesk.model import EquityCurve, Trade
 
@@ -73,6 +73,7 @@ def test_every_catalog_key_is_present_and_only_uncomputable_ones_are_none(book):
         "avg_losing_trade_short", "avg_losing_trade_short_percent", "largest_losing_trade_short",
         "largest_losing_trade_short_percent", "ratio_avg_win_loss_short", "profit_factor_short",
         "avg_bars_in_losing_trades_short", "net_profit_as_largest_loss_short",
+        "annualized_return",  # the book spans 16 days: too short to annualise
     }
     assert {k for k, v in book.items() if v is None} == NOT_COMPUTED | undefined
 
@@ -302,6 +303,49 @@ def test_annualized_return_over_the_window():
     assert m["annualized_return"] == pytest.approx(10.0)  # 1.21 ** (1 / 2) - 1
 
 
+def test_annualized_return_from_thirty_days_on():
+    # 30 daily bars span 30 days (open of the first to close of the last): reported
+    month = curve([1000.0] * 29 + [1100.0])
+    m = compute_metrics((), month, initial_capital=1000.0)
+    assert MIN_ANNUALISED_DAYS == 30
+    assert m["annualized_return"] == pytest.approx((1.1 ** (365.25 / 30) - 1) * 100)
+    # 29 days: not meaningful
+    short = compute_metrics((), curve([1000.0] * 28 + [1100.0]), initial_capital=1000.0)
+    assert short["annualized_return"] is None
+
+
+def test_annualized_return_of_seconds_bars_is_none_not_an_overflow():
+    # 300 bars 4 s apart gaining 50 %: the old (1.5 ** (year / 20 min)) raised OverflowError
+    times = [JAN_1_2024_MS + i * 4_000 for i in range(300)]
+    c = curve([1000.0] * 299 + [1500.0], times=times)
+    m = compute_metrics((), c, initial_capital=1000.0)
+    assert m["annualized_return"] is None
+    assert m["net_profit"] == 0.0  # the rest is still computed
+
+
+def test_annualized_return_beyond_a_float_is_none():
+    # 1e300 x growth over half a year squares to 1e600 % a year: no float holds it
+    times = [JAN_1_2024_MS, JAN_1_2024_MS + 91 * DAY_MS]
+    m = compute_metrics((), curve([1000.0, 1e303], times=times), initial_capital=1000.0)
+    assert m["annualized_return"] is None
+    # a loss that big is fine: -100 % at most
+    lost = compute_metrics((), curve([1000.0, 1e-300], times=times), initial_capital=1000.0)
+    assert lost["annualized_return"] == pytest.approx(-100.0)
+
+
+def test_extreme_equity_never_raises_or_warns():
+    # sums and excursions overflow numpy floats: undefined (None), not an error or a warning
+    # (warnings are errors in this test suite)
+    trades = (trade(1, "long", 0, 1, 1.7e308, 10.0), trade(2, "long", 1, 2, 1.7e308, 10.0),
+              trade(3, "short", 2, 3, -1.7e308, -10.0))
+    huge = [1e3, 1.7e308, 1.7e308, -1.7e308, 1.7e308] * 20
+    times = [JAN_1_2024_MS + i * 3 * DAY_MS for i in range(len(huge))]
+    m = compute_metrics(trades, curve(huge, times=times), initial_capital=1000.0)
+    assert all(v is None or isinstance(v, (int, str)) or math.isfinite(v) for v in m.values())
+    assert m["gross_profit"] is None  # 3.4e308: beyond a float
+    assert m["annualized_return"] is None  # final equity 1.7e308 after 300 days
+
+
 # Four months, two bars a month (UTC noon). Month-end equity 1100, 1045, 1149.5, 1149.5.
 MONTH_TIMES = [ms(d + "T12:00") for d in (
     "2024-01-02", "2024-01-31", "2024-02-15", "2024-02-29",
@@ -363,8 +407,8 @@ def test_first_bar_excludes_warm_up_bars():
     assert m["max_runup"] == pytest.approx(110.0)  # 1110 - 1000, not 1300 - 1000
     assert m["max_drawdown_close_to_close"] == 0.0
     assert m["buy_hold_return_percent"] == pytest.approx(10.0)  # 100 -> 110, not from 50
-    # window: open of bar 3 to close of bar 5 = 3 days
-    assert m["annualized_return"] == pytest.approx((1.1 ** (365.25 / 3) - 1) * 100)
+    # window: open of bar 3 to close of bar 5 = 3 days, under 30: no annualised return
+    assert m["annualized_return"] is None
     assert m["sharpe_ratio"] is None  # bars 3-5 span 2 days: too short
     whole = compute_metrics(trades, c, initial_capital=1000.0)
     assert whole["max_drawdown"] == pytest.approx(100.0)

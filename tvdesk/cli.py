@@ -1,6 +1,8 @@
 """The `tvdesk` command: parses flags, calls the application layer, prints.
 
-Exit codes are the machine interface: 0 success, 1 the run failed, 2 bad usage or bad input.
+Exit codes are the machine interface: 0 success; 1 a run that failed for another reason
+(environment, engine crash, a runtime error of a valid script); 2 anything wrong with what the
+user gave (data, Pine script, exports, config, flags, inputs).
 Errors a user can act on are printed as one clear line on stderr, never as a traceback.
 """
 
@@ -271,14 +273,10 @@ def _cmd_gui(argv: Sequence[str]) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from tvdesk.app.optimize import resolve_run_id
     from tvdesk.app.report import parse_formats, write_run_report
-    from tvdesk.errors import InputError
     from tvdesk.store import RunStore, default_store_path
 
     formats = parse_formats(args.format)
-    path = Path(args.store) if args.store else default_store_path()
-    if not path.exists():
-        raise InputError("no run store here (run `tvdesk optimize` first)", source=str(path))
-    with RunStore.open(path) as store:
+    with RunStore.open_for_reading(args.store or default_store_path()) as store:
         run_id = resolve_run_id(store, args.run)
         for written in write_run_report(store, run_id, Path(args.out), formats, top=args.top):
             print(f"report: {written}")
@@ -286,15 +284,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from tvdesk.app.optimize import resolve_run_id
+    from tvdesk.app.optimize import resolve_run_id, run_state
     from tvdesk.errors import InputError
     from tvdesk.fileio import write_json_atomically
     from tvdesk.store import RunStore, default_store_path
 
-    path = Path(args.store) if args.store else default_store_path()
-    if not path.exists():
-        raise InputError("no run store here yet (run `tvdesk optimize` first)", source=str(path))
-    with RunStore.open(path) as store:
+    with RunStore.open_for_reading(args.store or default_store_path()) as store:
         if args.export:
             run_id = resolve_run_id(store, args.export)
             document = store.export_json(run_id)
@@ -305,7 +300,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             return 0
         for run in store.list_runs():
             done = store.count_trials(run.id, status="done", segment="in_sample")
-            print(f"{run.id}  {run.status:<9} {run.engine:<11} {done:>6} trials  "
+            print(f"{run.id}  {run_state(store, run):<11} {run.engine:<11} {done:>6} trials  "
                   f"{run.strategy_title}")
     return 0
 
@@ -353,6 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TvdeskError as exc:
         print(f"tvdesk: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a disk that filled up, a folder that vanished: the environment
+        from tvdesk.errors import os_error_message
+
+        print(f"tvdesk: error: {os_error_message(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("tvdesk: cancelled", file=sys.stderr)
         return 1

@@ -24,8 +24,28 @@ from typing import Any
 from tvdesk import paths
 from tvdesk.errors import ConfigError
 
+_TIMEZONE_EXPECTED = "an IANA timezone name such as \"UTC\" or \"America/New_York\""
+
 _SECRET_WORDS = ("password", "passwd", "secret", "api_key", "apikey", "token", "totp")
 _SECRET_ALLOWED = {"min_tokens", "max_tokens"}
+
+
+def is_timezone(name: object) -> bool:
+    """Whether `name` is a timezone ZoneInfo knows, exactly as written.
+
+    Checked when the file is read, so a typo is reported against its file and key rather than
+    later against `--timezone`, a flag the user never gave. ZoneInfo raises several kinds of
+    error for bad names (not found, a folder such as "America", a path, a name too long).
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(name, str) or not name or name != name.strip():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +140,12 @@ class _Reader:
         path = Path(value).expanduser()
         return path if path.is_absolute() else (self.file.parent / path)
 
+    def timezone(self, key: str) -> str | None:
+        value = self.get(key, str, _TIMEZONE_EXPECTED)
+        if value is not None and not is_timezone(value):
+            raise self.fail(key, _TIMEZONE_EXPECTED, value)
+        return value
+
     def date(self, key: str) -> date | None:
         value = self.table.get(key)
         if value is None:
@@ -175,7 +201,7 @@ def _read_profile(file: Path, name: str, table: Any) -> Profile:
         name=name, script=r.path("script"), data=r.path("data"),
         symbol=r.get("symbol", str, "text such as \"FX:EURUSD\""),
         timeframe=r.get("timeframe", str, "text such as \"60\" or \"1D\""),
-        timezone=r.get("timezone", str, "an IANA timezone name such as \"UTC\""),
+        timezone=r.timezone("timezone"),
         mintick=r.get("mintick", (int, float), "a positive number"),
         pointvalue=r.get("pointvalue", (int, float), "a positive number"),
         currency=r.get("currency", str, "a currency code such as \"USD\""),
@@ -218,7 +244,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     profiles_table = top.get("profiles", dict, "a table of profiles") or {}
     profiles = {name: _read_profile(file, name, table) for name, table in profiles_table.items()}
     return Settings(path=file, engine=engine, processes=processes or 1,
-                    timezone=top.get("timezone", str, "an IANA timezone name") or "UTC",
+                    timezone=top.timezone("timezone") or "UTC",
                     profiles=profiles,
                     llm_base_url=llm.get("base_url", str, "an http(s) URL"),
                     llm_models=tuple(models),
@@ -281,8 +307,6 @@ def check_settings(settings: Settings, source: str = "settings") -> None:
 
     ConfigError names the key as `load_settings` does, so a form can point at the field.
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     def fail(key: str, expected: str, got: Any) -> ConfigError:
         return ConfigError(f"key '{key}': expected {expected}, got {got!r}", source=source)
 
@@ -291,13 +315,8 @@ def check_settings(settings: Settings, source: str = "settings") -> None:
     if isinstance(settings.processes, bool) or not isinstance(settings.processes, int) \
             or settings.processes < 1:
         raise fail("processes", "a whole number ≥ 1", settings.processes)
-    try:
-        if not settings.timezone or settings.timezone != settings.timezone.strip():
-            raise ValueError(settings.timezone)
-        ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise fail("timezone", "an IANA timezone name such as \"UTC\" or "
-                   "\"America/New_York\"", settings.timezone) from None
+    if not is_timezone(settings.timezone):
+        raise fail("timezone", _TIMEZONE_EXPECTED, settings.timezone)
     url = settings.llm_base_url
     if url is not None:
         from urllib.parse import urlsplit

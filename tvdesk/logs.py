@@ -9,6 +9,7 @@ whenever credentials change (`refresh_secrets`), not for every line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -41,16 +42,26 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+class _LogFileHandler(RotatingFileHandler):
+    """The log file, which must never be the reason a command fails: when it cannot be
+    written (a full disk, a read-only folder) its records are dropped, without the traceback
+    `logging` would print on stderr for every one of them."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def setup_logging(level: int = logging.INFO) -> Path:
     """Send tvdesk's log records to `<user log folder>/tvdesk.log` (2 MB × 5 files)."""
     folder = paths.log_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # no log folder: records are dropped (see handler)
+        folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOG_FILE
     root = logging.getLogger()
     if not any(isinstance(h, RotatingFileHandler) and Path(h.baseFilename) == path
                for h in root.handlers):
-        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5,
-                                      encoding="utf-8", delay=True)
+        handler = _LogFileHandler(path, maxBytes=2_000_000, backupCount=5,
+                                  encoding="utf-8", delay=True)
         handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(SecretMaskingFilter())

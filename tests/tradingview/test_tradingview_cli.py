@@ -83,7 +83,8 @@ def test_evaluate_on_tradingview_writes_the_same_document(cli: Cli, tmp_path: Pa
     assert "Net profit" in run.stdout
 
 
-def test_compile_error_exits_1_with_the_line(cli: Cli, tmp_path: Path) -> None:
+def test_compile_error_exits_2_with_the_line(cli: Cli, tmp_path: Path) -> None:
+    """The script is the user's input: a compile error is bad input (exit 2), as locally."""
     bad = tmp_path / "bad.pine"
     lines = SMA.read_text().splitlines()
     index = next(i for i, text in enumerate(lines) if text.startswith("slow = ta.sma"))
@@ -91,7 +92,7 @@ def test_compile_error_exits_1_with_the_line(cli: Cli, tmp_path: Path) -> None:
     bad.write_text("\n".join(lines) + "\n")
     run = cli("evaluate", "--engine", "tradingview", "--script", str(bad), "--symbol",
               "FX:EURUSD", "--timeframe", "60")
-    assert run.returncode == 1
+    assert run.returncode == 2
     assert "TradingView could not compile" in run.stderr
     assert "Pine line" in run.stderr
 

@@ -32,14 +32,22 @@ Equity (only bars from `first_bar` on; earlier bars merely warmed indicators up)
 - Buy & hold buys at the close of `first_bar` (the curve has no opens) and sells at the
   last close.
 - CAGR spans from the open of `first_bar` to the close of the last bar (last open + the
-  median bar spacing) and uses the last bar's equity (open P&L included).
+  median bar spacing) and uses the last bar's equity (open P&L included). It is None ("not
+  meaningful") when that span is under `MIN_ANNUALISED_DAYS` (30 days): compounding a few
+  hours' or days' return over a year says nothing (a 1 % hour would read as 10^37 %) and
+  overflows floats. It is computed in log space and is None rather than infinite when the
+  result is beyond a float.
 - Sharpe/Sortino: calendar-month periods in `timezone` when the window spans >= 3 months,
   else calendar-day periods (days that have bars) when it spans >= 3 days, else None. A
   period's return is its last bar's close equity over the previous period's (the first
   period starts at initial capital); partial first/last periods count. The risk-free rate is
   `risk_free_rate`/100/12 per month or /365 per day. Sharpe = (mean R - rfr) / std(R) with
   ddof=`SHARPE_DDOF`; Sortino = (mean R - rfr) / sqrt(sum(min(0, R - rfr)^2) / N). Not
-  annualised; None with < 2 periods or a zero deviation.
+  annualised (only the risk-free rate is brought down to the period), so the 3-day minimum
+  is their only span rule; None with < 2 periods or a zero deviation.
+
+Extreme but finite inputs (equity of 1e300, a zero-equity period) never raise: numpy's
+overflow and division warnings are silenced while computing and any non-finite result is None.
 
 Derived: return_of_max_drawdown = net profit / max drawdown (intrabar); strategy
 outperformance = net profit - buy & hold (percent: the difference of the two percents);
@@ -52,6 +60,7 @@ of drawdowns and run-ups (`NOT_COMPUTED`). A catalog key added later is None unt
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,6 +72,9 @@ from tvdesk.model import EquityCurve, FrozenMap, Metrics, Trade
 
 SHARPE_DDOF = 0
 """Delta degrees of freedom of the Sharpe standard deviation (0: population, as Sortino's /N)."""
+
+MIN_ANNUALISED_DAYS = 30
+"""Shortest span (days) over which an annualised figure (CAGR) is reported; shorter: None."""
 
 NOT_COMPUTED = frozenset({
     "margin_calls_long", "margin_calls_short", "account_size_required",
@@ -76,6 +88,7 @@ NOT_COMPUTED = frozenset({
 
 _DAY_MS = 86_400_000
 _YEAR_MS = 365.25 * _DAY_MS
+_MAX_LOG_GROWTH = math.log(sys.float_info.max / 100.0)  # beyond: the percent would be inf
 _SCOPES = ("all", "long", "short")
 
 
@@ -97,14 +110,18 @@ def compute_metrics(
     check_inputs(trades, equity, initial_capital, first_bar)
 
     values: dict[str, Any] = {"initial_capital": float(initial_capital)}
-    for scope in _SCOPES:
-        chosen = [t for t in trades if scope == "all" or t.side == scope]
-        for (key, percent), value in _trade_metrics(chosen, initial_capital).items():
-            values[variant_key(key, scope, percent)] = value
-    values["margin_calls"] = int(margin_calls)
-    values.update(_equity_metrics(trades, equity, initial_capital, first_bar))
-    values.update(_sharpe_sortino(equity, initial_capital, risk_free_rate, timezone, first_bar))
-    values.update(_derived(values))
+    # Extreme equity may overflow to inf/NaN in numpy: that is "undefined" (None, by _clean),
+    # not a warning a caller (or a test run with warnings as errors) trips over.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for scope in _SCOPES:
+            chosen = [t for t in trades if scope == "all" or t.side == scope]
+            for (key, percent), value in _trade_metrics(chosen, initial_capital).items():
+                values[variant_key(key, scope, percent)] = value
+        values["margin_calls"] = int(margin_calls)
+        values.update(_equity_metrics(trades, equity, initial_capital, first_bar))
+        values.update(_sharpe_sortino(equity, initial_capital, risk_free_rate, timezone,
+                                      first_bar))
+        values.update(_derived(values))
     return FrozenMap({key: _clean(values.get(key)) for key in _catalog_keys()})
 
 
@@ -306,11 +323,24 @@ def _equity_metrics(
 
 
 def _cagr(curve: EquityCurve, initial: float, first: int) -> float | None:
+    """Compound annual growth in %, or None where it would not mean anything.
+
+    None under `MIN_ANNUALISED_DAYS` of span (a short window raised to the power of a year
+    is noise, and overflowed: 4-second bars gave an exponent of ~26,000), for a final equity
+    that is not positive, and when the growth is beyond a float. Computed as
+    expm1(log(final / initial) / years), which cannot raise.
+    """
     times = np.asarray(curve.times[first:], dtype=np.int64)
-    if len(times) < 2 or curve.equity[-1] <= 0:
+    final = float(curve.equity[-1]) if len(curve) else math.nan
+    if len(times) < 2 or not final > 0 or not math.isfinite(final):
         return None
     span = float(times[-1] - times[0] + np.median(np.diff(times)))
-    return ((curve.equity[-1] / initial) ** (_YEAR_MS / span) - 1.0) * 100.0
+    if span < MIN_ANNUALISED_DAYS * _DAY_MS:
+        return None
+    log_growth = (math.log(final) - math.log(initial)) * (_YEAR_MS / span)
+    if log_growth > _MAX_LOG_GROWTH:
+        return None
+    return math.expm1(log_growth) * 100.0
 
 
 def _sharpe_sortino(

@@ -14,7 +14,7 @@ from tvdesk.errors import InputError
 from tvdesk.optimize.events import EventStream
 from tvdesk.optimize.loop import Optimizer, RunOutcome
 from tvdesk.optimize.settings import OptimizeSettings
-from tvdesk.store import RunStore
+from tvdesk.store import RunInfo, RunStore
 
 if TYPE_CHECKING:
     from tvdesk.optimize.llm_client import LLMClient
@@ -31,6 +31,14 @@ def resolve_run_id(store: RunStore, wanted: str) -> str:
         raise InputError(f"no run {wanted!r} in the store (latest: {known})",
                          source=str(store.path))
     return wanted
+
+
+def run_state(store: RunStore, run: RunInfo) -> str:
+    """The run's status for a listing: a 'running' run whose process is gone (killed, crashed)
+    is 'interrupted', which `--resume` continues."""
+    if run.status == "running" and store.run_holder(run.id) is None:
+        return "interrupted"
+    return run.status
 
 
 def load_resumed_settings(store: RunStore, run_id: str) -> OptimizeSettings:

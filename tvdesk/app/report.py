@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tvdesk.model import BacktestResult
 from tvdesk.store import RunStore
+from tvdesk.store.failures import StoreError
 
 ALL_FORMATS = ("txt", "xlsx", "html", "csv", "json")
 
@@ -35,6 +36,11 @@ def run_robustness(store: RunStore, run_id: str) -> dict:
     judged = store.events(run_id, kind="judged")
     if judged:
         return dict(judged[-1].payload.get("robustness") or {})
+    if store.read_only:
+        raise StoreError(f"run {run_id} was never judged (it ended before its last step) and "
+                         "its quality tags cannot be saved in a store that cannot be written; "
+                         "report on it once from a writable copy", path=str(store.path),
+                         kind="read_only")
     from tvdesk.analytics.judgement import judge_run
     from tvdesk.optimize.loop import quality_rules, search_steps
     from tvdesk.optimize.settings import OptimizeSettings

@@ -7,12 +7,12 @@ same everywhere and fail with the same messages. The GUI fills a `RunOptions` fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from tvdesk.config import Profile
-from tvdesk.errors import InputError, PineError
+from tvdesk.config import Profile, is_timezone
+from tvdesk.errors import ConfigError, InputError, PineError
 from tvdesk.model import BacktestRequest, InputValue, Strategy, SymbolSpec
 from tvdesk.pine.loader import load_strategy
 
@@ -44,12 +44,34 @@ def parse_input_flag(text: str) -> tuple[str, str]:
 
 
 def check_timezone(name: str, flag: str = "--timezone") -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    """A timezone given on a flag (InputError naming `flag` otherwise, never a traceback:
+    ZoneInfo raises OSError for a folder such as "America" or an over-long name)."""
+    if not is_timezone(name):
         raise InputError(f"unknown timezone {name!r}; expected an IANA name such as "
-                         "'UTC' or 'America/New_York'", source=flag) from None
+                         "'UTC' or 'America/New_York'", source=flag)
     return name
+
+
+def _config_timezone(name: str, key: str) -> str:
+    """A timezone that came from the settings or a profile, reported against its config key.
+
+    `load_settings` checks these already; this covers Settings and Profiles built in code
+    (the GUI), so a bad value is never blamed on a `--timezone` the user did not give.
+    """
+    if not is_timezone(name):
+        raise ConfigError(f"key {key!r}: expected an IANA timezone name such as \"UTC\" or "
+                          f"\"America/New_York\", got {name!r}", source="the config file")
+    return name
+
+
+def _chart_timezone(options: RunOptions, profile: Profile, default_timezone: str) -> str:
+    """The flag, else the profile's, else the settings' timezone, each checked where it came
+    from, so the error names the flag or the config key the user has to fix."""
+    if options.timezone:
+        return check_timezone(options.timezone)
+    if profile.timezone:
+        return _config_timezone(profile.timezone, f"profiles.{profile.name}.timezone")
+    return _config_timezone(default_timezone, "timezone")
 
 
 def parse_when(text: str | date | None, tz: str, flag: str, *, end_of_day: bool) -> datetime | None:
@@ -90,6 +112,70 @@ def _load(script: str, engine: str) -> Strategy:
         return strategy_from_text(read_pine_file(script), path=script)
 
 
+def _input_key(strategy: Strategy, key: str) -> str:
+    """What an override key stands for: the input's variable name when the script declares it
+    (a title, the name, or the title in another case all mean the same input), else the key
+    (an unknown key is reported by the engine, with the list of the script's inputs)."""
+    spec = strategy.input_by_key(key)
+    return spec.name if spec is not None else key
+
+
+def _describe_input(strategy: Strategy, name: str) -> str:
+    spec = next((s for s in strategy.inputs if s.name == name), None)
+    return f"{spec.title!r} ({spec.name})" if spec is not None else repr(name)
+
+
+def _profile_inputs(profile: Profile, strategy: Strategy) -> dict[str, tuple[str, InputValue]]:
+    """The profile's inputs by the input they set; two keys for one input are refused (TOML
+    allows "Fast Length" and "fastLen" side by side, and which wins would be a guess)."""
+    by_input: dict[str, tuple[str, InputValue]] = {}
+    for key, value in profile.inputs.items():
+        name = _input_key(strategy, key)
+        if name in by_input:
+            raise ConfigError(f"inputs {by_input[name][0]!r} and {key!r} both set the input "
+                              f"{_describe_input(strategy, name)}; give it once",
+                              source=f"profile {profile.name!r}")
+        by_input[name] = (key, value)
+    return by_input
+
+
+def merge_inputs(profile: Profile, flags: tuple[str, ...],
+                 strategy: Strategy) -> dict[str, InputValue]:
+    """The profile's inputs with the `--input` flags on top: a flag replaces the profile's
+    value for the same input, however either names it.
+
+    Two flags that set the same input (a title and the variable name, or one title twice)
+    are refused, naming both: silently keeping the first or the last would backtest values
+    the user may not have meant, and nothing in the result would show it.
+    """
+    merged = _profile_inputs(profile, strategy)
+    given: dict[str, str] = {}
+    for flag in flags:
+        key, value = parse_input_flag(flag)
+        name = _input_key(strategy, key)
+        if name in given:
+            raise InputError(f"--input {given[name]!r} and --input {flag!r} both set the "
+                             f"input {_describe_input(strategy, name)}; give it once",
+                             source="--input")
+        given[name] = flag
+        merged[name] = (key, value)
+    return dict(merged.values())
+
+
+def _check_timeframe(symbol: SymbolSpec, data: str) -> SymbolSpec:
+    """The symbol with its declared timeframe checked against the bars of `data` and written
+    as TradingView's code ("1h" -> "60", which PyneCore needs).
+
+    Only for the local engine, which reads the data anyway (a second read here is cheap);
+    doing it here covers evaluate, parity and optimize alike, and the GUI's form too.
+    """
+    from tvdesk.data.market_data import check_timeframe, load_bars
+
+    assert symbol.timeframe
+    bars = load_bars(data, timezone=symbol.timezone)
+    return replace(symbol, timeframe=check_timeframe(symbol.timeframe, bars))
+
+
 def _positive(value: float | None, flag: str) -> float | None:
     if value is not None and not value > 0:
         raise InputError(f"expected a positive number, got {value!r}", source=flag)
@@ -108,12 +194,9 @@ def build_request(options: RunOptions, profile: Profile | None = None,
     if not script:
         raise InputError("no strategy given: use --script FILE.pine or --profile NAME",
                          source="--script")
-    tz = check_timezone(options.timezone or p.timezone or default_timezone)
+    tz = _chart_timezone(options, p, default_timezone)
     strategy = _load(script, engine)
-    inputs: dict[str, InputValue] = {k: v for k, v in p.inputs.items()}
-    for flag in options.inputs:
-        key, value = parse_input_flag(flag)
-        inputs[key] = value
+    inputs = merge_inputs(p, options.inputs, strategy)
     data = options.data or (str(p.data) if p.data else None)
     date_from = parse_when(options.date_from or p.date_from, tz, "--from", end_of_day=False)
     date_to = parse_when(options.date_to or p.date_to, tz, "--to", end_of_day=True)
@@ -129,6 +212,8 @@ def build_request(options: RunOptions, profile: Profile | None = None,
         currency=options.currency or p.currency,
         timezone=tz,
     )
+    if engine == "local" and data and symbol.timeframe:
+        symbol = _check_timeframe(symbol, data)
     return BacktestRequest(strategy=strategy, data_path=data, symbol=symbol,
                            inputs=tuple(inputs.items()), date_from=date_from, date_to=date_to,
                            settings=tuple(options.settings))

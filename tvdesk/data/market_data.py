@@ -10,6 +10,7 @@ cheaper for the user than a silently bad backtest.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,9 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from tvdesk.errors import DataError
+from tvdesk.errors import DataError, InputError
 
-__all__ = ["Bars", "derive_mintick", "detect_timeframe", "load_bars"]
+__all__ = [
+    "Bars", "check_timeframe", "derive_mintick", "detect_timeframe", "load_bars",
+    "parse_timeframe",
+]
 
 # Header aliases, lower-cased and stripped. Order is priority: the first alias present wins.
 _TIME_ALIASES = ("time", "timestamp", "datetime", "date_time", "date/time", "date")
@@ -32,6 +36,26 @@ _CLOCK_RE = r"^\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$"  # a bare time of day, e.g. 
 _OFFSET_RE = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 _MS_THRESHOLD = 1e11  # UNIX seconds stay below this until the year 5138; milliseconds exceed it
 _MINUTE_MS, _DAY_MS = 60_000, 86_400_000
+# Times outside 1970-01-01 .. 2200-01-01 UTC are typos or wrong units (a ms value read as
+# seconds, a year 0001 placeholder); the engine's calendar code cannot even represent some.
+_FIRST_MS, _LAST_MS = 0, 7_258_118_400_000
+_TIME_RANGE = "expected a time from 1970-01-01 to 2200-01-01 UTC"
+# No traded instrument is priced above 1e12 or trades more than 1e18 units in a bar; beyond
+# that a value is a typo or a corrupt cell, and the engine's arithmetic overflows on it.
+_MAX_PRICE, _MAX_VOLUME = 1e12, 1e18
+_TIMEFRAME_RE = re.compile(r"(\d*)\s*([A-Za-z]*)")
+# (spellings, casefolded; TradingView suffix; unit in ms; unit name). "M" is a month and "m"
+# a minute, as on TradingView; a month is its mean length, enough to tell it from a week.
+_TIMEFRAME_UNITS = (
+    (("", "m", "min", "minute", "minutes"), "", _MINUTE_MS, "minute"),
+    (("h", "hr", "hour", "hours"), "", 60 * _MINUTE_MS, "hour"),
+    (("s", "sec", "second", "seconds"), "S", 1000, "second"),
+    (("d", "day", "days"), "D", _DAY_MS, "day"),
+    (("w", "wk", "week", "weeks"), "W", 7 * _DAY_MS, "week"),
+    (("mo", "month", "months"), "M", 30.44 * _DAY_MS, "month"),
+)
+_TIMEFRAME_TOLERANCE = 1.1  # bar lengths within 10 % of each other are the same timeframe
+_EXPECTED_TIMEFRAME = "expected a timeframe such as 15, 60, 4h, 1D or 1W"
 Fail = Callable[[int, str, str], DataError]  # (row, role key, message) -> error to raise
 _EXPECTED_TIME = "expected UNIX seconds, UNIX milliseconds or an ISO 8601 date/time"
 # All text: error messages quote cells as written. Blank lines kept so row index -> line number.
@@ -45,9 +69,10 @@ class Bars:
     `times` are UNIX milliseconds (UTC) of each bar's open, strictly increasing; prices and
     volume are float64. `timezone` is the one naive times were read in (epochs and times with an
     offset do not need it) and stays the symbol's exchange timezone for day/session logic.
-    `timeframe` is TradingView style ("60", "1D", ...; "" when fewer than two bars make it
-    undecidable). `price_decimals` lets a tick size be derived when the user gives none. `gaps`
-    counts bars missing against the timeframe, weekends included: information, not an error.
+    `timeframe` is TradingView style ("60", "1D", ...), detected from the bars' spacing (which
+    is why `load_bars` refuses fewer than two bars). `price_decimals` lets a tick size be
+    derived when the user gives none. `gaps` counts bars missing against the timeframe,
+    weekends included: information, not an error.
     """
 
     path: str
@@ -111,10 +136,55 @@ def detect_timeframe(times_ms: np.ndarray) -> str:
     return f"{round(days)}D"
 
 
+def parse_timeframe(text: str) -> tuple[str, float, str] | None:
+    """`"4h"` -> ("240", 14_400_000, "4 hours"): TradingView's code, the bar length in ms and
+    words for messages; None when `text` is not a timeframe.
+
+    PyneCore understands only TradingView's codes ("240", "1D"), so the local engine must be
+    given the code of whatever spelling the user chose; the length lets spacings be compared.
+    """
+    match = _TIMEFRAME_RE.fullmatch(text.strip())
+    if not match or not text.strip():
+        return None
+    count = int(match.group(1) or 1)
+    folded = "mo" if match.group(2) == "M" else match.group(2).casefold()
+    for spellings, suffix, size, name in _TIMEFRAME_UNITS:
+        if count > 0 and folded in spellings:
+            code = f"{count}{suffix}" if suffix else str(round(count * size / _MINUTE_MS))
+            return code, count * size, f"{count} {name}{'s' if count != 1 else ''}"
+    return None
+
+
+def check_timeframe(declared: str, bars: Bars) -> str:
+    """TradingView's code for the `declared` timeframe, after checking it against `bars`.
+
+    Raises InputError (naming --timeframe, both timeframes and the file) when the bars'
+    spacing clearly contradicts it, e.g. "60" declared for 4-second bars: the engine trusts
+    the declared timeframe (timeframe.period, sessions, request.security), so a wrong one
+    gives a plausible but wrong backtest. The detected timeframe is the most common spacing,
+    so weekends and holidays do not count; spacings within 10 % are the same timeframe.
+    """
+    parsed = parse_timeframe(declared)
+    if parsed is None:
+        raise InputError(f"{_EXPECTED_TIMEFRAME}, got {declared!r}", source="--timeframe")
+    code, size, words = parsed
+    found = parse_timeframe(bars.timeframe)
+    if found is not None and max(size, found[1]) > _TIMEFRAME_TOLERANCE * min(size, found[1]):
+        raise InputError(
+            f"{declared!r} ({words}) was given but the bars of {bars.path} are "
+            f"{bars.timeframe!r} ({found[2]}) apart; expected the data's timeframe "
+            f"{bars.timeframe!r}, or leave --timeframe out to take it from the data",
+            source="--timeframe")
+    return code
+
+
 def load_bars(path: str | Path, *, timezone: str = "UTC") -> Bars:
     """Read and validate a CSV of OHLC(V) bars; naive times are taken to be in `timezone`.
 
-    Raises DataError naming the file, 1-based line (header = line 1) and column at fault.
+    Raises DataError naming the file, 1-based line (header = line 1) and column at fault, for
+    anything the engine would choke on or silently misread: unparseable cells, times outside
+    1970..2200, prices not in (0, 1e12], volumes not in [0, 1e18] (blank = 0), inconsistent
+    OHLC, unsorted or duplicate times, and files of fewer than two bars.
     """
     source = str(path)
     try:
@@ -146,30 +216,37 @@ def load_bars(path: str | Path, *, timezone: str = "UTC") -> Bars:
     def raw(key: str) -> pd.Series:
         return frame[cols[key]]
 
-    def numbers(key: str, kind: str, ok: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Column `key` as float64, failing at the first value `ok` rejects."""
+    def numbers(key: str, kind: str, ok: Callable[[np.ndarray], np.ndarray],
+                limit: float) -> np.ndarray:
+        """Column `key` as float64, failing at the first value that is not a finite `kind`
+        (as `ok` decides) of at most `limit`."""
         text = raw(key).str.replace(",", ".", regex=False) if sep == ";" else raw(key)  # 1,5
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-        if key == "volume":  # volume is optional per bar too (TradingView writes NaN)
-            values = np.where(text.str.lower().isin(("", "nan")).to_numpy(), 0.0, values)
-        bad = np.flatnonzero(~ok(values))
+        if key == "volume":  # a blank volume cell is a bar without volume
+            values = np.where((text == "").to_numpy(), 0.0, values)
+        bad = np.flatnonzero(~(ok(values) & np.isfinite(values) & (values <= limit)))
         if bad.size:
-            i, column = bad[0], header[cols[key]]
-            kind = kind if np.isfinite(values[i]) else "number"
-            raise fail(i, key, f"expected a {kind} in column {column!r}, got {text.iloc[i]!r}")
+            i = int(bad[0])
+            problem = _number_problem(raw(key).iloc[i], float(values[i]), header[cols[key]],
+                                      kind, limit, volume=key == "volume")
+            raise fail(i, key, problem)
         return values
 
     time_key = "date+time" if "date" in cols else "time"
     times = _parse_times(raw, time_key, timezone, fail)
     prices = {
-        key: numbers(key, "positive number", lambda v: (v > 0) & np.isfinite(v))
+        key: numbers(key, "positive number", lambda v: v > 0, _MAX_PRICE)
         for key in _PRICE_COLUMNS
     }
     _check_ohlc(prices, fail)
     volume = np.zeros(len(frame))
     if "volume" in cols:
-        volume = numbers("volume", "non-negative number", lambda v: (v >= 0) & np.isfinite(v))
+        volume = numbers("volume", "non-negative number", lambda v: v >= 0, _MAX_VOLUME)
     _check_order(times, fail, time_key)
+    if len(times) < 2:
+        message = ("1 bar; a backtest needs at least 2 bars (the timeframe is read from their "
+                   "spacing)")
+        raise DataError(message, source=source, line=int(lines[0]))
     timeframe = detect_timeframe(times)
     arrays = [times, *prices.values(), volume]
     for array in arrays:
@@ -226,19 +303,42 @@ def _map_columns(header: list[str], source: str) -> dict[str, int]:
     return cols
 
 
+def _number_problem(cell: str, value: float, column: str, kind: str, limit: float, *,
+                    volume: bool = False) -> str:
+    """What is wrong with one numeric cell, and what was expected instead.
+
+    A literal NaN volume is refused, not read as 0: blank means "no volume" and is accepted,
+    while NaN more likely marks a hole in the data that a volume-based script should not
+    trade through unnoticed (negative volume is refused for the same reason).
+    """
+    if volume and np.isnan(value) and cell.strip().lower() == "nan":
+        return (f"expected a {kind} in column {column!r}, got {cell!r}; leave the cell empty "
+                "for a bar without volume (or remove the column if the symbol has no volume)")
+    if np.isnan(value):
+        return f"expected a number in column {column!r}, got {cell!r}"
+    if not np.isfinite(value):
+        return f"expected a finite number in column {column!r}, got {cell!r}"
+    if value > limit:
+        bound = f"{limit:.0e}".replace("e+", "e")
+        return (f"expected a {kind} of at most {bound} in column {column!r}, got {cell!r} "
+                "(above any real market's value: a typo or a corrupt cell?)")
+    return f"expected a {kind} in column {column!r}, got {cell!r}"
+
+
 def _parse_times(
     raw: Callable[[str], pd.Series], key: str, timezone: str, fail: Fail
 ) -> np.ndarray:
-    """UNIX ms for each row: epochs as given, offsets honoured, naive times in `timezone`."""
+    """UNIX ms for each row: epochs as given, offsets honoured, naive times in `timezone`.
+
+    Every time is checked against 1970..2200 here, before anything else looks at the times
+    (ordering, timeframe, error messages that format them).
+    """
     text = raw("time")
     if key == "date+time":  # separate date and time-of-day columns; "time" may hold a full stamp
         text = text.where(~text.str.match(_CLOCK_RE), raw("date") + " " + text)
     numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
     if not np.isnan(numbers[0]):
-        bad = np.flatnonzero(~np.isfinite(numbers))
-        if bad.size:
-            raise fail(bad[0], key, f"{_EXPECTED_TIME}, got {text.iloc[bad[0]]!r}")
-        return np.rint(np.where(numbers > _MS_THRESHOLD, numbers, numbers * 1000)).astype(np.int64)
+        return _epoch_times(numbers, text, key, fail)
     result = np.zeros(len(text), dtype=np.int64)
     aware = text.str.contains(_OFFSET_RE, regex=True).to_numpy()
     bad = np.zeros(len(text), dtype=bool)
@@ -249,23 +349,56 @@ def _parse_times(
     if not aware.all():
         stamps = pd.to_datetime(text[~aware], format="ISO8601", errors="coerce")
         unparsed = stamps.isna().to_numpy()
+        naive_ms = stamps.to_numpy(dtype="datetime64[ms]").view(np.int64)
+        # More than a day outside the range whatever the timezone: keep such times away from
+        # tz_localize, which cannot handle years beyond the standard library's 1..9999.
+        far = ~unparsed & ((naive_ms < _FIRST_MS - _DAY_MS) | (naive_ms > _LAST_MS + _DAY_MS))
+        stamps = stamps.where(~far)
         try:
             local = stamps.dt.tz_localize(timezone, ambiguous="infer", nonexistent="NaT")
         except ValueError:  # ambiguous fall-back hour that cannot be inferred: take the first
             local = stamps.dt.tz_localize(
                 timezone, ambiguous=np.ones(len(stamps), dtype=bool), nonexistent="NaT"
             )
-        skipped = local.isna().to_numpy() & ~unparsed
+        skipped = local.isna().to_numpy() & ~unparsed & ~far
         if skipped.any():
             i = np.flatnonzero(~aware)[np.argmax(skipped)]
             message = f"time {text.iloc[i]!r} does not exist in {timezone} (clocks jump forward)"
             raise fail(i, key, f"{message}; expected a time valid in that timezone")
         bad[~aware] = unparsed
-        result[~aware] = _to_ms(local)
+        result[~aware] = np.where(far, naive_ms, _to_ms(local))
     if bad.any():
         i = int(np.argmax(bad))
         raise fail(i, key, f"{_EXPECTED_TIME}, got {text.iloc[i]!r}")
+    _check_range(result.astype(np.float64), text, key, fail, lambda i: "")
     return result
+
+
+def _epoch_times(numbers: np.ndarray, text: pd.Series, key: str, fail: Fail) -> np.ndarray:
+    """UNIX ms of epoch cells: seconds or milliseconds, decided per cell by magnitude."""
+    bad = np.flatnonzero(~np.isfinite(numbers))
+    if bad.size:
+        raise fail(bad[0], key, f"{_EXPECTED_TIME}, got {text.iloc[bad[0]]!r}")
+    in_ms = numbers > _MS_THRESHOLD
+    with np.errstate(over="ignore"):  # 1e306 seconds overflow to inf: out of range below
+        values = np.where(in_ms, numbers, numbers * 1000)
+
+    def unit(i: int) -> str:
+        return f" (read as UNIX {'milliseconds' if in_ms[i] else 'seconds'})"
+
+    _check_range(values, text, key, fail, unit)
+    return np.rint(values).astype(np.int64)
+
+
+def _check_range(
+    times_ms: np.ndarray, text: pd.Series, key: str, fail: Fail, how: Callable[[int], str]
+) -> None:
+    """Refuse the first time outside 1970..2200 UTC, quoting its cell as written."""
+    outside = (times_ms < _FIRST_MS) | (times_ms > _LAST_MS)
+    if outside.any():
+        i = int(np.argmax(outside))
+        side = "before 1970-01-01" if times_ms[i] < _FIRST_MS else "after 2200-01-01"
+        raise fail(i, key, f"time {text.iloc[i]!r}{how(i)} is {side}; {_TIME_RANGE}")
 
 
 def _to_ms(stamps: pd.Series) -> np.ndarray:
@@ -294,8 +427,7 @@ def _check_order(times: np.ndarray, fail: Fail, key: str) -> None:
     bad = np.flatnonzero(diffs <= 0)
     if bad.size:
         i = int(bad[0]) + 1
-        prev = datetime.fromtimestamp(times[i - 1] / 1000, UTC).isoformat()
-        this = datetime.fromtimestamp(times[i] / 1000, UTC).isoformat()
+        prev, this = _iso(int(times[i - 1])), _iso(int(times[i]))
         if diffs[i - 1] == 0:
             message = f"duplicate timestamp {this} (same as the previous row)"
             raise fail(i, key, f"{message}; expected one bar per time")
@@ -303,11 +435,23 @@ def _check_order(times: np.ndarray, fail: Fail, key: str) -> None:
         raise fail(i, key, f"{message}; expected bars sorted oldest first")
 
 
+def _iso(ms: int) -> str:
+    """A time for a message; never raises (a message must not fail while reporting)."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return f"{ms} ms after 1970-01-01 UTC"
+
+
 def _price_decimals(values: np.ndarray) -> int:
-    """Fewest decimals (0-10) that represent every price, ignoring float noise."""
+    """Fewest decimals (0-10) that represent every price, ignoring float noise.
+
+    The tolerance shrinks with values under one unit of the tested decimal, so a crypto price
+    of 1e-8 needs 8 decimals instead of passing as 0 (a tick of 1 would erase it).
+    """
     for decimals in range(11):
-        scaled = values * 10.0**decimals
-        noise = np.maximum(1e-6, np.abs(scaled) * 1e-14)
+        scaled = np.abs(values * 10.0**decimals)
+        noise = np.maximum(np.minimum(scaled, 1.0) * 1e-6, scaled * 1e-14)
         if np.all(np.abs(scaled - np.rint(scaled)) <= noise):
             return decimals
     return 10

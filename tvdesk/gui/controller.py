@@ -52,7 +52,7 @@ class RunController(QtCore.QObject):
     def store(self) -> RunStore:
         """The store the views read (one connection; the run writes through its own)."""
         if self._store is None:
-            self._store = RunStore.open(self._store_path)
+            self._store = _open_for_views(self._store_path)
         return self._store
 
     def open_store(self, path: Path) -> None:
@@ -60,7 +60,7 @@ class RunController(QtCore.QObject):
             raise TvdeskError("stop the running optimisation before opening another store")
         if self._store is not None:
             self._store.close()
-        self._store = RunStore.open(path)  # raises a clear error for a bad file
+        self._store = _open_for_views(path)  # a clear error for a bad file
         self._store_path = Path(path)
         self.run_id = self._store.latest_run_id()
         self.store_opened.emit(str(path))
@@ -189,3 +189,11 @@ class RunController(QtCore.QObject):
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _open_for_views(path: Path) -> RunStore:
+    """The views' store: a new one is created; an existing one that cannot be written (a
+    read-only mount, an archive) is still opened, to browse and report on."""
+    if not Path(path).exists():
+        return RunStore.open(path)
+    return RunStore.open_for_reading(path)

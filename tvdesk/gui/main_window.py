@@ -193,7 +193,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage("Writing reports…")
 
         def write() -> list[Path]:
-            with RunStore.open(self.controller.store_path) as store:
+            with RunStore.open_for_reading(self.controller.store_path) as store:
                 return write_run_report(store, run_id, folder)
 
         try:

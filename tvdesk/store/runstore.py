@@ -14,21 +14,24 @@ crash, every finished trial is there, and the one that was running is found by
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from tvdesk.errors import InputError
 from tvdesk.model import BacktestResult
 from tvdesk.store import records as rec
+from tvdesk.store.failures import StoreError, store_failure
 from tvdesk.store.lease import RunInUse, RunLease, new_lease
 from tvdesk.store.records import (
     Event,
@@ -43,7 +46,7 @@ from tvdesk.store.records import (
     TrialRow,
     TrialStatus,
 )
-from tvdesk.store.schema import SCHEMA_VERSION, connect
+from tvdesk.store.schema import SCHEMA_VERSION, connect, connect_read_only
 
 _TRIAL_COLUMNS = (
     "id, run_id, worker, condition, iteration, proposer, source_hash, inputs_json, params_key, "
@@ -51,6 +54,7 @@ _TRIAL_COLUMNS = (
     "result_json IS NOT NULL AS has_result"
 )
 _RUN_COLUMNS = "id, created_at, finished_at, status, engine, strategy_title, settings_json"
+T = TypeVar("T")
 _METRIC_NAME = re.compile(r"^[A-Za-z0-9_.\-%]+$")
 
 
@@ -61,9 +65,11 @@ class RunStore:
     trial ids and source hashes raise KeyError (they only come from tvdesk itself).
     """
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, *,
+                 read_only: bool = False) -> None:
         """Use `RunStore.open`; this only wraps an already opened and migrated connection."""
         self.path = path
+        self.read_only = read_only
         self._conn = conn
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
@@ -80,6 +86,23 @@ class RunStore:
         """
         file = Path(path).expanduser()
         return cls(file, connect(file, busy_timeout=busy_timeout))
+
+    @classmethod
+    def open_for_reading(cls, path: str | os.PathLike[str], *,
+                         busy_timeout: float = 15.0) -> RunStore:
+        """Open an existing store to list runs and write reports: normally, or read-only when
+        the file or its folder cannot be written (then `read_only` is True and writes fail
+        with a StoreError saying so)."""
+        file = Path(path).expanduser()
+        if not file.exists():
+            raise InputError("no run store here (run `tvdesk optimize` first)",
+                             source=str(file))
+        try:
+            return cls(file, connect(file, busy_timeout=busy_timeout))
+        except StoreError as exc:
+            if exc.kind not in ("read_only", "cannot_open"):
+                raise
+        return cls(file, connect_read_only(file, busy_timeout=busy_timeout), read_only=True)
 
     @property
     def schema_version(self) -> int:
@@ -104,6 +127,8 @@ class RunStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; on any failure it is rolled back (what was committed before
+        stays)."""
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
@@ -111,7 +136,8 @@ class RunStore:
                 yield conn
             except BaseException:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
@@ -126,6 +152,7 @@ class RunStore:
             finally:
                 if conn.in_transaction:
                     conn.execute("COMMIT")
+
 
     # ----------------------------------------------------------------------- runs
 
@@ -206,15 +233,15 @@ class RunStore:
 
     def latest_run_id(self) -> str | None:
         """The most recently created run: what `--resume` without an id continues."""
-        with self._lock:
-            row = self._conn.execute(
+        with self._read() as conn:
+            row = conn.execute(
                 "SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
         return None if row is None else str(row["id"])
 
     def list_runs(self) -> list[RunInfo]:
         """All runs, newest first."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC"
             ).fetchall()
         return [_run_info(row) for row in rows]
@@ -245,8 +272,8 @@ class RunStore:
 
     def source(self, source_hash: str) -> SourceRow:
         """The stored source with its lineage fields."""
-        with self._lock:
-            row = self._conn.execute(
+        with self._read() as conn:
+            row = conn.execute(
                 "SELECT hash, normalized_hash, pine, parent_hash, created_at FROM sources"
                 " WHERE hash = ?", (source_hash,)).fetchone()
         if row is None:
@@ -254,8 +281,8 @@ class RunStore:
         return _source_row(row)
 
     def has_normalized(self, normalized_hash: str) -> bool:
-        with self._lock:
-            row = self._conn.execute("SELECT 1 FROM sources WHERE normalized_hash = ? LIMIT 1",
+        with self._read() as conn:
+            row = conn.execute("SELECT 1 FROM sources WHERE normalized_hash = ? LIMIT 1",
                                      (normalized_hash,)).fetchone()
         return row is not None
 
@@ -347,8 +374,8 @@ class RunStore:
             return cursor.rowcount
 
     def trial(self, trial_id: int) -> TrialRow:
-        with self._lock:
-            row = self._conn.execute(f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE id = ?",
+        with self._read() as conn:
+            row = conn.execute(f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE id = ?",
                                      (trial_id,)).fetchone()
         if row is None:
             raise KeyError(f"trial {trial_id} is not in the run store")
@@ -370,23 +397,23 @@ class RunStore:
         if condition is not None:
             sql += " AND condition = ?"
             args.append(condition)
-        with self._lock:
-            row = self._conn.execute(sql + " ORDER BY id LIMIT 1", args).fetchone()
+        with self._read() as conn:
+            row = conn.execute(sql + " ORDER BY id LIMIT 1", args).fetchone()
         return None if row is None else _trial_row(row)
 
     def count_trials(self, run_id: str, *, condition: str | None = None,
                      status: TrialStatus | None = None, segment: Segment | None = None) -> int:
         """How many trials match; each filter left None matches everything."""
         where, args = _trial_filter(run_id, condition=condition, status=status, segment=segment)
-        with self._lock:
-            row = self._conn.execute(f"SELECT count(*) FROM trials WHERE {where}",
+        with self._read() as conn:
+            row = conn.execute(f"SELECT count(*) FROM trials WHERE {where}",
                                      args).fetchone()
         return int(row[0])
 
     def unfinished_trials(self, run_id: str) -> list[TrialRow]:
         """Trials still `running`: after a crash, the ones that were interrupted."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE run_id = ? AND status = 'running'"
                 " ORDER BY id", (run_id,)).fetchall()
         return [_trial_row(row) for row in rows]
@@ -411,15 +438,15 @@ class RunStore:
                status: TrialStatus | None = None) -> list[TrialRow]:
         """The run's trials in the order they started; filters left None match everything."""
         where, args = _trial_filter(run_id, condition=condition, status=status, segment=segment)
-        with self._lock:
-            rows = self._conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE {where} ORDER BY id", args).fetchall()
         return [_trial_row(row) for row in rows]
 
     def trial_result(self, trial_id: int) -> BacktestResult | None:
         """The kept result (no equity curve), or None when it was not kept."""
-        with self._lock:
-            row = self._conn.execute("SELECT result_json FROM trials WHERE id = ?",
+        with self._read() as conn:
+            row = conn.execute("SELECT result_json FROM trials WHERE id = ?",
                                      (trial_id,)).fetchone()
         if row is None:
             raise KeyError(f"trial {trial_id} is not in the run store")
@@ -432,8 +459,8 @@ class RunStore:
         """Trial id -> (dates, daily returns), for the overfitting statistics (PBO, DSR)."""
         where, args = _trial_filter(run_id, condition=condition, status=None, segment=segment,
                                     alias="t.")
-        with self._lock:
-            rows = self._conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 "SELECT d.trial_id, d.n, d.days, d.returns FROM daily_returns d"
                 f" JOIN trials t ON t.id = d.trial_id WHERE {where} ORDER BY d.trial_id",
                 args).fetchall()
@@ -452,8 +479,8 @@ class RunStore:
         path = f'$."{metric}"'
         where, args = _trial_filter(run_id, condition=condition, status="done", segment=segment)
         order = "DESC" if maximize else "ASC"
-        with self._lock:
-            row = self._conn.execute(
+        with self._read() as conn:
+            row = conn.execute(
                 f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE {where}"
                 " AND json_type(metrics_json, ?) IN ('integer', 'real')"
                 f" ORDER BY json_extract(metrics_json, ?) {order}, id LIMIT 1",
@@ -475,8 +502,8 @@ class RunStore:
         if kind is not None:
             sql += " AND kind = ?"
             args.append(kind)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY id", args).fetchall()
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY id", args).fetchall()
         return [_event(row) for row in rows]
 
     # ----------------------------------------------------------------------- LLM
@@ -501,8 +528,8 @@ class RunStore:
         return exchange_id
 
     def llm_exchanges(self, run_id: str) -> list[LlmExchange]:
-        with self._lock:
-            rows = self._conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 "SELECT id, run_id, trial_id, worker, model, prompt, reply, latency, outcome,"
                 " created_at, error FROM llm_exchanges WHERE run_id = ? ORDER BY id",
                 (run_id,)).fetchall()
@@ -517,8 +544,8 @@ class RunStore:
 
     def llm_model_stats(self, run_id: str) -> dict[str, ModelStats]:
         """Per model: (attempts, successes = outcome ok, mean latency of timed attempts)."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 "SELECT model, count(*) AS attempts,"
                 " sum(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) AS successes,"
                 " avg(latency) AS mean_latency"
@@ -630,6 +657,24 @@ class RunStore:
             (run_id, rec.to_text(rec.utc_now()), kind, rec.dumps(payload)))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+
+def _guarded(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def guarded(self: RunStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, json.JSONDecodeError) as exc:  # a JSON column of a damaged page
+            raise store_failure(exc, str(self.path)) from None
+
+    return guarded
+
+
+# Every public method turns a failing file (full disk, damage, read-only) into a StoreError
+# that names it and says what to do, instead of an sqlite3 traceback.
+for _name, _member in list(vars(RunStore).items()):
+    if not _name.startswith("_") and inspect.isfunction(_member):
+        setattr(RunStore, _name, _guarded(_member))
 
 
 def _trial_filter(run_id: str, *, condition: str | None, status: str | None,

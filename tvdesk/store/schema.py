@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tvdesk.errors import InputError
+from tvdesk.store.failures import StoreError, failure_kind, store_failure
 
 Migration = tuple[str, ...] | Callable[[sqlite3.Connection], None]
 
@@ -136,30 +137,76 @@ def connect(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
     """Open (creating if needed) the store at `path`, migrated to SCHEMA_VERSION.
 
     Raises InputError naming the file for anything a user can fix: not an SQLite file,
-    another program's database, a newer tvdesk's store, a folder, an unwritable place.
+    another program's database, a newer tvdesk's store, a folder; StoreError (exit 1) when the
+    place fails: unwritable, damaged, a full disk.
     """
     where = str(path)
     _check_header(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create the folder of the run store ({exc})",
-                         source=where) from exc
+        raise StoreError(f"cannot create the folder of the run store ({exc.strerror})",
+                         path=where, kind="cannot_open") from None
     try:
         conn = sqlite3.connect(where, timeout=busy_timeout, isolation_level=None,
                                check_same_thread=False)
     except sqlite3.Error as exc:
-        raise InputError(f"cannot open the run store ({exc})", source=where) from exc
+        raise store_failure(exc, where, busy_timeout=busy_timeout) from None
     try:
         _configure(conn, where, busy_timeout)
         _migrate(conn, where)
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:
         conn.close()
-        raise InputError(f"cannot use the run store: {exc}", source=where) from exc
+        raise store_failure(exc, where, busy_timeout=busy_timeout) from None
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def connect_read_only(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
+    """Open an existing store for reading only: for listing and reports where the file or
+    its folder cannot be written (a read-only mount, an archive, another user's file).
+
+    A WAL store normally needs its `-shm` file writable even to read; where that cannot be,
+    the file is opened as immutable (nobody can be writing to it there). The schema must be
+    the current one: an older store needs one writable opening to be upgraded.
+    """
+    where = str(path)
+    _check_header(path)
+    if not path.is_file():
+        raise InputError("no run store here", source=where)
+    last: sqlite3.Error | None = None
+    for mode in ("mode=ro", "immutable=1"):
+        uri = f"{path.resolve().as_uri()}?{mode}"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            _refuse_foreign(conn, where)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            conn.close()
+            if failure_kind(exc) in ("cannot_open", "read_only"):
+                last = exc
+                continue
+            raise store_failure(exc, where, busy_timeout=busy_timeout) from None
+        except BaseException:
+            conn.close()
+            raise
+        if version != SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"the run store is from an older tvdesk (schema version {version}, this one "
+                f"reads {SCHEMA_VERSION}) and cannot be upgraded here because it cannot be "
+                "written; open it once where it can be written", path=where, kind="read_only")
+        return conn
+    assert last is not None
+    raise store_failure(last, where, busy_timeout=busy_timeout)
 
 
 def _check_header(path: Path) -> None:
