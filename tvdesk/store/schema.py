@@ -151,17 +151,35 @@ def connect(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
         conn = sqlite3.connect(where, timeout=busy_timeout, isolation_level=None,
                                check_same_thread=False)
     except sqlite3.Error as exc:
-        raise store_failure(exc, where, busy_timeout=busy_timeout) from None
+        raise _open_failure(exc, path, busy_timeout) from None
     try:
         _configure(conn, where, busy_timeout)
         _migrate(conn, where)
     except sqlite3.Error as exc:
         conn.close()
-        raise store_failure(exc, where, busy_timeout=busy_timeout) from None
+        raise _open_failure(exc, path, busy_timeout) from None
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _open_failure(exc: sqlite3.Error, path: Path, busy_timeout: float) -> StoreError:
+    """SQLite says only "unable to open database file" when the file cannot be written (it
+    needs its -wal and -shm files beside it): look, so the message says which it is."""
+    if failure_kind(exc) == "cannot_open" and path.exists() and not _writable(path):
+        return store_failure(sqlite3.OperationalError("attempt to write a readonly database"),
+                             str(path), busy_timeout=busy_timeout)
+    return store_failure(exc, str(path), busy_timeout=busy_timeout)
+
+
+def _writable(path: Path) -> bool:
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return False
+    except (OSError, AttributeError):  # no statvfs (Windows): the access check decides
+        pass
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def connect_read_only(path: Path, *, busy_timeout: float) -> sqlite3.Connection:
