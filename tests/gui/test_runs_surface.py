@@ -244,6 +244,15 @@ def test_monitor_offsets_tracks_and_ignores_repeats() -> None:
         replace(finished("r", 1, 1, 4, 1.0), condition="3"))
 
 
+def test_the_log_says_why_a_track_stopped() -> None:
+    """A track stopped by a limit (here: a model stuck on scripts already tried) says so in
+    the run log, with its trial count and best trial."""
+    reason = "no new trial after 3 restarts: the model keeps proposing versions already tried"
+    event = Event(kind="track_finished", run_id="r", payload={
+        "reason": reason, "iterations": 1, "best_trial": 7, "targets_met_by": None})
+    assert describe_event(event).endswith(f"stopped: {reason} (1 trials, best #7)")
+
+
 # --------------------------------------------------------------------------- surface
 
 

@@ -247,6 +247,9 @@ def describe_event(event: Event) -> str:
         what = f"error: {_short(p.get('message', ''), 300)}"
     elif kind == "run_started":
         what = "run resumed" if p.get("resumed") else "run started"
+    elif kind == "track_finished":  # why the search stopped: the line a user looks for
+        what = f"stopped: {p.get('reason') or 'done'} ({p.get('iterations')} trials"
+        what += f", best #{p['best_trial']})" if p.get("best_trial") is not None else ")"
     else:
         details = ", ".join(f"{k}={_value(v)}" for k, v in p.items()
                             if v is not None and k not in ("inputs", "workspace"))
