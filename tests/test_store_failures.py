@@ -192,3 +192,24 @@ def test_store_errors_name_the_file_and_keep_committed_rows(tmp_path: Path) -> N
         assert str(failed.value).startswith(f"{path}: ")
         assert failed.value.exit_code == 1
         assert [r.id for r in store.list_runs()] == [run_id]
+
+
+@pytest.mark.parametrize("replaced", [False, True])
+def test_a_store_deleted_while_in_use_is_written_back(tmp_path: Path, replaced: bool) -> None:
+    """The file deleted (or replaced by another) under a running store: the next write puts
+    everything the connection still holds back on disk and stops, saying where."""
+    path = tmp_path / "runs.db"
+    with RunStore.open(path) as store:
+        run_id = store.create_run(engine="local", strategy_title="kept", settings={"a": 1})
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if replaced:
+            path.write_bytes(b"")  # another program's empty file now sits at the path
+        with pytest.raises(StoreError) as failed:
+            store.add_event(run_id, "x", {})
+        target = path.with_name("runs.recovered.db") if replaced else path
+        assert failed.value.kind == "vanished"
+        assert f"written back to {target}" in str(failed.value)
+        assert ("--store" in str(failed.value)) is replaced
+    with RunStore.open(target) as back:
+        assert [r.strategy_title for r in back.list_runs()] == ["kept"]

@@ -14,7 +14,8 @@ from typing import Literal
 
 from tvdesk.errors import TvdeskError
 
-FailureKind = Literal["full", "damaged", "read_only", "cannot_open", "disk", "busy", "other"]
+FailureKind = Literal["full", "damaged", "read_only", "cannot_open", "disk", "busy", "vanished",
+                      "other"]
 
 _KINDS: tuple[tuple[str, FailureKind], ...] = (
     ("SQLITE_FULL", "full"),
@@ -81,6 +82,7 @@ def store_failure(exc: sqlite3.Error | ValueError, path: str, *,
                  "disk (full, removed, a network share that dropped?) and try again"),
         "busy": (f"another process kept the run store locked for more than "
                  f"{busy_timeout:g} s ({detail}); try again"),
+        "vanished": f"the run store file is gone ({detail})",
         "other": f"the run store failed ({detail})",
     }
     return StoreError(messages[kind], path=path, kind=kind)

@@ -23,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -70,6 +70,9 @@ class RunStore:
         """Use `RunStore.open`; this only wraps an already opened and migrated connection."""
         self.path = path
         self.read_only = read_only
+        # Which file this connection has open: one deleted or replaced under a running
+        # optimisation would take every later write with it (see _check_file).
+        self._identity = None if read_only else _file_identity(path)
         self._conn = conn
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
@@ -130,6 +133,7 @@ class RunStore:
         """One write transaction; on any failure it is rolled back (what was committed before
         stays)."""
         with self._lock:
+            self._check_file()
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -597,6 +601,34 @@ class RunStore:
 
     # ----------------------------------------------------------------------- internals
 
+    def _check_file(self) -> None:
+        """Before a write: is the path still the file this connection has open?
+
+        A store deleted (or replaced) while a run uses it keeps working through the open
+        connection, into a file no one can open again: every trial from then on would vanish
+        when the process ends. So the first write after that writes the whole store back
+        (SQLite's online backup) and stops the run with a message saying where it is.
+        """
+        if self._identity is None or _file_identity(self.path) == self._identity:
+            return
+        self._identity = None  # written back once; later writes (closing the run) go on
+        target = self.path
+        if target.exists():  # replaced by another file: keep that one, write beside it
+            target = target.with_name(f"{target.stem}.recovered{target.suffix}")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with closing(sqlite3.connect(target)) as copy:
+                self._conn.backup(copy)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"the run store was deleted or replaced while in use, and could "
+                             f"not be written back ({exc}); what this run stored is lost when "
+                             "it ends", path=str(self.path), kind="vanished") from None
+        resume = "tvdesk optimize --resume latest" + (
+            "" if target == self.path else f" --store {target}")
+        raise StoreError(f"the run store was deleted or replaced while in use; everything it "
+                         f"held was written back to {target}. Continue with `{resume}`",
+                         path=str(self.path), kind="vanished")
+
     @staticmethod
     def _insert_run(conn: sqlite3.Connection, engine: str, strategy_title: str,
                     settings: Mapping[str, Any]) -> str:
@@ -657,6 +689,14 @@ class RunStore:
             (run_id, rec.to_text(rec.utc_now()), kind, rec.dumps(payload)))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _guarded(method: Callable[..., T]) -> Callable[..., T]:
