@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -159,6 +160,18 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str) -> list[str]:
     raise AssertionError(f"the process ended before printing {needle!r}: {''.join(seen)}")
 
 
+def _done_trials(store: Path) -> int:
+    """Finished trials in a store another process is writing (0 while it is being made)."""
+    if not store.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(store)) as conn:
+            return conn.execute("SELECT count(*) FROM trials WHERE status = 'done'"
+                                ).fetchone()[0]
+    except sqlite3.OperationalError:  # no tables yet
+        return 0
+
+
 @pytest.fixture
 def started() -> Iterator[list[subprocess.Popen[str]]]:
     """Processes a test started; killed with their sessions if the test fails midway."""
@@ -243,3 +256,31 @@ def test_a_second_resume_is_refused_then_the_run_completes_once(tmp_path: Path,
     with RunStore.open(store_path) as store:
         assert store.count_trials(run_id) == 41  # no second holdout
         assert store.run_holder(run_id) is None
+
+
+@pytest.mark.skipif(not LINUX, reason="reads sessions from /proc")
+def test_kill_9_of_the_gui_leaves_no_process_behind(tmp_path: Path, started) -> None:
+    """The workbench running its demo optimisation (2 workers), killed with -9 mid-run."""
+    store = tmp_path / "runs.db"
+    env = {**_env(tmp_path), "QT_QPA_PLATFORM": "offscreen",
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tvdesk", "gui", "--demo", "--quit-after-run", "--store",
+         str(store)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    started.append(process)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        # The event to act on: two workers running, and a trial already in the store.
+        if len(_session_processes(process.pid)) >= 4 and _done_trials(store):
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the demo run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 30
+    left = _session_processes(process.pid)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = _session_processes(process.pid)
+    assert left == [], f"left behind after kill -9 of the GUI: {left}"
