@@ -169,3 +169,51 @@ def test_window_without_bars_exits_2_naming_the_flag(
     code, err = evaluate(capsys, data, *window)
     assert code == 2
     assert flag in err
+
+
+# The bundled EURUSD data runs from 2017-04-19 09:00 to 2018-02-07 15:00 UTC; its Friday
+# 2017-04-21 ends at 20:00 and the next bar opens on Sunday 2017-04-23 at 21:00.
+WEEKEND = ("--from", "2017-04-22", "--to", "2017-04-22")
+EURUSD_SPAN = "its bars run from 2017-04-19 09:00 UTC to 2018-02-07 15:00 UTC"
+
+
+@pytest.mark.parametrize(("window", "says"), [
+    (WEEKEND, ["--from/--to: no bars between 2017-04-22 00:00 UTC and 2017-04-22 23:59:59 UTC "
+               f"in {EURUSD}: {EURUSD_SPAN}",
+               "the nearest are 2017-04-21 20:00 UTC and 2017-04-23 21:00 UTC"]),
+    (("--from", "2030-01-01"), ["--from: 2030-01-01 00:00 UTC is after the last bar of "
+                                f"{EURUSD} (2018-02-07 15:00 UTC)"]),
+    (("--to", "2000-01-01"), ["--to: 2000-01-01 23:59:59 UTC is before the first bar of "
+                              f"{EURUSD} (2017-04-19 09:00 UTC)"]),
+])
+def test_empty_window_says_which_kind_it_is(
+        capsys: pytest.CaptureFixture[str], window: tuple[str, ...], says: list[str]) -> None:
+    # A weekend window was reported as "--from is after the last bar of the data", which sent
+    # the user looking at the wrong end of the file.
+    code, err = evaluate(capsys, EURUSD, *window)
+    assert code == 2
+    for text in says:
+        assert text in err
+    assert "failed while running" not in err
+
+
+@pytest.mark.parametrize(("window", "says"), [
+    (("--from", "2030-01-01"), "--from: 2030-01-01 00:00 UTC is after the last bar of"),
+    (WEEKEND, "--from/--to: no bars between 2017-04-22 00:00 UTC and 2017-04-22 23:59:59 UTC"),
+])
+@pytest.mark.parametrize("holdout", ["20%", "0%"])
+def test_optimize_refuses_an_empty_window_before_the_run_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], window: tuple[str, ...], says: str,
+        holdout: str) -> None:
+    # Every trial used to fail on the empty window and the run was reported finished (exit 0).
+    from tvdesk.store import RunStore
+
+    store = tmp_path / "runs.db"
+    code, _out, err = run_cli(capsys, "optimize", "--script", str(EXAMPLE), "--data",
+                              str(EURUSD), "--store", str(store), "--max-iterations", "2",
+                              "--holdout", holdout, *window)
+    assert code == 2
+    assert says in err and str(EURUSD) in err
+    if store.exists():
+        with RunStore.open(store) as runs:
+            assert runs.list_runs() == []

@@ -169,6 +169,23 @@ fastLen = 8
     assert inputs["Fast Length"] == 12 and inputs["Slow Length"] == 45
 
 
+# --------------------------------------------------------------------------- symbol flags
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--mintick", "inf"), ("--mintick", "nan"), ("--mintick", "-inf"),
+    ("--pointvalue", "inf"), ("--pointvalue", "nan"),
+])
+def test_a_non_finite_tick_or_point_value_exits_2_naming_the_flag(
+        small_data: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str) -> None:
+    # argparse reads "inf" and "nan" as floats: an infinite tick crashed the worker with an
+    # IndexError traceback (exit 1) and an infinite or NaN point value was accepted.
+    code, _, err = run_cli(capsys, "evaluate", "--script", str(EXAMPLE), "--data",
+                           str(small_data), f"{flag}={value}")  # "=": -inf is no option
+    assert code == 2
+    assert f"{flag}: expected a positive finite number, got {float(value)!r}" in err
+
+
 # --------------------------------------------------------------------------- timezones
 
 
@@ -225,3 +242,16 @@ def test_a_bad_tv_timezone_flag_names_that_flag(tmp_path: Path,
                            "--tv-trades", str(trades), "--tv-timezone", "America")
     assert code == 2
     assert "--tv-timezone: unknown timezone 'America'" in err
+
+
+def test_a_bad_timezone_flag_on_evaluate_from_exports_names_the_flag(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from export_fixtures import write_csv
+
+    sheets = tmp_path / "sheets"
+    sheets.mkdir()
+    write_csv(sheets / "trades.csv")
+    code, _, err = run_cli(capsys, "evaluate", "--from-exports", str(sheets),
+                           "--timezone", "Mars/Olympus")
+    assert code == 2
+    assert "--timezone: unknown timezone 'Mars/Olympus'" in err

@@ -246,3 +246,21 @@ if close > d
         backtest(tmp_path, pine, [bar(100, 100)] * 30)
     assert caught.value.feature == "request.security"
     assert "request.security() needs data of another symbol or timeframe" in str(caught.value)
+
+
+@pytest.mark.parametrize(("declared", "warned"), [
+    ("1D", False), ("1440", False), ("D", False), ("720", True),
+])
+def test_timeframe_warning_compares_bar_lengths_not_spellings(
+        tmp_path: Path, declared: str, warned: bool) -> None:
+    # "1440" (what `--timeframe 1440` reaches the engine as) is the detected "1D"; comparing the
+    # text warned "timeframe '1440' was given but the data looks like '1D'" on matching data.
+    from tvdesk.model import SymbolSpec
+
+    symbol = SymbolSpec(ticker="TEST:ABC", mintick=0.01, pointvalue=1.0, timeframe=declared)
+    result = backtest(tmp_path, SIGNAL_AT_2_CLOSE_AT_5.format(extra=""), MARKET, symbol=symbol)
+    timeframe_warnings = [w for w in result.warnings if "timeframe" in w]
+    assert bool(timeframe_warnings) == warned, timeframe_warnings
+    if warned:
+        assert timeframe_warnings == [
+            f"timeframe {declared!r} was given but the data looks like '1D'"]

@@ -95,6 +95,24 @@ def test_a_refusal_names_the_pine_line_and_the_construct(tmp_path: Path) -> None
     assert str(caught.value) == "Pine line 5: refused: `log.os` is not part of Pine"
 
 
+@pytest.mark.parametrize(("imports", "line"), [
+    ("import user/lib/1\n", 4),
+    ("\nimport  TradingView / ta / 7 as tvta // a comment\nimport foo/os/1 as o\n", 5),
+])
+def test_a_refused_library_import_names_its_pine_line(tmp_path: Path, imports: str,
+                                                      line: int) -> None:
+    # The transpiler writes `import user/lib/1` as `import lib`, which the word search could not
+    # find in the Pine text: the message cited "generated Python line 7" instead.
+    source = PINE_HEAD + "// libraries\n" + imports + "plot(close)\n"
+    with pytest.raises(RefusedScript) as caught:
+        load_strategy_source(source, path="lib_user.pine", cache=TranspileCache(tmp_path))
+    assert caught.value.line == line
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith(f"lib_user.pine: Pine line {line}: refused: Pine "
+                                        "library imports are not supported")
+    assert "generated Python" not in str(caught.value)
+
+
 # ---- Python-level tricks fed to the check directly -------------------------------------------
 PYTHON_ESCAPES = {
     "import os": "import os\n",

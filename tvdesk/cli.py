@@ -202,17 +202,21 @@ def _evaluate_conditions(args: argparse.Namespace, request: BacktestRequest) -> 
 
 
 def _evaluate_from_exports(args: argparse.Namespace) -> int:
+    """Summarise every TradingView export in a folder; the timezone flag is checked first so a
+    bad one is reported against --timezone, not as a problem of whichever export read it."""
     from tvdesk import paths
+    from tvdesk.app.requests import check_timezone
     from tvdesk.app.summary import format_summary
     from tvdesk.errors import InputError
     from tvdesk.exports import find_exports, read_export
     from tvdesk.fileio import write_json_atomically
 
+    tz = check_timezone(args.timezone) if args.timezone else "UTC"
     folder = Path(args.from_exports) if args.from_exports else paths.data_dir() / "sheets"
     files = find_exports(folder)
     if not files:
         raise InputError("no TradingView exports (.xlsx or .csv) found", source=str(folder))
-    results = [read_export(path, timezone=args.timezone or "UTC") for path in files]
+    results = [read_export(path, timezone=tz) for path in files]
     for path, result in zip(files, results, strict=True):
         print(format_summary(result, title=path.name))
         print()

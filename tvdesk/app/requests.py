@@ -7,6 +7,7 @@ same everywhere and fail with the same messages. The GUI fills a `RunOptions` fr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -177,8 +178,14 @@ def _check_timeframe(symbol: SymbolSpec, data: str) -> SymbolSpec:
 
 
 def _positive(value: float | None, flag: str) -> float | None:
-    if value is not None and not value > 0:
-        raise InputError(f"expected a positive number, got {value!r}", source=flag)
+    """A tick size or point value: positive and finite, or None when not given.
+
+    `float("inf")` and `float("nan")` parse as numbers, so argparse lets them through; an
+    infinite tick crashed the engine with a traceback and an infinite point value made every
+    money figure meaningless, so both are refused here, naming the flag.
+    """
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise InputError(f"expected a positive finite number, got {value!r}", source=flag)
     return value
 
 

@@ -23,8 +23,8 @@ import pandas as pd
 from tvdesk.errors import DataError, InputError
 
 __all__ = [
-    "Bars", "check_timeframe", "derive_mintick", "detect_timeframe", "load_bars",
-    "parse_timeframe",
+    "Bars", "bars_in_window", "check_timeframe", "derive_mintick", "detect_timeframe",
+    "load_bars", "parse_timeframe",
 ]
 
 # Header aliases, lower-cased and stripped. Order is priority: the first alias present wins.
@@ -176,6 +176,60 @@ def check_timeframe(declared: str, bars: Bars) -> str:
             f"{bars.timeframe!r}, or leave --timeframe out to take it from the data",
             source="--timeframe")
     return code
+
+
+def bars_in_window(bars: Bars, date_from: datetime | None,
+                   date_to: datetime | None) -> tuple[int, int]:
+    """The bars `[lo, hi)` that open between `date_from` and `date_to` (both inclusive, None:
+    unbounded), or an InputError that says why none do.
+
+    Three different mistakes leave no bar: a --to before the data starts, a --from after it
+    ends, and a window that falls between two bars (a weekend, a gap in the data). Each is
+    named as what it is, with the data's first and last bar, so the user looks for the right
+    problem. The backtest and the optimizer (which must refuse before a run is stored) both
+    call this, so they say the same. Naive datetimes are UTC, as in the backtest.
+    """
+    times = bars.times
+    start, end = _window_ms(date_from), _window_ms(date_to)
+    lo = 0 if start is None else int(np.searchsorted(times, start, side="left"))
+    hi = len(times) if end is None else int(np.searchsorted(times, end, side="right"))
+    if hi > lo or not len(times):  # load_bars never returns fewer than 2 bars
+        return lo, hi
+    tz = bars.timezone
+    first, last = _chart_time(int(times[0]), tz), _chart_time(int(times[-1]), tz)
+    if hi == 0 and end is not None:
+        raise InputError(f"{_chart_time(end, tz)} is before the first bar of {bars.path} "
+                         f"({first}); expected a --to on or after it", source="--to")
+    if lo >= len(times) and start is not None:
+        raise InputError(f"{_chart_time(start, tz)} is after the last bar of {bars.path} "
+                         f"({last}); expected a --from on or before it", source="--from")
+    assert start is not None and end is not None  # an open end always holds a bar here
+    raise InputError(
+        f"no bars between {_chart_time(start, tz)} and {_chart_time(end, tz)} in {bars.path}: "
+        f"its bars run from {first} to {last}, and the nearest are "
+        f"{_chart_time(int(times[lo - 1]), tz)} and {_chart_time(int(times[lo]), tz)} "
+        "(a weekend or a gap in the data?); expected a window that holds at least one bar",
+        source="--from/--to")
+
+
+def _window_ms(value: datetime | None) -> int | None:
+    """UNIX milliseconds of a --from/--to bound, naive taken as UTC (as the backtest does)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+def _chart_time(ms: int, timezone: str) -> str:
+    """A time for a message in the chart's timezone, the one --from/--to were given in;
+    seconds only when there are some (a bare --to date ends at 23:59:59). Never raises."""
+    try:
+        moment = datetime.fromtimestamp(ms / 1000, ZoneInfo(timezone))
+    except (ValueError, OverflowError, OSError, ZoneInfoNotFoundError):
+        return _iso(ms)
+    layout = "%Y-%m-%d %H:%M:%S" if moment.second or moment.microsecond else "%Y-%m-%d %H:%M"
+    return f"{moment.strftime(layout)} {timezone}"
 
 
 def load_bars(path: str | Path, *, timezone: str = "UTC") -> Bars:

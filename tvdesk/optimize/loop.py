@@ -136,15 +136,18 @@ class Optimizer:
     def _split_requests(self) -> tuple[BacktestRequest, BacktestRequest | None]:
         """In-sample and holdout requests: the holdout is the last `holdout` share of the bars
         inside the trading window, and the in-sample request stops just before it."""
+        from tvdesk.data.market_data import bars_in_window
+
         request = self.settings.request
-        if not self.settings.holdout or not request.data_path:
+        if not request.data_path:
             return request, None
+        # Checked with or without a holdout, here in __init__ before the run is stored: a
+        # window with no bars would run every trial into the same error and "finish".
         bars = load_bars(request.data_path, timezone=request.symbol.timezone)
+        lo, hi = bars_in_window(bars, request.date_from, request.date_to)
+        if not self.settings.holdout:
+            return request, None
         times = bars.times
-        lo = 0 if request.date_from is None else int(
-            (times < request.date_from.timestamp() * 1000).sum())
-        hi = len(times) if request.date_to is None else int(
-            (times <= request.date_to.timestamp() * 1000).sum())
         window = hi - lo
         cut = lo + int(window * (1 - self.settings.holdout))
         if window < 10 or cut >= hi:

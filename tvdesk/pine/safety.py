@@ -657,6 +657,8 @@ def check_generated_code(python: str, pine_source: str | None = None) -> None:
 
 def _pine_line(pine_source: str, construct: str) -> int | None:
     """The first Pine line (comments aside) that spells the refused construct."""
+    if construct.startswith("import "):
+        return _pine_import_line(pine_source, construct.removeprefix("import ").split(",")[0])
     words = re.findall(r"[A-Za-z_][A-Za-z_0-9]*", construct)
     if not words:
         return None
@@ -672,3 +674,23 @@ def _pine_line(pine_source: str, construct: str) -> int | None:
             if re.search(pattern, code):
                 return number
     return None
+
+
+_PINE_IMPORT = re.compile(r"\s*import\s+[^/\s]+\s*/\s*([A-Za-z_][A-Za-z_0-9]*)\s*/")
+
+
+def _pine_import_line(pine_source: str, module: str) -> int | None:
+    """The Pine line of `import user/<module>/1`, else of the first library import.
+
+    The transpiler writes `import user/lib/1` as `import lib`, so the word search of
+    `_pine_line` cannot find it; the library's name is the middle part of the Pine path.
+    """
+    first = None
+    for number, line in enumerate(pine_source.splitlines(), start=1):
+        match = _PINE_IMPORT.match(line.split("//", 1)[0])
+        if match is None:
+            continue
+        if match.group(1) == module.strip():
+            return number
+        first = first or number
+    return first

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from tvdesk.analytics.risk_metrics import risk_metrics
 from tvdesk.analytics.tv_metrics import compute_metrics
-from tvdesk.data.market_data import Bars, load_bars
+from tvdesk.data.market_data import Bars, bars_in_window, load_bars
 from tvdesk.engines.local.symbols import resolve_symbol, to_pynecore
 from tvdesk.errors import Cancelled, EngineError, InputError, PineError
 from tvdesk.model import (
@@ -177,18 +177,13 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     settings = dict(request.settings)
 
     bars, ohlcv = context.bars(request.data_path, request.symbol.timezone)
+    # Bars before --from only warm up; an empty window is refused, saying which kind it is.
+    first_bar, _ = bars_in_window(bars, request.date_from, request.date_to)
     end_ms = _to_ms(request.date_to)
     start_ms = _to_ms(request.date_from)
     if end_ms is not None:
         bars = bars.slice_until(end_ms)
         ohlcv = ohlcv[: len(bars)]
-    if not len(bars):
-        raise InputError("no bars left before --to", source=request.data_path)
-    first_bar = 0
-    if start_ms is not None:
-        first_bar = int((bars.times < start_ms).sum())
-        if first_bar >= len(bars):
-            raise InputError("--from is after the last bar of the data", source="--from")
     symbol = resolve_symbol(request.symbol, bars)
 
     from pynecore.core.script_runner import ScriptRunner

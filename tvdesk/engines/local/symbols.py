@@ -8,10 +8,11 @@ which numbers rest on a guess.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import time as dt_time
 
-from tvdesk.data.market_data import Bars, derive_mintick
+from tvdesk.data.market_data import Bars, derive_mintick, parse_timeframe
 from tvdesk.model import SymbolSpec
 
 _FOREX_CODES = {"EUR", "USD", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "SEK", "NOK", "MXN"}
@@ -61,7 +62,7 @@ def resolve_symbol(spec: SymbolSpec, bars: Bars) -> ResolvedSymbol:
         pointvalue = 1.0
         warnings.append("point value not given: using 1 (set --pointvalue for futures/CFDs)")
     currency = spec.currency or "USD"
-    if spec.timeframe and spec.timeframe != bars.timeframe:
+    if spec.timeframe and not _same_timeframe(spec.timeframe, bars.timeframe):
         warnings.append(
             f"timeframe {spec.timeframe!r} was given but the data looks like {bars.timeframe!r}"
         )
@@ -72,6 +73,19 @@ def resolve_symbol(spec: SymbolSpec, bars: Bars) -> ResolvedSymbol:
         timezone=spec.timezone, timeframe=spec.timeframe or bars.timeframe,
         warnings=tuple(warnings),
     )
+
+
+def _same_timeframe(declared: str, detected: str) -> bool:
+    """Whether two timeframes have the same bar length, however each is spelled.
+
+    The detected one is TradingView's code ("1D") and the declared one what the user gave
+    ("1440", "D"): comparing the text warned about a timeframe the data matches. A declared
+    timeframe that is not one (only possible from code) still differs, so it is reported.
+    """
+    if declared == detected:
+        return True
+    given, found = parse_timeframe(declared), parse_timeframe(detected)
+    return given is not None and found is not None and math.isclose(given[1], found[1])
 
 
 def _ticker_from_path(path: str) -> str:
