@@ -8,6 +8,7 @@ the processes of that session afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -284,3 +285,40 @@ def test_kill_9_of_the_gui_leaves_no_process_behind(tmp_path: Path, started) -> 
         time.sleep(0.1)
         left = _session_processes(process.pid)
     assert left == [], f"left behind after kill -9 of the GUI: {left}"
+
+
+def test_market_data_deleted_mid_run_stops_it_and_resume_finishes_it(tmp_path: Path,
+                                                                      started) -> None:
+    """The data file vanishes under a running optimisation: the run stops at once (exit 1)
+    saying so, instead of failing every later trial; once it is back, resume completes it."""
+    data = tmp_path / "EURUSD_1h.csv"
+    shutil.copy(DATA, data)
+    store = tmp_path / "runs.db"
+    args = ["optimize", "--script", str(SCRIPT), "--data", str(data), "--symbol", "FX:EURUSD",
+            "--mintick", "0.00001", "--pointvalue", "1", "--store", str(store),
+            "--max-iterations", "60"]
+    process = subprocess.Popen(_cli(*args, home=tmp_path), env=_env(tmp_path),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    started.append(process)
+    _wait_for_line(process, "worker 1: trial")
+    data.unlink()
+    assert process.stdout is not None
+    rest = process.stdout.read()
+    assert process.wait(timeout=120) == 1, rest
+    assert f"{data}: the market data file was deleted or moved while the run was going on" \
+        in rest
+    assert "Traceback" not in rest
+    with RunStore.open(store) as runs:
+        run_id = runs.latest_run_id()
+        assert run_id is not None
+        assert runs.count_trials(run_id, status="error") == 0  # no trial blamed for it
+        kept = runs.count_trials(run_id, status="done")
+        assert 1 <= kept < 60
+    shutil.copy(DATA, data)
+    resumed = subprocess.run(_cli("optimize", "--resume", run_id, "--store", str(store),
+                                  home=tmp_path), env=_env(tmp_path), capture_output=True,
+                             text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr
+    with RunStore.open(store) as runs:
+        assert runs.count_trials(run_id, status="done", segment="in_sample") == 60

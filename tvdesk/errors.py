@@ -84,6 +84,12 @@ class EngineError(TvdeskError):
     """
 
 
+class FileVanished(TvdeskError):
+    """A file the whole run depends on (its market data) was deleted or moved while it ran:
+    every further trial would fail the same way, so the run stops at once (exit 1) and says
+    how to continue once the file is back."""
+
+
 class Cancelled(TvdeskError):
     """The user (or a limit) cancelled the work; whatever finished before is kept."""
 

@@ -29,7 +29,7 @@ from tvdesk.analytics.quality import QualityRules
 from tvdesk.analytics.returns import daily_returns
 from tvdesk.data.market_data import load_bars
 from tvdesk.engines.base import Engine
-from tvdesk.errors import InputError, TvdeskError
+from tvdesk.errors import FileVanished, InputError, TvdeskError
 from tvdesk.model import BacktestRequest, BacktestResult, InputValue, Strategy
 from tvdesk.optimize.events import Event, EventStream
 from tvdesk.optimize.param_search import ParamSearch
@@ -407,6 +407,7 @@ class Optimizer:
             request = replace(self._in_sample, strategy=version.strategy)
             result = await self.engine.run(request.with_inputs(inputs))
         except TvdeskError as exc:
+            self._check_data_still_there()  # else this trial stays unfinished: resume reruns it
             track.consecutive_errors += 1
             self.store.finish_trial(trial_id, error=str(exc), status="error")
             self._publish("error", worker=worker, condition=track.condition, trial_id=trial_id,
@@ -441,6 +442,16 @@ class Optimizer:
             track.stop_reason = f"targets met by trial {trial_id}"
         return TrialOutcome(trial_id, metrics=metrics, result=result)
 
+    def _check_data_still_there(self) -> None:
+        """A trial failed: was it because the market data file went away under the run?"""
+        path = self.settings.request.data_path
+        if path and not Path(path).is_file():
+            done = self.store.count_trials(str(self.run_id), status="done")
+            raise FileVanished(
+                f"{path}: the market data file was deleted or moved while the run was going "
+                f"on; the {done} trials finished before are kept. Put it back, then continue "
+                "with `tvdesk optimize --resume latest`")
+
     def _consider_best(self, track: TrackState, row: TrialRow) -> bool:
         """Feasible beats infeasible, then the objective: a worse result never becomes best."""
         targets = self.settings.targets
@@ -469,6 +480,7 @@ class Optimizer:
             request = replace(self._holdout, strategy=strategy)
             result = await self.engine.run(request.with_inputs(inputs))
         except TvdeskError as exc:
+            self._check_data_still_there()
             self.store.finish_trial(trial_id, error=str(exc), status="error")
             return None
         self.store.finish_trial(trial_id, result=result, metrics=dict(result.metrics),
