@@ -216,7 +216,7 @@ def test_a_second_resume_is_refused_then_the_run_completes_once(tmp_path: Path,
     resuming the finished run runs nothing."""
     store_path = tmp_path / "runs.db"
     first = subprocess.Popen(
-        _cli(*_optimize_args(store_path, "--max-iterations", "40"), home=tmp_path),
+        _cli(*_optimize_args(store_path, "--max-iterations", "12"), home=tmp_path),
         env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
     started.append(first)
@@ -243,9 +243,9 @@ def test_a_second_resume_is_refused_then_the_run_completes_once(tmp_path: Path,
     assert f"resuming run {run_id}" in resumed.stdout
     with RunStore.open(store_path) as store:
         trials = store.trials(run_id, segment="in_sample")
-        assert len(trials) == 40
+        assert len(trials) == 12
         assert all(t.status == "done" for t in trials)
-        assert len({t.params_key for t in trials}) == 40  # nothing ran twice
+        assert len({t.params_key for t in trials}) == 12  # nothing ran twice
         assert store.count_trials(run_id, segment="holdout") == 1
         assert store.get_run(run_id).status == "finished"
 
@@ -253,9 +253,9 @@ def test_a_second_resume_is_refused_then_the_run_completes_once(tmp_path: Path,
                                 home=tmp_path), env=_env(tmp_path), capture_output=True,
                            text=True, timeout=120)
     assert again.returncode == 0, again.stderr
-    assert f"run {run_id} is already finished (40 trials); nothing was run" in again.stdout
+    assert f"run {run_id} is already finished (12 trials); nothing was run" in again.stdout
     with RunStore.open(store_path) as store:
-        assert store.count_trials(run_id) == 41  # no second holdout
+        assert store.count_trials(run_id) == 13  # no second holdout
         assert store.run_holder(run_id) is None
 
 
@@ -296,7 +296,7 @@ def test_market_data_deleted_mid_run_stops_it_and_resume_finishes_it(tmp_path: P
     store = tmp_path / "runs.db"
     args = ["optimize", "--script", str(SCRIPT), "--data", str(data), "--symbol", "FX:EURUSD",
             "--mintick", "0.00001", "--pointvalue", "1", "--store", str(store),
-            "--max-iterations", "60"]
+            "--max-iterations", "12"]
     process = subprocess.Popen(_cli(*args, home=tmp_path), env=_env(tmp_path),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
@@ -314,11 +314,11 @@ def test_market_data_deleted_mid_run_stops_it_and_resume_finishes_it(tmp_path: P
         assert run_id is not None
         assert runs.count_trials(run_id, status="error") == 0  # no trial blamed for it
         kept = runs.count_trials(run_id, status="done")
-        assert 1 <= kept < 60
+        assert 1 <= kept < 12
     shutil.copy(DATA, data)
     resumed = subprocess.run(_cli("optimize", "--resume", run_id, "--store", str(store),
                                   home=tmp_path), env=_env(tmp_path), capture_output=True,
                              text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr
     with RunStore.open(store) as runs:
-        assert runs.count_trials(run_id, status="done", segment="in_sample") == 60
+        assert runs.count_trials(run_id, status="done", segment="in_sample") == 12

@@ -114,17 +114,28 @@ def test_a_full_disk_stops_the_run_keeps_its_trials_and_resume_finishes_it(
     assert codes.get("done") == 12
 
 
-def test_a_read_only_store_can_be_listed_and_reported_but_not_run(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def finished_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding one finished 3-trial run, made by the real CLI; tests copy it."""
+    home = tmp_path_factory.mktemp("made")
+    store = home / "runs.db"
+    made = subprocess.run([sys.executable, "-m", "tvdesk",
+                           *_optimize(store, "--max-iterations", "3")],
+                          capture_output=True, text=True, env=_env(home), timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert not Path(f"{store}-wal").exists()  # folded back on close: the file is complete
+    return store
+
+
+def test_a_read_only_store_can_be_listed_and_reported_but_not_run(
+        tmp_path: Path, finished_store: Path) -> None:
     why_not = _namespace_ready(tmp_path)
     if why_not:
         pytest.skip(why_not)
     writable, read_only = tmp_path / "w", tmp_path / "ro"
     writable.mkdir()
     read_only.mkdir()
-    made = subprocess.run([sys.executable, "-m", "tvdesk",
-                           *_optimize(writable / "runs.db", "--max-iterations", "3")],
-                          capture_output=True, text=True, env=_env(tmp_path), timeout=300)
-    assert made.returncode == 0, made.stderr
+    shutil.copy(finished_store, writable / "runs.db")
     store = read_only / "runs.db"
     script = "\n".join([
         f"mount --bind '{writable}' '{read_only}' || exit 99",
@@ -160,13 +171,10 @@ def _damage(path: Path) -> None:
             handle.write(b"\xff" * 1500)
 
 
-def test_a_damaged_store_is_reported_with_what_to_do(tmp_path: Path) -> None:
+def test_a_damaged_store_is_reported_with_what_to_do(tmp_path: Path,
+                                                      finished_store: Path) -> None:
     store = tmp_path / "runs.db"
-    made = subprocess.run([sys.executable, "-m", "tvdesk",
-                           *_optimize(store, "--max-iterations", "4")],
-                          capture_output=True, text=True, env=_env(tmp_path), timeout=300)
-    assert made.returncode == 0, made.stderr
-    assert not Path(f"{store}-wal").exists()  # folded back on close: the file is complete
+    shutil.copy(finished_store, store)
     _damage(store)
     for command in (["report", "--store", str(store), "--out", str(tmp_path / "out")],
                     ["runs", "--store", str(store)],

@@ -140,7 +140,7 @@ def test_invalid_form_does_not_start_a_run(window) -> None:
     window.setup.mintick.setText("-1")
     window.run_action.trigger()
     assert not window.controller.running
-    assert "expected a positive number" in window.setup.error.text()
+    assert "expected a positive finite number" in window.setup.error.text()
 
 
 def test_the_app_starts_runs_the_demo_and_shuts_down_cleanly(tmp_path: Path) -> None:
