@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from tvdesk.processes import process_started
 from tvdesk.store import RunStore
 from tvdesk.store import records as rec
-from tvdesk.store.lease import RunInUse, machine_id, process_started
+from tvdesk.store.lease import RunInUse, machine_id
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "pine" / "examples" / "sma_cross.pine"

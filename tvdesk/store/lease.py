@@ -24,6 +24,7 @@ from functools import cache
 from pathlib import Path
 
 from tvdesk.errors import TvdeskError
+from tvdesk.processes import process_started
 
 HEARTBEAT_SECONDS = 15.0
 STALE_AFTER = timedelta(seconds=90)
@@ -86,45 +87,3 @@ def machine_id() -> str:
     with contextlib.suppress(OSError):
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     return f"{socket.gethostname()}/{boot}"
-
-
-def process_started(pid: int) -> str:
-    """An identity of process `pid` beside its number; "" when it is not running.
-
-    Linux: the start time in the kernel's clock ticks (field 22 of /proc/<pid>/stat). Other
-    systems: "alive" when the pid exists (a reused pid there is taken for the holder; the
-    heartbeat still ends the lease when that process is not tvdesk renewing it).
-    """
-    stat = Path(f"/proc/{pid}/stat")
-    if sys.platform.startswith("linux"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            return ""
-        fields = text[text.rfind(")") + 2:].split()
-        state, started = fields[0], fields[19]
-        return "" if state in ("Z", "X") else started
-    return "alive" if _pid_exists(pid) else ""
-
-
-def _pid_exists(pid: int) -> bool:
-    if os.name == "nt":  # pragma: no cover - Windows
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        try:
-            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        finally:
-            kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+from tvdesk.processes import pid_alive
+
 POLL_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
 
@@ -87,21 +89,9 @@ def _wait_sentinel(sentinel: int) -> None:
 
 
 def _poll_pid(owner_pid: int) -> None:
-    while _alive(owner_pid):
+    while pid_alive(owner_pid):
         time.sleep(POLL_SECONDS)
     _owner_gone()
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _die_with_parent() -> None:

@@ -39,6 +39,7 @@ from typing import Any
 from tvdesk.engines.local.confine import WorkerLimits
 from tvdesk.errors import EngineError
 from tvdesk.model import BacktestRequest, BacktestResult
+from tvdesk.processes import pid_alive
 
 _CANCEL_SLOTS = 64
 _PRELOAD = ["tvdesk.engines.local.worker"]
@@ -116,26 +117,16 @@ def _new_pool_dir(root: Path) -> str:
     """A folder for this pool's worker scratch folders, named after this process.
 
     A process killed with -9 cannot remove its folder, so each new pool first removes the
-    folders of pools whose process is gone (POSIX only: elsewhere there is no harmless way to
-    ask whether a process id is alive).
+    folders of pools whose process is gone (POSIX only: on Windows a live process's folder
+    cannot be removed anyway).
     """
     root.mkdir(parents=True, exist_ok=True)
     if os.name == "posix":
         for stale in root.glob("pool-*-*"):
             owner = stale.name.split("-")[1]
-            if owner.isdigit() and not _alive(int(owner)):
+            if owner.isdigit() and not pid_alive(int(owner)):
                 shutil.rmtree(stale, ignore_errors=True)
     return tempfile.mkdtemp(prefix=f"pool-{os.getpid()}-", dir=root)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def _context() -> mp.context.BaseContext:
