@@ -15,8 +15,8 @@ import pytest
 
 from tvdesk.app.optimize import run_optimization
 from tvdesk.engines.local import LocalEngine
+from tvdesk.events import EventStream
 from tvdesk.model import BacktestRequest, SymbolSpec
-from tvdesk.optimize.events import EventStream
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.optimize.targets import Targets, parse_constraint
 from tvdesk.pine.loader import load_strategy, load_strategy_source

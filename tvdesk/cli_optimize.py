@@ -79,7 +79,7 @@ def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
     from tvdesk.app.optimize import load_resumed_settings, resolve_run_id, run_optimization
     from tvdesk.cli_progress import ProgressPrinter, consume
     from tvdesk.config import load_settings
-    from tvdesk.optimize.events import EventStream
+    from tvdesk.events import EventStream
     from tvdesk.store import RunStore, default_store_path
 
     config = load_settings(args.config)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from tvdesk.optimize.events import Event
+from tvdesk.events import Event
 
 
 @dataclass

@@ -10,10 +10,11 @@ might leave the process (diagnostics, error messages).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Literal
 
-from tvdesk.errors import TvdeskError
+from tvdesk.errors import InputError, TvdeskError
 
 SERVICE = "tvdesk"
 Account = Literal["tradingview", "llm"]
@@ -106,3 +107,57 @@ def known_secrets() -> list[str]:
             if value:
                 values.append(value)
     return values
+
+
+# ----------------------------------------------------------------------------- TOTP
+# The 2FA code is derived from a stored secret: it lives here, beside the secret, so the
+# TradingView sign-in (an engine) and the credentials dialog (the app) share it without the
+# engine reaching up into the application layer.
+
+
+def validate_totp_secret(text: str) -> str:
+    """The TOTP secret as stored (spaces removed, upper case), or InputError if not base32.
+
+    Authenticator apps show the secret in groups of four, often lower case: both are accepted.
+    """
+    import base64
+    import binascii
+
+    cleaned = "".join(text.split()).upper()
+    if not cleaned:
+        raise InputError("the TOTP secret is empty", source="credentials tradingview")
+    try:  # plain base32 check: 16-character (80-bit) secrets are common and valid
+        base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    except (binascii.Error, ValueError):
+        raise InputError("the TOTP secret is not valid base32 (the text under the QR code "
+                         "TradingView shows when you enable 2FA)",
+                         source="credentials tradingview") from None
+    return cleaned
+
+
+TOTP_INTERVAL = 30  # seconds; TradingView uses the RFC 6238 default
+
+
+@functools.cache
+def _totp_class() -> type:
+    import pyotp  # imported lazily, like keyring: only the 2FA paths need it
+
+    class TOTP(pyotp.TOTP):
+        # pyotp 2.12+ refuses secrets under 112 bits (NIST advice for new secrets), but the
+        # 16-character (80-bit) secrets many services issue are still the user's real 2FA.
+        min_secret_length_bits = 0
+
+    return TOTP
+
+
+def totp_code(secret: str, at: float | None = None) -> tuple[str, int]:
+    """The current 6-digit code for a (valid) TOTP secret and the seconds left in its window.
+
+    For the credentials dialog's preview, so a user can compare it with the authenticator app.
+    """
+    import time
+
+    now = time.time() if at is None else at
+    code = _totp_class()(validate_totp_secret(secret), interval=TOTP_INTERVAL).at(now)
+    left = TOTP_INTERVAL - int(now) % TOTP_INTERVAL
+    return code, left

@@ -20,13 +20,12 @@ import pytest
 from keyring.backends import fail
 
 from tvdesk import POWERED_BY, __version__
-from tvdesk.app.credentials import totp_code, validate_totp_secret
 from tvdesk.config import load_settings, save_settings
 from tvdesk.errors import ConfigError, InputError
 from tvdesk.gui import dialogs
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets
 from tvdesk.gui.theme import apply_theme, is_dark, save_theme, saved_theme
-from tvdesk.secrets import INSTALL_HINT, get_secret, set_secret
+from tvdesk.secrets import INSTALL_HINT, get_secret, set_secret, totp_code, validate_totp_secret
 
 # Every test here runs against a real file keyring backend (tests/gui/conftest.py).
 pytestmark = pytest.mark.usefixtures("plaintext_keyring")

@@ -23,6 +23,7 @@ import pytest
 from tvdesk.app.lineage import build_lineage
 from tvdesk.app.results_table import ResultsTable, TrialFilter, tag_name
 from tvdesk.app.trial_details import drawdown_percent, prompt_text, source_diff
+from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.lineage_view import HASH_ROLE, LineageView
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets
@@ -30,7 +31,6 @@ from tvdesk.gui.results_model import TRIAL_ID_ROLE, ResultsModel, ResultsProxy
 from tvdesk.gui.results_view import ResultsView
 from tvdesk.gui.trial_view import RERUN_TIP, TrialView
 from tvdesk.model import BacktestRequest, SymbolSpec
-from tvdesk.optimize.events import Event
 from tvdesk.optimize.pine_text import normalized_hash
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.pine.loader import load_strategy

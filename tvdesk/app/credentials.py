@@ -5,13 +5,12 @@ standard input (TradingView: username, password, TOTP secret — an empty third 
 2FA; LLM: the API key), so scripts and the GUI can feed them. Values go to the OS keyring and
 are never printed, logged or written anywhere else.
 
-The GUI's Credentials dialog uses the Qt-free helpers here too: `validate_totp_secret` (the
-base32 check), `totp_code` (the live code preview) and `store_credentials` (Save).
+The GUI's Credentials dialog uses the Qt-free helpers here too: `store_credentials` (Save), and
+from `tvdesk.secrets` `validate_totp_secret` (the base32 check) and `totp_code` (the preview).
 """
 
 from __future__ import annotations
 
-import functools
 import getpass
 from typing import TextIO
 
@@ -24,6 +23,7 @@ from tvdesk.secrets import (
     delete_secrets,
     get_secret,
     set_secret,
+    validate_totp_secret,
 )
 
 _PROMPTS = {
@@ -54,54 +54,6 @@ def _read_values(account: Account, stdin: TextIO) -> dict[str, str]:
     if totp:
         values["totp_secret"] = validate_totp_secret(totp)
     return values
-
-
-def validate_totp_secret(text: str) -> str:
-    """The TOTP secret as stored (spaces removed, upper case), or InputError if not base32.
-
-    Authenticator apps show the secret in groups of four, often lower case: both are accepted.
-    """
-    import base64
-    import binascii
-
-    cleaned = "".join(text.split()).upper()
-    if not cleaned:
-        raise InputError("the TOTP secret is empty", source="credentials tradingview")
-    try:  # plain base32 check: 16-character (80-bit) secrets are common and valid
-        base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
-    except (binascii.Error, ValueError):
-        raise InputError("the TOTP secret is not valid base32 (the text under the QR code "
-                         "TradingView shows when you enable 2FA)",
-                         source="credentials tradingview") from None
-    return cleaned
-
-
-TOTP_INTERVAL = 30  # seconds; TradingView uses the RFC 6238 default
-
-
-@functools.cache
-def _totp_class() -> type:
-    import pyotp  # imported lazily, like keyring: only the 2FA paths need it
-
-    class TOTP(pyotp.TOTP):
-        # pyotp 2.12+ refuses secrets under 112 bits (NIST advice for new secrets), but the
-        # 16-character (80-bit) secrets many services issue are still the user's real 2FA.
-        min_secret_length_bits = 0
-
-    return TOTP
-
-
-def totp_code(secret: str, at: float | None = None) -> tuple[str, int]:
-    """The current 6-digit code for a (valid) TOTP secret and the seconds left in its window.
-
-    For the credentials dialog's preview, so a user can compare it with the authenticator app.
-    """
-    import time
-
-    now = time.time() if at is None else at
-    code = _totp_class()(validate_totp_secret(secret), interval=TOTP_INTERVAL).at(now)
-    left = TOTP_INTERVAL - int(now) % TOTP_INTERVAL
-    return code, left
 
 
 def store_credentials(account: Account, values: dict[str, str]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tvdesk.engines.base import Engine
 from tvdesk.errors import InputError
-from tvdesk.optimize.events import EventStream
+from tvdesk.events import EventStream
 from tvdesk.optimize.loop import Optimizer, RunOutcome
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.store import RunInfo, RunStore

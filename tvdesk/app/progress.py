@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tvdesk.optimize.events import Event
+from tvdesk.events import Event
 
 if TYPE_CHECKING:
     from tvdesk.store import RunStore

@@ -16,8 +16,8 @@ import logging
 from pathlib import Path
 
 from tvdesk.errors import TvdeskError
+from tvdesk.events import Event, EventStream
 from tvdesk.gui.qt import QtCore, Signal
-from tvdesk.optimize.events import Event, EventStream
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.store import RunStore
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 class RunController(QtCore.QObject):
     run_started = Signal(str)  # run id
-    event = Signal(object)  # tvdesk.optimize.events.Event
+    event = Signal(object)  # tvdesk.events.Event
     run_finished = Signal(str, str)  # run id, status: finished | stopped | failed
     failed = Signal(str)  # a message for the user
     store_opened = Signal(str)  # path

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tvdesk import POWERED_BY, __version__, paths
-from tvdesk.app.credentials import store_credentials, totp_code, validate_totp_secret
+from tvdesk.app.credentials import store_credentials
 from tvdesk.config import Settings, load_settings, save_settings
 from tvdesk.errors import ConfigError, InputError, TvdeskError
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
@@ -37,6 +37,8 @@ from tvdesk.secrets import (
     delete_secrets,
     get_secret,
     known_secrets,
+    totp_code,
+    validate_totp_secret,
 )
 
 log = logging.getLogger(__name__)

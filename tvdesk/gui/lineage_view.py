@@ -14,11 +14,11 @@ import logging
 from tvdesk.app.lineage import LineageNode, best_node, build_lineage, count_trial
 from tvdesk.app.results_table import short_hash, tag_colour, tag_name
 from tvdesk.errors import TvdeskError
+from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot
 from tvdesk.gui.results_model import GREEN, RED, TAG_COLOUR_ROLE, TagDelegate
 from tvdesk.gui.view_base import RunView
-from tvdesk.optimize.events import Event
 
 log = logging.getLogger(__name__)
 

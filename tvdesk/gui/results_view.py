@@ -13,11 +13,11 @@ import logging
 
 from tvdesk.app.results_table import TAGS, UNTAGGED, TrialFilter, condition_text, short_hash
 from tvdesk.errors import TvdeskError
+from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot
 from tvdesk.gui.results_model import TRIAL_ID_ROLE, ResultsModel, ResultsProxy, TagDelegate
 from tvdesk.gui.view_base import RunView
-from tvdesk.optimize.events import Event
 from tvdesk.reports.labels import label, unit
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ import logging
 import numpy as np
 
 from tvdesk.app.progress import RunMonitor, now
+from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot, pg
 from tvdesk.gui.view_base import RunView
-from tvdesk.optimize.events import Event
 
 log = logging.getLogger(__name__)
 

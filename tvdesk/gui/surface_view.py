@@ -28,11 +28,11 @@ from tvdesk.app.surface import (
     slice_1d,
     varying_inputs,
 )
+from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot, pg
 from tvdesk.gui.runs_view import chart_background
 from tvdesk.gui.view_base import RunView
-from tvdesk.optimize.events import Event
 from tvdesk.reports.labels import label
 
 log = logging.getLogger(__name__)

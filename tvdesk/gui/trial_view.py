@@ -24,12 +24,12 @@ from tvdesk.app.trial_details import (
     trial_details,
 )
 from tvdesk.errors import TvdeskError
+from tvdesk.events import Event
 from tvdesk.fileio import write_text_atomically
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot, pg
 from tvdesk.gui.results_model import GREEN, RED, TextTableModel
 from tvdesk.gui.view_base import RunView
-from tvdesk.optimize.events import Event
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from tvdesk.analytics.returns import daily_returns
 from tvdesk.data.market_data import load_bars
 from tvdesk.engines.base import Engine
 from tvdesk.errors import FileVanished, InputError, TvdeskError
+from tvdesk.events import Event, EventStream
 from tvdesk.model import BacktestRequest, BacktestResult, InputValue, Strategy
-from tvdesk.optimize.events import Event, EventStream
 from tvdesk.optimize.param_search import ParamSearch
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.optimize.space import build_space

@@ -76,7 +76,7 @@ async def has_session(context: Any, urls: Urls) -> bool:
 
 async def fresh_totp(secret: str, *, sleep: Callable[[float], Any] = asyncio.sleep) -> str:
     """The current code, or the next one when the current expires within a few seconds."""
-    from tvdesk.app.credentials import totp_code
+    from tvdesk.secrets import totp_code
 
     code, left = totp_code(secret)
     if left < FRESH_CODE_SECONDS:

@@ -1,5 +1,8 @@
 """The one event stream of a run: what the CLI progress display and the GUI both consume.
 
+A shared contract of its own (not part of the optimiser): the optimiser produces events, the
+shells (CLI, GUI) and the app services consume them without importing the optimiser.
+
 Producers call `publish`; each consumer holds its own asyncio queue from `subscribe`, so a slow
 consumer never blocks the loop or another consumer. Events are plain frozen values, safe to
 hand to a Qt slot on the GUI thread.
