@@ -70,8 +70,7 @@ async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
     own_engine = engine is None
     engine = engine or make_engine(settings)
     try:
-        optimizer = Optimizer(settings, engine, store, events=events, run_id=run_id)
-        optimizer.llm = llm
+        optimizer = Optimizer(settings, engine, store, events=events, run_id=run_id, llm=llm)
         return await optimizer.run()
     finally:
         if events is not None:  # also when the run failed before it started: no one waits

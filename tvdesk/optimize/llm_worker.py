@@ -34,6 +34,7 @@ from tvdesk.pine.safety import RefusedScript
 if TYPE_CHECKING:
     from tvdesk.model import Trade
     from tvdesk.optimize.loop import Optimizer, TrackState, Version
+    from tvdesk.optimize.targets import Targets
 
 ARCHIVE_IN_PROMPT = 3
 FRUITLESS_RESTARTS = 3
@@ -60,6 +61,15 @@ class WorkerState:
     last_error: str | None = None
     consecutive_duplicates: int = 0
     tried: list[str] = field(default_factory=list)
+
+
+def make_candidate(targets: Targets, version: Version, metrics: dict[str, Any],
+                   trial_id: int | None, comment: str = "") -> Candidate:
+    """A version with its score (feasible first, then the objective) and a one-line summary
+    for prompts (the first line of the model's comment, else the trial it came from)."""
+    score = (0 if targets.failures(metrics) else 1, targets.score(metrics))
+    summary = (comment.splitlines()[0][:160] if comment else "") or f"trial {trial_id}"
+    return Candidate(version, metrics, score, trial_id, summary)
 
 
 def trades_fingerprint(trades: tuple[Trade, ...]) -> str:
@@ -91,7 +101,7 @@ class LLMWorker:
     async def run(self, base: Candidate) -> None:
         self.state.best = base
         self.state.archive.append(base)
-        while not self.opt._track_should_stop(self.track):
+        while not self.opt.should_stop(self.track):
             await self._round()
 
     async def _round(self) -> None:
@@ -151,13 +161,10 @@ class LLMWorker:
                            error=str(exc))
             self._error(f"the script did not compile: {exc}")
             return
-        from tvdesk.optimize.loop import Version
-
-        source_hash = self.opt.store.add_source(code, normalized_hash=norm,
-                                                parent_hash=state.best.version.source_hash)
-        version = Version(strategy, source_hash)
+        version = self.opt.add_version(code, strategy, normalized_hash=norm,
+                                       parent=state.best.version)
         self.opt.track_iteration(self.track)
-        outcome = await self.opt._trial(self.track, worker=self.worker, proposed={},
+        outcome = await self.opt.run_trial(self.track, worker=self.worker, proposed={},
                                         proposal=None, version=version, proposer="llm")
         self._exchange(model, prompt, reply.text, reply.latency_seconds,
                        "ok" if outcome.result is not None else "error", outcome.trial_id)
@@ -183,10 +190,7 @@ class LLMWorker:
 
     def _candidate(self, version: Version, metrics: dict[str, Any], trial_id: int | None,
                    comment: str = "") -> Candidate:
-        targets = self.settings.targets
-        score = (0 if targets.failures(metrics) else 1, targets.score(metrics))
-        summary = (comment.splitlines()[0][:160] if comment else "") or f"trial {trial_id}"
-        return Candidate(version, metrics, score, trial_id, summary)
+        return make_candidate(self.settings.targets, version, metrics, trial_id, comment)
 
     def _remember(self, candidate: Candidate) -> None:
         state = self.state
@@ -209,11 +213,11 @@ class LLMWorker:
                              seed=self.settings.seed + self.worker)
         best = candidate
         for _ in range(self.settings.llm.study_trials):
-            if self.opt._track_should_stop(self.track):
+            if self.opt.should_stop(self.track):
                 break
             proposal = search.ask()
             self.opt.track_iteration(self.track)
-            outcome = await self.opt._trial(self.track, worker=self.worker,
+            outcome = await self.opt.run_trial(self.track, worker=self.worker,
                                             proposed=proposal.inputs, proposal=proposal,
                                             version=candidate.version, proposer="params")
             search.tell(proposal, outcome.metrics)

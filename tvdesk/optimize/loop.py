@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tvdesk import paths
 from tvdesk.analytics.judgement import RunJudgement, judge_run
@@ -39,14 +38,13 @@ from tvdesk.pine.loader import load_strategy_source
 from tvdesk.store import RunStore, TrialRow
 from tvdesk.store.lease import HEARTBEAT_SECONDS, RunLease
 
+if TYPE_CHECKING:
+    from tvdesk.optimize.llm_client import LLMClient
+
 # Closing bookkeeping after a failure may fail too (a full disk): the first error is the one to
 # report. The run then stays 'running' with no live holder, which `--resume` takes over.
 _CLOSING_FAILURES = (TvdeskError, sqlite3.Error, OSError)
 MAX_STORE_ANSWERS = 200  # consecutive proposals already in the store: the space is exhausted
-
-
-def canonical_inputs(inputs: Mapping[str, Any]) -> str:
-    return json.dumps(dict(inputs), sort_keys=True, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +115,9 @@ def search_steps(settings: OptimizeSettings) -> dict[str, float]:
 
 class Optimizer:
     def __init__(self, settings: OptimizeSettings, engine: Engine, store: RunStore, *,
-                 events: EventStream | None = None, run_id: str | None = None) -> None:
+                 events: EventStream | None = None, run_id: str | None = None,
+                 llm: LLMClient | None = None) -> None:
+        """`llm`: the client for LLM rewrites, needed when the proposer is llm or both."""
         self.settings = settings
         self.engine = engine
         self.store = store
@@ -125,7 +125,7 @@ class Optimizer:
         self.run_id = run_id
         self.strategy = settings.request.strategy
         self.source_hash = ""
-        self.llm: Any = None  # an LLMClient when the proposer uses rewrites
+        self.llm = llm
         self.workspace: Path | None = None  # set by run(): <data>/workspaces/<run id>
         self._deadline: float | None = None
         self._lost_lease: str | None = None
@@ -301,7 +301,7 @@ class Optimizer:
             inputs[self.settings.condition_input] = track.condition
         return inputs
 
-    def _track_should_stop(self, track: TrackState) -> bool:
+    def should_stop(self, track: TrackState) -> bool:
         if track.stop_reason:
             return True
         if self._lost_lease:
@@ -318,7 +318,7 @@ class Optimizer:
         elif track.search is None:
             # Nothing to search: evaluate the script once as it is (the baseline).
             if track.iterations == 0:
-                await self._trial(track, worker=1, proposed={}, proposal=None)
+                await self.run_trial(track, worker=1, proposed={}, proposal=None)
             track.stop_reason = track.stop_reason or "no searchable inputs: baseline only"
         else:
             await asyncio.gather(*(self._param_worker(track, n)
@@ -328,7 +328,7 @@ class Optimizer:
             "best_trial": track.best.id if track.best else None, "targets_met_by": track.met_by})
 
     async def _run_llm_track(self, track: TrackState) -> None:
-        from tvdesk.optimize.llm_worker import LLMWorker
+        from tvdesk.optimize.llm_worker import LLMWorker, make_candidate
         from tvdesk.optimize.pine_text import normalized_hash
 
         if self.llm is None:
@@ -340,7 +340,7 @@ class Optimizer:
                          if t.proposer == "baseline" and t.status == "done"), None)
         if baseline is None:
             self.track_iteration(track)
-            outcome = await self._trial(track, worker=1, proposed={}, proposal=None)
+            outcome = await self.run_trial(track, worker=1, proposed={}, proposal=None)
             metrics = outcome.metrics or {}
             baseline_id = outcome.trial_id
         else:
@@ -349,11 +349,22 @@ class Optimizer:
         seen_trades: set[str] = set()
         workers = [LLMWorker(self, track, n, seen_normalized, seen_trades)
                    for n in range(1, self.settings.process_count + 1)]
-        base = workers[0]._candidate(base_version, dict(metrics), baseline_id, "base script")
+        base = make_candidate(self.settings.targets, base_version, dict(metrics), baseline_id,
+                              "base script")
         await asyncio.gather(*(w.run(base) for w in workers))
 
+    # ------------------------------------------------------------------ for the LLM workers
+
     def track_iteration(self, track: TrackState) -> None:
+        """Count one trial against the track's `max_iterations` (before it runs)."""
         track.iterations += 1
+
+    def add_version(self, code: str, strategy: Strategy, *, normalized_hash: str,
+                    parent: Version) -> Version:
+        """Record a rewrite of `parent` in the store (its lineage) and return it runnable."""
+        source_hash = self.store.add_source(code, normalized_hash=normalized_hash,
+                                            parent_hash=parent.source_hash)
+        return Version(strategy, source_hash)
 
     def publish_error(self, track: TrackState, worker: int, message: str) -> None:
         self._publish("error", worker=worker, condition=track.condition, payload={
@@ -369,7 +380,7 @@ class Optimizer:
 
     async def _param_worker(self, track: TrackState, worker: int) -> None:
         assert track.search is not None
-        while not self._track_should_stop(track):
+        while not self.should_stop(track):
             proposal = track.search.ask()
             inputs = self._inputs_for(track, proposal.inputs)
             previous = self.store.find_done_trial(str(self.run_id), self.source_hash, inputs)
@@ -382,14 +393,14 @@ class Optimizer:
                 continue
             track.store_answers = 0
             track.iterations += 1
-            outcome = await self._trial(track, worker=worker, proposed=proposal.inputs,
+            outcome = await self.run_trial(track, worker=worker, proposed=proposal.inputs,
                                         proposal=proposal)
             track.search.tell(proposal, outcome.metrics)
 
-    async def _trial(self, track: TrackState, *, worker: int, proposed: Mapping[str, Any],
+    async def run_trial(self, track: TrackState, *, worker: int, proposed: Mapping[str, Any],
                      proposal: Any, version: Version | None = None,
                      proposer: str | None = None) -> TrialOutcome:
-        """Run one trial: commit it, run it, commit the outcome, publish; returns metrics.
+        """Run one trial: commit it, run it, commit the outcome, publish; returns its outcome.
 
         `version` is the strategy version to run (an LLM rewrite); the base script otherwise.
         """
