@@ -106,6 +106,7 @@ def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
                 return await run_optimization(settings, store, run_id=run_id, events=events,
                                               engine=engine)
             finally:
+                events.close()  # this command made the stream: it ends it
                 await asyncio.wait_for(consumer, timeout=5)
 
         try:

@@ -63,7 +63,11 @@ def make_engine(settings: OptimizeSettings) -> Engine:
 async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
                            run_id: str | None = None, events: EventStream | None = None,
                            engine: Engine | None = None) -> RunOutcome:
-    """Run (or resume, with `run_id`) until a limit stops every track; cancellable."""
+    """Run (or resume, with `run_id`) until a limit stops every track; cancellable.
+
+    `events` belongs to the caller, who subscribed to it and closes it when this returns (the
+    one owner of a stream is whoever made it); without one, nothing is listening.
+    """
     llm = make_llm_client(settings) if settings.proposer in ("llm", "both") else None
     if llm is not None and run_id is not None:  # a resumed run's earlier calls count too
         llm.calls = store.count_llm_exchanges(run_id)
@@ -73,8 +77,6 @@ async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
         optimizer = Optimizer(settings, engine, store, events=events, run_id=run_id, llm=llm)
         return await optimizer.run()
     finally:
-        if events is not None:  # also when the run failed before it started: no one waits
-            events.close()
         if own_engine:
             await engine.close()
         if llm is not None:

@@ -106,12 +106,13 @@ class RunController(QtCore.QObject):
     async def _run(self, settings: OptimizeSettings, run_id: str | None) -> None:
         from tvdesk.app.optimize import run_optimization
 
-        events = EventStream()
+        events = EventStream()  # made here, so ended here (below), whatever happens
         queue = events.subscribe()
         forward = asyncio.ensure_future(self._forward(queue))
         status = "failed"
-        run_store = RunStore.open(self._store_path)  # the run's own writer connection
+        run_store: RunStore | None = None
         try:
+            run_store = RunStore.open(self._store_path)  # the run's own writer connection
             outcome = await run_optimization(settings, run_store, run_id=run_id, events=events)
             status = outcome.status
             if outcome.already_finished:
@@ -124,7 +125,8 @@ class RunController(QtCore.QObject):
             log.exception("optimisation failed")
             self.failed.emit(f"the optimisation failed: {type(exc).__name__}: {exc}")
         finally:
-            run_store.close()
+            if run_store is not None:
+                run_store.close()
             events.close()
             await forward
             self.busy_workers = 0

@@ -248,19 +248,16 @@ class Optimizer:
                 self.store.reset_unfinished(self.run_id)
                 self.store.finish_run(self.run_id, "stopped")
                 self._publish("stopped", payload={"reason": "cancelled"})
-            self.events.close()
             raise
         except BaseException:
             outcome.status = "failed"
             if not self._lost_lease:  # the run is someone else's now: leave its status alone
                 with contextlib.suppress(*_CLOSING_FAILURES):
                     self.store.finish_run(self.run_id, "failed")
-            self.events.close()
             raise
         self.store.finish_run(self.run_id, outcome.status)
         self._publish("stopped", payload={"reason": "finished", "tracks": {
             str(c): t.stop_reason for c, t in outcome.tracks.items()}})
-        self.events.close()
         return outcome
 
     def judge(self) -> RunJudgement:
