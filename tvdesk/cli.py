@@ -145,10 +145,10 @@ def _run(request, args: argparse.Namespace):
 
 
 async def _run_local(request):
+    from tvdesk.app.engines import make_engine
     from tvdesk.app.evaluate import evaluate
-    from tvdesk.engines.local import LocalEngine
 
-    async with LocalEngine(processes=1) as engine:
+    async with make_engine("local", workers=1) as engine:
         return await evaluate(request, engine)
 
 

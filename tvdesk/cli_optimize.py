@@ -104,7 +104,7 @@ def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
             consumer = asyncio.ensure_future(consume(events.subscribe(), printer))
             try:
                 return await run_optimization(settings, store, run_id=run_id, events=events,
-                                              engine=engine)
+                                              engine=engine, config=config)
             finally:
                 events.close()  # this command made the stream: it ends it
                 await asyncio.wait_for(consumer, timeout=5)

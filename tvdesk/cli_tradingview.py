@@ -45,12 +45,13 @@ def add_tv_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def make_engine(args: argparse.Namespace, pages: int | None = None) -> TradingViewEngine:
-    from tvdesk.app.tradingview import make_tradingview_engine
+    """The TradingView engine for this command's flags (--config, --show-browser)."""
+    from tvdesk.app.engines import make_engine as make
     from tvdesk.config import load_settings
 
-    return make_tradingview_engine(load_settings(args.config), pages=pages,
-                                   show_browser=getattr(args, "show_browser", None),
-                                   notify=notify)
+    engine = make("tradingview", load_settings(args.config), workers=pages,
+                  show_browser=getattr(args, "show_browser", None), notify=notify)
+    return engine  # type: ignore[return-value]  (kind "tradingview" makes one)
 
 
 async def evaluate_on_tradingview(request: Any, args: argparse.Namespace) -> Any:

@@ -123,15 +123,15 @@ async def check_credentials(account: Account, config_path: str | None, *,
 
 async def check_tradingview(config_path: str | None, *,
                             show_browser: bool | None = None) -> tuple[bool, str]:
-    from tvdesk.app.tradingview import make_tradingview_engine
+    from tvdesk.app.engines import make_engine
     from tvdesk.config import load_settings
     from tvdesk.engines.tradingview.errors import LoginFailed
 
     if not get_secret("tradingview", "username"):
         return False, "no TradingView credentials stored: run `tvdesk credentials set " \
             "tradingview`"
-    engine = make_tradingview_engine(load_settings(config_path), pages=1,
-                                     show_browser=show_browser)
+    engine = make_engine("tradingview", load_settings(config_path), workers=1,
+                         show_browser=show_browser)
     try:
         outcome = await engine.start()
     except LoginFailed as exc:

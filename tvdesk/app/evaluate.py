@@ -16,7 +16,7 @@ async def evaluate_conditions(request: BacktestRequest, conditions: tuple[str, .
                               condition_input: str,
                               engine: Engine | None = None) -> list[tuple[str, BacktestResult]]:
     """The baseline (the script's own condition), then each condition value, labelled."""
-    from tvdesk.engines.local import LocalEngine
+    from tvdesk.app.engines import make_engine
     from tvdesk.errors import InputError
 
     if request.strategy.input_by_key(condition_input) is None:
@@ -24,7 +24,7 @@ async def evaluate_conditions(request: BacktestRequest, conditions: tuple[str, .
         raise InputError(f"the script has no input {condition_input!r} (inputs: {titles})",
                          source="--condition-input")
     own = engine is None
-    engine = engine or LocalEngine(processes=1)
+    engine = engine or make_engine("local", workers=1)
     try:
         results = [("baseline", await evaluate(request, engine))]
         for condition in conditions:

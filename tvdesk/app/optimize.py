@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tvdesk.app.engines import make_engine
+from tvdesk.config import Settings
 from tvdesk.engines.base import Engine
 from tvdesk.errors import InputError
 from tvdesk.events import EventStream
@@ -45,25 +47,14 @@ def load_resumed_settings(store: RunStore, run_id: str) -> OptimizeSettings:
     return OptimizeSettings.from_dict(store.get_run(run_id).settings)
 
 
-def make_engine(settings: OptimizeSettings) -> Engine:
-    """The run's engine: the local pool with `process_count` workers, or TradingView with
-    `process_count` pages (browser and pacing from the config file's [tradingview] table)."""
-    if settings.engine == "local":
-        from tvdesk.engines.local import LocalEngine
-
-        return LocalEngine(processes=settings.process_count)
-    if settings.engine == "tradingview":
-        from tvdesk.app.tradingview import make_tradingview_engine
-
-        return make_tradingview_engine(pages=settings.process_count)
-    raise InputError(f"unknown engine {settings.engine!r}; expected local or tradingview",
-                     source="--engine")
-
-
 async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
                            run_id: str | None = None, events: EventStream | None = None,
-                           engine: Engine | None = None) -> RunOutcome:
+                           engine: Engine | None = None,
+                           config: Settings | None = None) -> RunOutcome:
     """Run (or resume, with `run_id`) until a limit stops every track; cancellable.
+
+    Without `engine`, one is made for the run (`settings.engine`, `process_count` workers,
+    `config`'s TradingView table) and closed at the end.
 
     `events` belongs to the caller, who subscribed to it and closes it when this returns (the
     one owner of a stream is whoever made it); without one, nothing is listening.
@@ -72,7 +63,7 @@ async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
     if llm is not None and run_id is not None:  # a resumed run's earlier calls count too
         llm.calls = store.count_llm_exchanges(run_id)
     own_engine = engine is None
-    engine = engine or make_engine(settings)
+    engine = engine or make_engine(settings.engine, config, workers=settings.process_count)
     try:
         optimizer = Optimizer(settings, engine, store, events=events, run_id=run_id, llm=llm)
         return await optimizer.run()

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tvdesk.config import Settings, load_settings
 from tvdesk.model import BacktestRequest, BacktestResult, FrozenMap
 
 if TYPE_CHECKING:
@@ -25,16 +24,6 @@ log = logging.getLogger(__name__)
 
 CHECK_SYMBOL = "BINANCE:BTCUSDT"
 CHECK_TIMEFRAME = "1D"
-
-
-def make_tradingview_engine(config: Settings | None = None, *, pages: int | None = None,
-                            show_browser: bool | None = None,
-                            notify: Callable[[str], None] | None = None) -> TradingViewEngine:
-    from tvdesk.engines.tradingview import TradingViewEngine
-
-    config = config or load_settings()
-    return TradingViewEngine(config.tradingview, pages=pages, show_browser=show_browser,
-                             notify=notify)
 
 
 async def check_login(engine: TradingViewEngine) -> str:

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from tvdesk.config import Settings
 from tvdesk.errors import TvdeskError
 from tvdesk.events import Event, EventStream
 from tvdesk.gui.qt import QtCore, Signal
@@ -33,8 +34,12 @@ class RunController(QtCore.QObject):
     idle = Signal()  # no run in progress any more (finished, stopped or failed to start)
     confirm_finished = Signal(int, str)  # trial id, parity summary or the error
 
-    def __init__(self, store_path: Path, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, store_path: Path, parent: QtCore.QObject | None = None, *,
+                 config: Settings | None = None) -> None:
         super().__init__(parent)
+        # The settings the app was started with (--config), for the engines it makes; the
+        # window replaces them when the Settings dialog saves.
+        self.config = config
         self._store_path = Path(store_path)
         self._store: RunStore | None = None
         self._task: asyncio.Task | None = None
@@ -113,7 +118,8 @@ class RunController(QtCore.QObject):
         run_store: RunStore | None = None
         try:
             run_store = RunStore.open(self._store_path)  # the run's own writer connection
-            outcome = await run_optimization(settings, run_store, run_id=run_id, events=events)
+            outcome = await run_optimization(settings, run_store, run_id=run_id, events=events,
+                                             config=self.config)
             status = outcome.status
             if outcome.already_finished:
                 self.failed.emit(f"run {outcome.run_id} is already finished; nothing to resume")
@@ -154,13 +160,14 @@ class RunController(QtCore.QObject):
         self._confirm = asyncio.ensure_future(self._rerun(trial_id))
 
     async def _rerun(self, trial_id: int) -> None:
-        from tvdesk.app.tradingview import confirm_trials, make_tradingview_engine
+        from tvdesk.app.engines import make_engine
+        from tvdesk.app.tradingview import confirm_trials
 
         store = engine = None
         summary = "cancelled"
         try:
             store = RunStore.open(self._store_path)
-            engine = make_tradingview_engine(pages=1)
+            engine = make_engine("tradingview", self.config, workers=1)
             [row] = await confirm_trials(store, [trial_id], engine)
             summary = row.error or row.summary
         except TvdeskError as exc:
