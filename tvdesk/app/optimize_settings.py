@@ -8,7 +8,7 @@ same checks and the same messages, and every error names the flag the field stan
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from tvdesk.app.requests import RunOptions, build_request
@@ -170,19 +170,21 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
     )
 
 
+# RunForm fields whose flag has another name (--target is repeatable, so the list is targets).
+_FLAG_DEST = {"targets": "target", "potential": "target_potential", "objectives": "objective"}
+
+
+def form_from_args(args: argparse.Namespace, options: RunOptions) -> RunForm:
+    """The form as `tvdesk optimize`'s flags fill it: every RunForm field from the flag of the
+    same name (see _FLAG_DEST); fields without a flag (GUI-only) keep their defaults."""
+    values = {}
+    for item in fields(RunForm):
+        dest = _FLAG_DEST.get(item.name, item.name)
+        if item.name != "options" and hasattr(args, dest):
+            values[item.name] = getattr(args, dest)
+    return RunForm(options=options, **values)
+
+
 def settings_from_args(args: argparse.Namespace, config: Settings,
                        options: RunOptions) -> OptimizeSettings:
-    form = RunForm(
-        options=options, profile=args.profile, engine=args.engine, proposer=args.proposer,
-        sampler=args.sampler, seed=args.seed, process_count=args.process_count,
-        conditions=args.conditions, condition_input=args.condition_input,
-        holdout=args.holdout, workspace=args.workspace, min_trades=args.min_trades,
-        max_drawdown=args.max_drawdown, min_profit_factor=args.min_profit_factor,
-        targets=list(args.target), potential=list(args.target_potential),
-        objectives=list(args.objective), max_iterations=args.max_iterations,
-        max_consecutive_errors=args.max_consecutive_errors,
-        max_duplicate_consecutive_errors=args.max_duplicate_consecutive_errors,
-        time_budget=args.time_budget, max_llm_calls=args.max_llm_calls,
-        llm_base_url=args.llm_base_url,
-        llm_models=args.llm_models, model=args.model, llm_study_trials=args.llm_study_trials)
-    return settings_from_form(form, config)
+    return settings_from_form(form_from_args(args, options), config)

@@ -1,0 +1,40 @@
+"""`tvdesk optimize`'s flags fill the same RunForm the GUI fills, field by field."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from tvdesk.app.optimize_settings import _FLAG_DEST, RunForm, form_from_args
+from tvdesk.app.requests import RunOptions
+from tvdesk.cli import _build_parser, _options
+
+# Flags that are not part of the form: where the run is kept, resume, what runs afterwards,
+# the browser window, and the data flags (RunOptions, shared with evaluate).
+NOT_FORM = {"help", "store", "resume", "confirm_top", "show_browser", "config", "command",
+            *(f.name for f in fields(RunOptions)), "inputs"}
+
+
+def _optimize_dests() -> set[str]:
+    parser = _build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return {a.dest for a in sub.choices["optimize"]._actions} - NOT_FORM
+
+
+def test_every_optimize_flag_lands_in_a_form_field() -> None:
+    form_fields = {f.name for f in fields(RunForm)}
+    landed = {_FLAG_DEST.get(name, name) for name in form_fields}
+    assert _optimize_dests() <= landed, _optimize_dests() - landed
+
+
+def test_the_form_holds_what_was_given() -> None:
+    args = _build_parser().parse_args([
+        "optimize", "--script", "x.pine", "--target", "sharpe_ratio>=1", "--target",
+        "total_trades>=30", "--target-potential", "sharpe_ratio>=0.5", "--objective",
+        "profit_factor:max", "--max-llm-calls", "9", "--proposer", "both", "--seed", "7"])
+    form = form_from_args(args, _options(args))
+    assert form.targets == ["sharpe_ratio>=1", "total_trades>=30"]
+    assert form.potential == ["sharpe_ratio>=0.5"]
+    assert form.objectives == ["profit_factor:max"]
+    assert (form.max_llm_calls, form.proposer, form.seed) == (9, "both", 7)
+    assert form.options.script == "x.pine"
+    assert form.search_ranges == {}  # GUI-only: the default
