@@ -23,13 +23,13 @@ sys.path.insert(0, str(ROOT))
 from tvdesk.metric_catalog import METRICS, variant_key  # noqa: E402
 from tvdesk.model import BacktestResult, FrozenMap, Trade  # noqa: E402
 from tvdesk.reports import FORMATS, write_reports  # noqa: E402
+from tvdesk.reports.builders import pick_details  # noqa: E402
 from tvdesk.reports.data import (  # noqa: E402
     EquitySeries,
     ReportData,
     RunSummary,
     TimelineEvent,
     TrialSummary,
-    pick_details,
 )
 
 START = datetime(2020, 1, 1, tzinfo=UTC)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tvdesk.analytics.judgement import judge_run
 from tvdesk.analytics.quality import QualityRules
+from tvdesk.optimize.judging import judge_run
 from tvdesk.store import RunStore
 
 DAYS = [(date(2023, 1, 2) + timedelta(days=i)).isoformat() for i in range(400)]
@@ -110,3 +110,25 @@ def test_input_importance_ranks_the_input_that_drives_the_result_first() -> None
     assert next(iter(importance)) == "importance: Length"
     assert importance["importance: Length"] > 0.9 > importance["importance: Noise"]
     assert "importance: Flag" not in importance  # never varied
+
+
+def test_judging_a_ledger_reads_and_writes_no_store(tmp_path: Path) -> None:
+    """The judgement itself is a pure function of the ledger; only the service stores tags."""
+    from tvdesk.analytics.judgement import TrialLedger, judge_ledger
+
+    rng = np.random.default_rng(4)
+    returns = rng.normal(0, 0.002, size=(320, 12))
+    returns[:, 0] += 0.0015
+    store, run_id, ids = ledger(tmp_path, returns)
+    with store:
+        trials = store.trials(run_id)
+        daily = store.daily_returns(run_id)
+        source = {t.source_hash: store.get_source(t.source_hash) for t in trials}
+    # The store is closed: judging the ledger must not need it.
+    pure = TrialLedger(trials=trials, daily_returns=daily, holdouts=[], holdout_returns={},
+                       sources=source, result_of=lambda _trial_id: None)
+    judgement = judge_ledger(pure, rules=QualityRules(), objective="net_profit_percent")
+    assert {trial_id for trial_id, _tag, _reasons in judgement.tags} == set(ids)
+    assert judgement.robustness["trials"] == 12
+    with RunStore.open(tmp_path / "ledger.db") as again:
+        assert all(again.trial(i).tag is None for i in ids)  # nothing was written

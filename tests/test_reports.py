@@ -41,12 +41,14 @@ from tvdesk.reports import (
     write_tradingview_xlsx,
 )
 from tvdesk.reports import charts as report_charts
+from tvdesk.reports.builders import pick_details
 from tvdesk.reports.charts import parameter_heatmap, render_charts
-from tvdesk.reports.data import RunSummary, pick_details
+from tvdesk.reports.data import RunSummary
 from tvdesk.reports.labels import KEY_METRICS, column_header, label
 from tvdesk.reports.naming import report_base, safe_name
+from tvdesk.reports.run_workbook import render_xlsx, summary_columns
+from tvdesk.reports.tradingview_workbook import SHEETS
 from tvdesk.reports.txt import render_txt
-from tvdesk.reports.xlsx import SHEETS, render_xlsx, summary_columns
 from tvdesk.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -422,7 +424,7 @@ def test_file_names_are_sanitised() -> None:
 def test_standalone_writers_and_the_json_fallback(run: Run, tmp_path: Path) -> None:
     from tvdesk.reports.csv_timeline import write_csv
     from tvdesk.reports.html import write_html
-    from tvdesk.reports.xlsx import write_xlsx
+    from tvdesk.reports.run_workbook import write_xlsx
 
     paths = write_html(run.data, tmp_path / "r.html", charts={"equity": PNG + b"x" * 10})
     assert [p.name for p in paths] == ["r.html", "r_equity.png"]

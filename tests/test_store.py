@@ -691,3 +691,22 @@ def test_set_tags_writes_tags_and_reasons_of_done_trials_only(tmp_path: Path) ->
         assert store.trial(done).tag == "OVERFIT"
         assert store.trial(done).reasons == ("PBO 0.62 > 0.5",)
         assert store.trial(running).tag is None
+
+
+def test_trial_daily_returns_reads_one_trials_row(store: RunStore) -> None:
+    run_id, source = new_run(store)
+    kept = start(store, run_id, source, {"a": 1})
+    days = (["2024-03-01", "2024-03-04"], [0.0125, -0.003])
+    store.finish_trial(kept, result=sample_result(), daily_returns=days)
+    other = start(store, run_id, source, {"a": 2})
+    store.finish_trial(other, result=sample_result(), daily_returns=(["2024-03-01"], [0.5]))
+    without = start(store, run_id, source, {"a": 3})
+    store.finish_trial(without, metrics={"net_profit": 0.0})
+
+    assert store.trial_daily_returns(kept) == days
+    assert store.trial_daily_returns(kept) == store.daily_returns(run_id)[kept]
+    assert store.trial_daily_returns(other) == (["2024-03-01"], [0.5])
+    assert store.trial_daily_returns(without) is None
+    assert store.trial_daily_returns(999_999) is None
+    # Like every public method it is guarded: sqlite errors become StoreError.
+    assert hasattr(RunStore.trial_daily_returns, "__wrapped__")

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tvdesk.analytics.input_axes import BINS, axis_bins, numeric_inputs
 from tvdesk.analytics.robustness import parameter_stability
 from tvdesk.app.surface import (
-    BINS,
     Point,
-    axis_bins,
     chosen_trial,
     colour_levels,
     compute_surface,
@@ -23,7 +22,6 @@ from tvdesk.app.surface import (
     load_surface_data,
     make_axis,
     metric_choices,
-    numeric_inputs,
     slice_1d,
     stability_grid,
     varying_inputs,

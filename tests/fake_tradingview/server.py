@@ -410,7 +410,7 @@ class FakeTradingView:
 
     def export(self, result_id: str, kind: str) -> tuple[bytes, str] | None:
         """(file bytes, file name) of a result; XLSX honours `stale_exports`."""
-        from tvdesk.reports.xlsx import render_tradingview_xlsx
+        from tvdesk.reports.tradingview_workbook import render_tradingview_xlsx
 
         with self._lock:
             if result_id not in self._results:
@@ -554,7 +554,7 @@ def _summary(result_id: str, result: BacktestResult) -> dict[str, Any]:
 
 
 def _trades_csv(result: BacktestResult) -> bytes:
-    from tvdesk.reports.xlsx import TRADE_HEADERS, trade_rows
+    from tvdesk.reports.tradingview_workbook import TRADE_HEADERS, trade_rows
 
     currency = str(result.properties.get("currency") or "USD")
     initial = result.metrics.get("initial_capital")

@@ -3,16 +3,16 @@
 The statistics that separate skill from search luck need all trials, not only the best: the
 deflated Sharpe ratio needs the spread of Sharpe ratios over every trial the search made, and
 the probability of backtest overfitting needs the trial-by-period return matrix. So tags are
-computed here, after the search, from the daily returns the store keeps for every trial, and
-written back to the store. Finalists (each track's best, and trials meeting the targets) also
-get the costlier evidence: parameter-neighbourhood stability, Monte Carlo drawdown and their
-holdout result.
+computed here, after the search, from the daily returns the store keeps for every trial (a
+`TrialLedger`: this module reads no store and writes none; `optimize.judging` does both).
+Finalists (each track's best, and trials meeting the targets) also get the costlier evidence:
+parameter-neighbourhood stability, Monte Carlo drawdown and their holdout result.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,8 @@ from tvdesk.analytics.robustness import (
     parameter_stability,
     walk_forward,
 )
-from tvdesk.store import RunStore, TrialRow
+from tvdesk.model import BacktestResult
+from tvdesk.store.records import TrialRow
 
 FINALISTS_PER_TRACK = 10
 MONTE_CARLO_RUNS = 1000
@@ -44,6 +45,8 @@ class RunJudgement:
     robustness: dict[str, Any] = field(default_factory=dict)
     verdicts: dict[int, Verdict] = field(default_factory=dict)
     evidence: dict[int, Evidence] = field(default_factory=dict)
+    # (trial id, tag, reasons) to store: every judged trial and each holdout row
+    tags: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -76,15 +79,31 @@ def _finite(value: float) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: str,
-              maximize: bool = True, steps: Mapping[str, float] | None = None,
-              targets_met: Mapping[int, bool] | None = None) -> RunJudgement:
-    """Evidence and verdict for every finished in-sample trial of a run; writes the tags."""
-    trials = [t for t in store.trials(run_id, segment="in_sample") if t.status == "done"]
-    attempted = len(store.trials(run_id, segment="in_sample"))
+@dataclass(frozen=True, slots=True)
+class TrialLedger:
+    """What a judgement reads of a run: its trials and their daily returns, in sample and on
+    the holdout, the Pine texts of its versions, and a way to read one trial's full result
+    (only the finalists' are read: Monte Carlo needs their trade list)."""
+
+    trials: list[TrialRow]  # in sample, every status (the search's size counts the failures)
+    daily_returns: Mapping[int, tuple[list[str], list[float]]]
+    holdouts: list[TrialRow]
+    holdout_returns: Mapping[int, tuple[list[str], list[float]]]
+    sources: Mapping[str, str]  # source hash -> Pine text
+    result_of: Callable[[int], BacktestResult | None]
+
+
+def judge_ledger(ledger: TrialLedger, *, rules: QualityRules, objective: str,
+                 maximize: bool = True, steps: Mapping[str, float] | None = None,
+                 targets_met: Mapping[int, bool] | None = None) -> RunJudgement:
+    """Evidence, verdict and tag for every finished in-sample trial of a run (and each
+    holdout row, which carries its trial's verdict). Pure: nothing is read or written but the
+    ledger; the caller stores the tags (`RunJudgement.tags`)."""
+    trials = [t for t in ledger.trials if t.status == "done"]
+    attempted = len(ledger.trials)
     if not trials:
         return RunJudgement()
-    frame = _frame(store.daily_returns(run_id, segment="in_sample"))
+    frame = _frame(ledger.daily_returns)
     robustness: dict[str, Any] = {"trials": attempted}
 
     sharpes = {tid: sharpe(frame[tid].to_numpy()) for tid in frame.columns}
@@ -105,8 +124,7 @@ def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: s
 
     robustness.update(input_importance(trials, objective, maximize))
     holdouts = {(h.condition, h.source_hash, _key(h.inputs)): h
-                for h in store.trials(run_id, segment="holdout") if h.status == "done"}
-    holdout_returns = store.daily_returns(run_id, segment="holdout")
+                for h in ledger.holdouts if h.status == "done"}
     finalists = _finalists(trials, objective, maximize, targets_met or {})
     lookahead_by_source: dict[str, bool] = {}
     verdicts: dict[int, Verdict] = {}
@@ -114,13 +132,13 @@ def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: s
     for trial in trials:
         if trial.source_hash not in lookahead_by_source:
             lookahead_by_source[trial.source_hash] = uses_lookahead(
-                store.get_source(trial.source_hash))
+                ledger.sources[trial.source_hash])
         evidence = _evidence(
             trial, frame, finite_sharpes, attempted, pbo_value if trial.id in finalists else None,
             lookahead_by_source[trial.source_hash], (targets_met or {}).get(trial.id, False))
         if trial.id in finalists:
-            evidence = _finalist_evidence(store, trial, trials, evidence, holdouts,
-                                          holdout_returns, objective, maximize, steps or {})
+            evidence = _finalist_evidence(ledger, trial, trials, evidence, holdouts,
+                                          objective, maximize, steps or {})
         evidences[trial.id] = evidence
         verdicts[trial.id] = judge(evidence, rules)
     tags = [(tid, v.tag, v.reasons) for tid, v in verdicts.items()]
@@ -129,8 +147,7 @@ def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: s
                        == (holdout.condition, holdout.source_hash, _key(holdout.inputs))), None)
         if source is not None:
             tags.append((holdout.id, verdicts[source.id].tag, verdicts[source.id].reasons))
-    store.set_tags(tags)
-    judgement = RunJudgement(robustness, verdicts, evidences)
+    judgement = RunJudgement(robustness, verdicts, evidences, tags)
     robustness["tags"] = judgement.counts()
     return judgement
 
@@ -198,17 +215,16 @@ def _evidence(trial: TrialRow, frame: pd.DataFrame, sharpes: list[float], attemp
                     lookahead=lookahead)
 
 
-def _finalist_evidence(store: RunStore, trial: TrialRow, trials: list[TrialRow],
+def _finalist_evidence(ledger: TrialLedger, trial: TrialRow, trials: list[TrialRow],
                        evidence: Evidence, holdouts: Mapping[tuple, TrialRow],
-                       holdout_returns: Mapping[int, tuple[list[str], list[float]]],
                        objective: str, maximize: bool, steps: Mapping[str, float]) -> Evidence:
     from dataclasses import replace
 
     changes: dict[str, Any] = {}
     holdout = holdouts.get((trial.condition, trial.source_hash, _key(trial.inputs)))
-    if holdout is not None and holdout.id in holdout_returns:
+    if holdout is not None and holdout.id in ledger.holdout_returns:
         changes["sharpe_out_of_sample"] = _finite(
-            sharpe(np.asarray(holdout_returns[holdout.id][1], dtype=float)))
+            sharpe(np.asarray(ledger.holdout_returns[holdout.id][1], dtype=float)))
     if steps:
         peers = [(t.inputs, _score(t, objective, maximize)) for t in trials
                  if t.source_hash == trial.source_hash and t.condition == trial.condition]
@@ -218,7 +234,7 @@ def _finalist_evidence(store: RunStore, trial: TrialRow, trials: list[TrialRow],
                 changes["stability_ratio"] = _finite(stability.ratio)
         except ValueError:
             pass
-    result = store.trial_result(trial.id)
+    result = ledger.result_of(trial.id)
     if result is not None:
         profits = np.asarray([t.profit for t in result.closed_trades if t.profit is not None])
         initial = trial.metrics.get("initial_capital")

@@ -12,22 +12,23 @@ from dataclasses import replace
 from pathlib import Path
 
 from tvdesk.model import BacktestResult
+from tvdesk.reports import FORMATS
 from tvdesk.store import RunStore
 from tvdesk.store.failures import StoreError
 
-ALL_FORMATS = ("txt", "xlsx", "html", "csv", "json")
-
 
 def parse_formats(text: str | None) -> tuple[str, ...]:
+    """The formats a `--format` list names (every format when empty); InputError naming the
+    valid ones for any other."""
     from tvdesk.errors import InputError
 
     if not text:
-        return ALL_FORMATS
+        return FORMATS
     formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    unknown = [f for f in formats if f not in ALL_FORMATS]
+    unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise InputError(f"unknown report format(s) {', '.join(unknown)}; expected any of "
-                         f"{', '.join(ALL_FORMATS)}", source="--format")
+                         f"{', '.join(FORMATS)}", source="--format")
     return formats
 
 
@@ -41,22 +42,17 @@ def run_robustness(store: RunStore, run_id: str) -> dict:
                          "its quality tags cannot be saved in a store that cannot be written; "
                          "report on it once from a writable copy", path=str(store.path),
                          kind="read_only")
-    from tvdesk.analytics.judgement import judge_run
-    from tvdesk.optimize.loop import quality_rules, search_steps
+    from tvdesk.optimize.judging import judge_stored_run
     from tvdesk.optimize.settings import OptimizeSettings
 
     settings = OptimizeSettings.from_dict(store.get_run(run_id).settings)
-    judgement = judge_run(
-        store, run_id, rules=quality_rules(settings), objective=settings.targets.objective,
-        maximize=settings.targets.maximize, steps=search_steps(settings),
-        targets_met={t.id: settings.targets.met(t.metrics)
-                     for t in store.trials(run_id, status="done")})
+    judgement = judge_stored_run(store, run_id, settings)
     store.add_event(run_id, "judged", {"robustness": judgement.robustness})
     return judgement.robustness
 
 
 def write_run_report(store: RunStore, run_id: str, out_dir: Path,
-                     formats: Iterable[str] = ALL_FORMATS, *, top: int = 5) -> list[Path]:
+                     formats: Iterable[str] = FORMATS, *, top: int = 5) -> list[Path]:
     from tvdesk.reports import report_from_store, write_reports
 
     robustness = run_robustness(store, run_id)
@@ -66,7 +62,7 @@ def write_run_report(store: RunStore, run_id: str, out_dir: Path,
 
 
 def write_result_report(result: BacktestResult, out_dir: Path, *, title: str,
-                        formats: Iterable[str] = ALL_FORMATS) -> list[Path]:
+                        formats: Iterable[str] = FORMATS) -> list[Path]:
     from tvdesk.reports import report_from_result, write_reports
 
     data = report_from_result(result, title=title)

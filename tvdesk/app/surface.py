@@ -1,8 +1,9 @@
 """The parameter surface of a run: one metric over two inputs, as a grid. Pure data, no Qt.
 
-The GUI's Surface view and the report's parameter heatmap both come here: which inputs make
-the default pair (`numeric_inputs`: the two with the most distinct values) and how an axis of
-many values is binned (`axis_bins`) are decided once.
+The GUI's Surface view and the report's parameter heatmap share how a grid's axes are made:
+which inputs make the default pair (`numeric_inputs`: the two with the most distinct values)
+and how an axis of many values is binned (`axis_bins`) are decided once, in
+`tvdesk.analytics.input_axes`, below both (the report does not import this module).
 
 A surface (`compute_surface`) puts every finished in-sample trial in the cell of its two
 input values. What a cell shows depends on how the *other* inputs are treated:
@@ -22,11 +23,13 @@ undefined (NaN) when the cell is not positive or has no neighbours.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+from tvdesk.analytics.input_axes import axis_bins, is_number, numeric_inputs
 
 if TYPE_CHECKING:
     from tvdesk.store import RunStore
@@ -35,11 +38,6 @@ Mode = Literal["at_best", "best_of", "median_of"]
 MODES: tuple[Mode, ...] = ("at_best", "best_of", "median_of")
 MODE_LABELS: dict[Mode, str] = {"at_best": "at best", "best_of": "best of",
                                 "median_of": "median of"}
-
-MAX_CATEGORIES = 20
-"""An axis with at most this many distinct values has one cell per value; more are binned."""
-BINS = 12
-"""Cells of a binned numeric axis (equal width between the lowest and highest value)."""
 
 PREFERRED_METRICS: tuple[str, ...] = (
     "net_profit_percent", "max_drawdown_percent", "profit_factor", "sharpe_ratio",
@@ -58,12 +56,6 @@ LOWER_IS_BETTER: frozenset[str] = frozenset({
     "losing_trades", "margin_calls", "largest_loss_percent_of_equity",
     "account_size_required", "pbo",
 })
-
-
-def is_number(value: Any) -> bool:
-    """A real number: int or float, never a bool."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_))
 
 
 def _finite(value: Any) -> float | None:
@@ -89,41 +81,6 @@ def higher_is_better(metric: str, *, objective: str | None = None,
 
 
 # --------------------------------------------------------------------------- inputs and axes
-
-
-def numeric_inputs(inputs: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
-    """Inputs whose values are all finite numbers (not booleans), with their distinct-value
-    count, most distinct first (ties: first seen). The first two with at least two values are
-    the default pair of a parameter heatmap (report and GUI)."""
-    names: dict[str, set[float]] = {}
-    refused: set[str] = set()
-    for row in inputs:
-        for name, value in row.items():
-            if is_number(value) and math.isfinite(float(value)):
-                names.setdefault(name, set()).add(float(value))
-            else:
-                refused.add(name)
-    found = [(name, len(values)) for name, values in names.items() if name not in refused]
-    order = {name: i for i, (name, _n) in enumerate(found)}
-    return sorted(found, key=lambda item: (-item[1], order[item[0]]))
-
-
-def axis_bins(values: Sequence[float], *, max_categories: int = MAX_CATEGORIES,
-              bins: int = BINS) -> tuple[Callable[[float], int], list[str]]:
-    """Cell index of a value and the cells' labels: one cell per distinct value up to
-    `max_categories`, else `bins` equal-width bins labelled "low–high"."""
-    distinct = sorted(set(values))
-    if len(distinct) <= max_categories:
-        index = {v: i for i, v in enumerate(distinct)}
-        return (lambda v: index[v]), [f"{v:g}" for v in distinct]
-    low, high = distinct[0], distinct[-1]
-    width = (high - low) / bins
-
-    def position(v: float) -> int:
-        return min(int((v - low) / width), bins - 1)
-
-    labels = [f"{low + i * width:.3g}–{low + (i + 1) * width:.3g}" for i in range(bins)]
-    return position, labels
 
 
 def default_pair(inputs: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
@@ -476,8 +433,6 @@ def load_surface_data(store: RunStore, run_id: str) -> SurfaceData:
 
 
 __all__ = [
-    "BINS",
-    "MAX_CATEGORIES",
     "MODES",
     "MODE_LABELS",
     "Axis",
@@ -486,7 +441,6 @@ __all__ = [
     "Slice",
     "Surface",
     "SurfaceData",
-    "axis_bins",
     "chosen_trial",
     "colour_levels",
     "compute_surface",
@@ -495,7 +449,6 @@ __all__ = [
     "load_surface_data",
     "make_axis",
     "metric_choices",
-    "numeric_inputs",
     "slice_1d",
     "stability_grid",
     "varying_inputs",

@@ -6,9 +6,10 @@ with its reasons, the equity curve with drawdown and buy & hold, the list of tra
 returns, the Pine source with a unified diff against the source it was rewritten from, and
 for LLM rewrites the prompt and the reply. The view only formats and draws these values.
 
-The store keeps results without their equity curve, so equity is rebuilt the way the reports
-do it (`tvdesk.reports.data`): from the daily returns kept for every trial, else realised at
-each trade exit. Buy & hold needs the run's market data; it is read once per file and kept.
+The store keeps results without their equity curve, so equity is rebuilt by the same code the
+reports use (`tvdesk.analytics.equity_rebuild`): from the daily returns kept for every trial,
+else realised at each trade exit. Buy & hold needs the run's market data; it is read once per
+file and kept.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from tvdesk.analytics.equity_rebuild import EquitySeries, load_run_bars, trial_equity
 from tvdesk.app.results_table import (
     SEGMENT_NAMES,
     condition_text,
@@ -33,15 +35,7 @@ from tvdesk.app.results_table import (
 )
 from tvdesk.metric_catalog import METRICS, MetricDef, variant_key
 from tvdesk.model import BacktestResult, Trade
-from tvdesk.reports.data import (
-    EquitySeries,
-    _initial_capital,
-    _load_bars,
-    _trading_start,
-    equity_from_daily,
-    equity_from_trades,
-    zone,
-)
+from tvdesk.reports.data import zone
 from tvdesk.reports.labels import finite, format_plain, format_value, is_catalog_key, label
 from tvdesk.reports.naming import safe_name
 from tvdesk.store import RunStore, TrialRow
@@ -313,45 +307,24 @@ def cached_bars(settings: Mapping[str, Any], timezone: str) -> Bars | None:
     if key not in _BARS:
         if len(_BARS) >= 4:
             _BARS.clear()
-        _BARS[key] = _load_bars(settings, timezone)
+        _BARS[key] = load_run_bars(settings, timezone)
     return _BARS[key]
-
-
-def trial_daily_returns(store: RunStore, trial_id: int) -> tuple[list[str], list[float]] | None:
-    """The daily returns kept for one trial.
-
-    `RunStore.daily_returns` decodes a whole run's calendars (seconds on a big run), so this
-    reads the one row through the store's connection and its lock, with the store's own
-    decoder.
-    """
-    from tvdesk.store.records import unpack_daily
-
-    with store._lock:  # one short read, as every RunStore method does
-        row = store._conn.execute(
-            "SELECT n, days, returns FROM daily_returns WHERE trial_id = ?",
-            (trial_id,)).fetchone()
-    if row is None:
-        return None
-    try:
-        return unpack_daily(row["n"], row["days"], row["returns"])
-    except (struct.error, ValueError):
-        return None
 
 
 def equity_series_for(store: RunStore, trial: TrialRow, result: BacktestResult | None,
                       metrics: Mapping[str, Any], tz: ZoneInfo,
                       bars: Bars | None) -> EquitySeries | None:
-    """The trial's equity as the reports build it: daily returns, else trade exits."""
-    daily = trial_daily_returns(store, trial.id)
-    series = None
-    if daily is not None and daily[0]:
-        initial = (_initial_capital(result) if result is not None else 0.0) or \
-            (finite(metrics.get("initial_capital")) or 0.0)
-        start = _trading_start(result, tz) if result is not None else None
-        series = equity_from_daily(daily[0], daily[1], initial, tz, start, bars)
-    if series is None and result is not None:
-        series = equity_from_trades(result, tz, bars)
-    return series
+    """The trial's equity as the reports build it: daily returns, else trade exits.
+
+    Only this trial's daily returns are read (`RunStore.trial_daily_returns`); a row that
+    cannot be decoded counts as none kept.
+    """
+    try:
+        daily = store.trial_daily_returns(trial.id)
+    except (struct.error, ValueError):
+        daily = None
+    return trial_equity(result, tz, daily=daily, bars=bars,
+                        fallback_capital=finite(metrics.get("initial_capital")) or 0.0)
 
 
 def wall_seconds(moment: datetime) -> float:

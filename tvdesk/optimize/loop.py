@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tvdesk import paths
-from tvdesk.analytics.judgement import RunJudgement, judge_run
-from tvdesk.analytics.quality import QualityRules
+from tvdesk.analytics.judgement import RunJudgement
 from tvdesk.analytics.returns import daily_returns
 from tvdesk.data.market_data import load_bars
 from tvdesk.engines.base import Engine
 from tvdesk.errors import FileVanished, InputError, TvdeskError
 from tvdesk.events import Event, EventStream
 from tvdesk.model import BacktestRequest, BacktestResult, InputValue, Strategy
+from tvdesk.optimize.judging import judge_stored_run
 from tvdesk.optimize.param_search import ParamSearch
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.optimize.space import build_space
@@ -94,23 +94,6 @@ def _daily(result: BacktestResult) -> tuple[list[str], list[float]]:
     return daily_returns(result.equity_curve, timezone=result.properties["timezone"],
                          initial_capital=initial,
                          first_bar=int(result.properties.get("warmup_bars", 0)))
-
-
-def quality_rules(settings: OptimizeSettings) -> QualityRules:
-    """The rule table's thresholds: the user's overrides, the drawdown target, defaults."""
-    values: dict[str, Any] = {}
-    for c in settings.targets.constraints:
-        if c.metric == "max_drawdown_percent" and c.op == "<=":
-            values["max_drawdown_percent"] = c.value
-    values.update(settings.quality)
-    return QualityRules.from_dict(values)
-
-
-def search_steps(settings: OptimizeSettings) -> dict[str, float]:
-    space = build_space(settings.request.strategy, overrides=settings.search_ranges,
-                        exclude=settings.exclude_inputs,
-                        condition_input=settings.condition_input)
-    return {d.title: d.step for d in space.dimensions if d.kind != "choice" and d.step}
 
 
 class Optimizer:
@@ -262,13 +245,7 @@ class Optimizer:
 
     def judge(self) -> RunJudgement:
         """Tag every trial from the whole ledger (DSR, PBO, holdout, stability, Monte Carlo)."""
-        judgement = judge_run(
-            self.store, str(self.run_id), rules=quality_rules(self.settings),
-            objective=self.settings.targets.objective, maximize=self.settings.targets.maximize,
-            steps=search_steps(self.settings),
-            targets_met={t.id: self.settings.targets.met(t.metrics)
-                         for t in self.store.trials(str(self.run_id), status="done")})
-        return judgement
+        return judge_stored_run(self.store, str(self.run_id), self.settings)
 
     def _new_track(self, condition: str | None) -> TrackState:
         space = build_space(self.strategy, overrides=self.settings.search_ranges,

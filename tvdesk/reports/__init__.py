@@ -4,7 +4,9 @@
     paths = write_reports(data, out_dir, ("txt", "xlsx", "html"),
                           json_document=store.export_json(run_id))
 
-Writers read only the pure-data `ReportData` (see `data`), never the store. Every file is
+Writers read only the pure-data `ReportData` (see `data`; `builders` fills it from the store or
+a result), never the store. `FORMATS` is the one list of report formats; the application and
+the CLI check their format arguments against it. Every file is
 named `<strategy>_<YYYYmmdd-HHMMSS>.<ext>` (see `naming`) and written atomically: everything is
 rendered in memory first, then each file goes to a temporary file in the target folder and is
 renamed over its name, so a failure while rendering writes nothing at all and a crash while
@@ -19,17 +21,16 @@ from typing import Any
 
 from tvdesk.errors import InputError
 from tvdesk.fileio import write_bytes_atomically, write_text_atomically
+from tvdesk.reports.builders import report_from_result, report_from_store
 from tvdesk.reports.data import (
     EquitySeries,
     ReportData,
     RunSummary,
     TimelineEvent,
     TrialSummary,
-    report_from_result,
-    report_from_store,
 )
 from tvdesk.reports.naming import default_reports_dir, report_base
-from tvdesk.reports.xlsx import write_tradingview_xlsx
+from tvdesk.reports.tradingview_workbook import write_tradingview_xlsx
 
 FORMATS: tuple[str, ...] = ("txt", "xlsx", "html", "csv", "json")
 """Every format `write_reports` knows, in the order it writes them."""
@@ -45,7 +46,6 @@ __all__ = [
     "report_from_result",
     "report_from_store",
     "write_reports",
-    "write_store_reports",
     "write_tradingview_xlsx",
 ]
 
@@ -94,7 +94,7 @@ def write_reports(data: ReportData, out_dir: str | Path,
 
             add(f"{base}.txt", render_txt(data))
         elif fmt == "xlsx":
-            from tvdesk.reports.xlsx import render_xlsx
+            from tvdesk.reports.run_workbook import render_xlsx
 
             add(f"{base}.xlsx", render_xlsx(data))
         elif fmt == "html":
@@ -123,14 +123,3 @@ def write_reports(data: ReportData, out_dir: str | Path,
             written.append(write_text_atomically(path, content))
     return written
 
-
-def write_store_reports(store: Any, run_id: str, out_dir: str | Path | None = None,
-                        formats: Iterable[str] = FORMATS, *, top: int = 5,
-                        robustness: Mapping[str, Any] | None = None) -> list[Path]:
-    """Build a run's report from the store and write it (default folder: the reports folder),
-    with the store's JSON snapshot as the JSON file."""
-    wanted = _check_formats(formats)
-    data = report_from_store(store, run_id, top=top, robustness=robustness)
-    document = store.export_json(run_id) if "json" in wanted else None
-    return write_reports(data, out_dir if out_dir is not None else default_reports_dir(),
-                         wanted, json_document=document)

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from tvdesk.app.surface import axis_bins, numeric_inputs
+from tvdesk.analytics.input_axes import axis_bins, numeric_inputs
 from tvdesk.model import BacktestResult
 from tvdesk.reports.data import EquitySeries, ReportData, TrialSummary
 from tvdesk.reports.labels import column_header, is_number, label
@@ -418,7 +418,6 @@ __all__ = [
     "iterations_chart",
     "monthly_returns",
     "monthly_returns_chart",
-    "numeric_inputs",
     "parameter_heatmap",
     "render_charts",
     "trade_pnl_chart",

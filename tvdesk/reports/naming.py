@@ -35,7 +35,3 @@ def report_base(title: str, moment: datetime | None = None) -> str:
     """The shared stem of one report's files: `SMA_Cross_20261124-130412`."""
     return f"{safe_name(title)}_{timestamp(moment)}"
 
-
-def report_path(folder: str | Path, title: str, ext: str,
-                moment: datetime | None = None) -> Path:
-    return Path(folder) / f"{report_base(title, moment)}.{ext.lstrip('.')}"

@@ -471,6 +471,18 @@ class RunStore:
         return {int(r["trial_id"]): rec.unpack_daily(r["n"], r["days"], r["returns"])
                 for r in rows}
 
+    def trial_daily_returns(self, trial_id: int) -> tuple[list[str], list[float]] | None:
+        """(dates, daily returns) kept for one trial, or None when none were kept.
+
+        One row instead of `daily_returns`' whole run, whose decoding takes seconds on a big
+        run: the trial view rebuilds one trial's equity from it. A damaged row raises
+        `struct.error` (or ValueError) from the decoder.
+        """
+        with self._read() as conn:
+            row = conn.execute("SELECT n, days, returns FROM daily_returns WHERE trial_id = ?",
+                               (trial_id,)).fetchone()
+        return None if row is None else rec.unpack_daily(row["n"], row["days"], row["returns"])
+
     def best_trial(self, run_id: str, metric: str, *, maximize: bool = True,
                    condition: str | None = None,
                    segment: Segment = "in_sample") -> TrialRow | None:
