@@ -38,3 +38,29 @@ def test_the_form_holds_what_was_given() -> None:
     assert (form.max_llm_calls, form.proposer, form.seed) == (9, "both", 7)
     assert form.options.script == "x.pine"
     assert form.search_ranges == {}  # GUI-only: the default
+
+
+def test_a_runs_settings_are_decoded_in_one_place(tmp_path) -> None:
+    """What the run stored is what resume, reports and re-runs get back; a snapshot that is
+    not settings is a clear error naming the store."""
+    import pytest
+
+    from tvdesk.errors import InputError
+    from tvdesk.model import BacktestRequest, SymbolSpec
+    from tvdesk.optimize.settings import OptimizeSettings, stored_settings
+    from tvdesk.pine.loader import load_strategy_source
+    from tvdesk.store import RunStore
+
+    pine = '//@version=6\nstrategy("S")\nlen = input.int(10, "Length")\n'
+    request = BacktestRequest(strategy=load_strategy_source(pine),
+                              symbol=SymbolSpec(ticker="FX:EURUSD", mintick=0.00001))
+    settings = OptimizeSettings(request=request, max_iterations=7, max_llm_calls=11)
+    with RunStore.open(tmp_path / "runs.db") as store:
+        run_id = store.create_run(engine="local", strategy_title="S",
+                                  settings=settings.to_dict())
+        back = stored_settings(store, run_id)
+        assert (back.max_iterations, back.max_llm_calls) == (7, 11)
+        assert back.request.symbol.ticker == "FX:EURUSD"
+        other = store.create_run(engine="local", strategy_title="S", settings={})
+        with pytest.raises(InputError, match=f"run {other} has no settings this tvdesk can"):
+            stored_settings(store, other)

@@ -76,10 +76,11 @@ def add_optimize_parser(sub: argparse._SubParsersAction,
 
 
 def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
-    from tvdesk.app.optimize import load_resumed_settings, resolve_run_id, run_optimization
+    from tvdesk.app.optimize import resolve_run_id, run_optimization
     from tvdesk.cli_progress import ProgressPrinter, consume
     from tvdesk.config import load_settings
     from tvdesk.events import EventStream
+    from tvdesk.optimize.settings import stored_settings
     from tvdesk.store import RunStore, default_store_path
 
     config = load_settings(args.config)
@@ -87,7 +88,7 @@ def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
         run_id = None
         if args.resume:
             run_id = resolve_run_id(store, args.resume)
-            settings = load_resumed_settings(store, run_id)
+            settings = stored_settings(store, run_id)
         else:
             from tvdesk.app.optimize_settings import settings_from_args
 

@@ -43,10 +43,6 @@ def run_state(store: RunStore, run: RunInfo) -> str:
     return run.status
 
 
-def load_resumed_settings(store: RunStore, run_id: str) -> OptimizeSettings:
-    return OptimizeSettings.from_dict(store.get_run(run_id).settings)
-
-
 async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
                            run_id: str | None = None, events: EventStream | None = None,
                            engine: Engine | None = None,

@@ -43,9 +43,9 @@ def run_robustness(store: RunStore, run_id: str) -> dict:
                          "report on it once from a writable copy", path=str(store.path),
                          kind="read_only")
     from tvdesk.optimize.judging import judge_stored_run
-    from tvdesk.optimize.settings import OptimizeSettings
+    from tvdesk.optimize.settings import stored_settings
 
-    settings = OptimizeSettings.from_dict(store.get_run(run_id).settings)
+    settings = stored_settings(store, run_id)
     judgement = judge_stored_run(store, run_id, settings)
     store.add_event(run_id, "judged", {"robustness": judgement.robustness})
     return judgement.robustness

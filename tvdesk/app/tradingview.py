@@ -113,9 +113,9 @@ async def confirm_top(store: RunStore, run_id: str, k: int, engine: Any, *,
                       notify: Callable[[str], None] | None = None) -> list[Confirmation]:
     """Re-run the K best local trials (by the run's objective, one per parameter set) on
     `engine` (TradingView) and store each beside the local one."""
-    from tvdesk.optimize.settings import OptimizeSettings
+    from tvdesk.optimize.settings import stored_settings
 
-    settings = OptimizeSettings.from_dict(store.get_run(run_id).settings)
+    settings = stored_settings(store, run_id)
     best = _top_trials(store, run_id, k, settings.targets.score)
     return await confirm_trials(store, [t.id for t in best], engine, notify=notify)
 
@@ -126,7 +126,7 @@ async def confirm_trials(store: RunStore, trial_ids: list[int], engine: Any, *,
     store the result as a `confirm` trial with the parity of the two trade lists."""
     from tvdesk.app.parity import compare_trades
     from tvdesk.errors import TvdeskError
-    from tvdesk.optimize.settings import OptimizeSettings
+    from tvdesk.optimize.settings import stored_settings
     from tvdesk.pine.loader import load_strategy_source
 
     say = notify or (lambda message: log.info("%s", message))
@@ -138,7 +138,7 @@ async def confirm_trials(store: RunStore, trial_ids: list[int], engine: Any, *,
             confirmations.append(Confirmation(trial.id, None, None, "skipped",
                                               "the trial has no stored result"))
             continue
-        settings = OptimizeSettings.from_dict(store.get_run(trial.run_id).settings)
+        settings = stored_settings(store, trial.run_id)
         strategy = load_strategy_source(store.get_source(trial.source_hash))
         # The same window the local trial ran on (in-sample or holdout), not the whole range.
         symbol = settings.request.symbol

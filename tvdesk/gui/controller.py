@@ -19,7 +19,7 @@ from tvdesk.config import Settings
 from tvdesk.errors import TvdeskError
 from tvdesk.events import Event, EventStream
 from tvdesk.gui.qt import QtCore, Signal
-from tvdesk.optimize.settings import OptimizeSettings
+from tvdesk.optimize.settings import OptimizeSettings, stored_settings
 from tvdesk.store import RunStore
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class RunController(QtCore.QObject):
         if run_id is None:
             self.failed.emit("there is no run in this store to resume")
             return
-        settings = OptimizeSettings.from_dict(store.get_run(run_id).settings)
+        settings = stored_settings(store, run_id)
         self._launch(settings, run_id)
 
     def stop(self) -> None:

@@ -7,10 +7,13 @@ with exactly the settings the run started with, whatever the flags say the secon
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tvdesk.model import BacktestRequest
 from tvdesk.optimize.targets import Targets
+
+if TYPE_CHECKING:
+    from tvdesk.store import RunStore
 
 Proposer = Literal["params", "llm", "both"]
 
@@ -71,6 +74,23 @@ class OptimizeSettings:
         values["exclude_inputs"] = tuple(values.get("exclude_inputs") or ())
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def stored_settings(store: RunStore, run_id: str) -> OptimizeSettings:
+    """The settings a stored run was started with: what `--resume`, reports, re-runs on
+    TradingView and the GUI all read (the one place they are decoded).
+
+    InputError naming the store when the run's snapshot cannot be read as settings (a run
+    recorded by other means, or by a tvdesk whose settings this one cannot read).
+    """
+    from tvdesk.errors import InputError
+
+    snapshot = store.get_run(run_id).settings
+    try:
+        return OptimizeSettings.from_dict(snapshot)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"run {run_id} has no settings this tvdesk can read "
+                         f"({type(exc).__name__}: {exc})", source=str(store.path)) from None
 
 
 LLM_CALLS_PER_ITERATION = 3
