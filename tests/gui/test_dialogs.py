@@ -22,8 +22,10 @@ from keyring.backends import fail
 from tvdesk import POWERED_BY, __version__
 from tvdesk.config import load_settings, save_settings
 from tvdesk.errors import ConfigError, InputError
-from tvdesk.gui import dialogs
+from tvdesk.gui.about_dialog import AboutDialog
+from tvdesk.gui.credentials_dialog import NOT_STORED, STORED, CredentialsDialog
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets
+from tvdesk.gui.settings_dialog import SettingsDialog
 from tvdesk.gui.theme import apply_theme, is_dark, save_theme, saved_theme
 from tvdesk.secrets import INSTALL_HINT, get_secret, set_secret, totp_code, validate_totp_secret
 
@@ -91,7 +93,7 @@ def click(qtbot, button: QtWidgets.QAbstractButton) -> None:
 
 
 def test_credentials_round_trip_through_the_keyring(qtbot) -> None:
-    dialog = open_dialog(qtbot, dialogs.CredentialsDialog())
+    dialog = open_dialog(qtbot, CredentialsDialog())
     saved: list[list[str]] = []
     dialog.saved.connect(saved.append)
     qtbot.keyClicks(dialog.username_edit, "trader@example.com")
@@ -112,11 +114,11 @@ def test_credentials_round_trip_through_the_keyring(qtbot) -> None:
     assert get_secret("tradingview", "totp_secret") == TOTP
     assert get_secret("llm", "api_key") == API_KEY
 
-    again = open_dialog(qtbot, dialogs.CredentialsDialog())
+    again = open_dialog(qtbot, CredentialsDialog())
     assert again.username_edit.text() == "trader@example.com"
     for edit in (again.password_edit, again.totp_edit, again.api_key_edit):
         assert edit.text() == ""
-        assert edit.placeholderText() == dialogs.STORED
+        assert edit.placeholderText() == STORED
     texts = widget_texts(again)
     for secret in (PASSWORD, TOTP, API_KEY, TOTP.lower(), "JBSW Y3DP"):
         assert secret not in texts
@@ -129,7 +131,7 @@ def test_saving_a_new_password_keeps_the_other_stored_fields(qtbot) -> None:
     set_secret("tradingview", "username", "trader")
     set_secret("tradingview", "password", "old-password")
     set_secret("tradingview", "totp_secret", TOTP)
-    dialog = open_dialog(qtbot, dialogs.CredentialsDialog())
+    dialog = open_dialog(qtbot, CredentialsDialog())
     qtbot.keyClicks(dialog.password_edit, PASSWORD)
     with qtbot.waitSignal(dialog.saved, timeout=5000) as blocker:
         click(qtbot, dialog.save_button)
@@ -138,7 +140,7 @@ def test_saving_a_new_password_keeps_the_other_stored_fields(qtbot) -> None:
     assert get_secret("tradingview", "totp_secret") == TOTP
     assert get_secret("llm", "api_key") is None  # an empty field writes nothing
     # only the LLM key typed: the username shown as stored is not "entered"
-    dialog = open_dialog(qtbot, dialogs.CredentialsDialog())
+    dialog = open_dialog(qtbot, CredentialsDialog())
     qtbot.keyClicks(dialog.api_key_edit, API_KEY)
     with qtbot.waitSignal(dialog.saved, timeout=5000) as blocker:
         click(qtbot, dialog.save_button)
@@ -148,7 +150,7 @@ def test_saving_a_new_password_keeps_the_other_stored_fields(qtbot) -> None:
 
 
 def test_totp_preview_shows_the_code_pyotp_computes(qtbot) -> None:
-    dialog = open_dialog(qtbot, dialogs.CredentialsDialog())
+    dialog = open_dialog(qtbot, CredentialsDialog())
     assert dialog.code_timer.isActive() and dialog.code_timer.interval() == 1000
     assert dialog.current_code() is None and "no TOTP secret" in dialog.code_note.text()
     qtbot.keyClicks(dialog.totp_edit, TOTP)
@@ -190,7 +192,7 @@ def test_totp_code_follows_rfc_6238_also_for_80_bit_secrets() -> None:
 
 
 def test_an_invalid_totp_secret_is_reported_inline_and_not_saved(qtbot) -> None:
-    dialog = open_dialog(qtbot, dialogs.CredentialsDialog())
+    dialog = open_dialog(qtbot, CredentialsDialog())
     qtbot.keyClicks(dialog.username_edit, "trader")
     qtbot.keyClicks(dialog.password_edit, PASSWORD)
     qtbot.keyClicks(dialog.totp_edit, "not base32!")
@@ -206,7 +208,7 @@ def test_an_invalid_totp_secret_is_reported_inline_and_not_saved(qtbot) -> None:
 
 
 def test_tradingview_needs_a_username_and_password(qtbot) -> None:
-    dialog = open_dialog(qtbot, dialogs.CredentialsDialog())
+    dialog = open_dialog(qtbot, CredentialsDialog())
     qtbot.keyClicks(dialog.password_edit, PASSWORD)
     click(qtbot, dialog.save_button)
     assert "needs a username" in dialog.error_label.text()
@@ -217,7 +219,7 @@ def test_delete_removes_one_account_only(qtbot) -> None:
     set_secret("tradingview", "username", "trader")
     set_secret("tradingview", "password", PASSWORD)
     set_secret("llm", "api_key", API_KEY)
-    dialog = open_dialog(qtbot, dialogs.CredentialsDialog())
+    dialog = open_dialog(qtbot, CredentialsDialog())
     with qtbot.waitSignal(dialog.deleted, timeout=5000) as blocker:
         click(qtbot, dialog.delete_tradingview)
     assert blocker.args == ["tradingview"]
@@ -225,8 +227,8 @@ def test_delete_removes_one_account_only(qtbot) -> None:
     assert get_secret("tradingview", "password") is None
     assert get_secret("llm", "api_key") == API_KEY
     assert dialog.username_edit.text() == ""
-    assert dialog.password_edit.placeholderText() == dialogs.NOT_STORED
-    assert dialog.api_key_edit.placeholderText() == dialogs.STORED
+    assert dialog.password_edit.placeholderText() == NOT_STORED
+    assert dialog.api_key_edit.placeholderText() == STORED
     assert "deleted" in dialog.status_label.text()
     click(qtbot, dialog.delete_llm)
     assert get_secret("llm", "api_key") is None
@@ -236,7 +238,7 @@ def test_delete_removes_one_account_only(qtbot) -> None:
 
 def test_without_a_keyring_backend_the_dialog_says_what_to_install(qtbot) -> None:
     keyring.set_keyring(fail.Keyring())  # the autouse fixture restores the previous one
-    dialog = open_dialog(qtbot, dialogs.CredentialsDialog())
+    dialog = open_dialog(qtbot, CredentialsDialog())
     assert dialog.hint_label.isVisibleTo(dialog)
     assert INSTALL_HINT in dialog.hint_label.text()
     assert not dialog.save_button.isEnabled()
@@ -259,7 +261,7 @@ def test_settings_are_saved_and_read_back_with_profiles_kept(
         qtbot, tmp_path: Path, qsettings, system_theme_after, qapp) -> None:
     path = write_config(tmp_path)
     before = load_settings(path)
-    dialog = open_dialog(qtbot, dialogs.SettingsDialog(path, qsettings=qsettings))
+    dialog = open_dialog(qtbot, SettingsDialog(path, qsettings=qsettings))
     assert dialog.processes_spin.value() == 2
     assert dialog.model_combo.currentText() == "auto"
     assert [dialog.model_combo.itemText(i) for i in range(dialog.model_combo.count())] == ["auto"]
@@ -294,12 +296,12 @@ def test_settings_are_saved_and_read_back_with_profiles_kept(
 
 def test_settings_dialog_accepts_the_settings_in_use(qtbot, tmp_path: Path, qsettings) -> None:
     path = write_config(tmp_path)
-    dialog = open_dialog(qtbot, dialogs.SettingsDialog(load_settings(path), qsettings=qsettings))
+    dialog = open_dialog(qtbot, SettingsDialog(load_settings(path), qsettings=qsettings))
     assert dialog.config_file == path
     assert dialog.folder_edits["Settings file"].text() == str(path)
     assert all(edit.isReadOnly() for edit in dialog.folder_edits.values())
     fresh = tmp_path / "new" / "config.toml"  # not there yet: created on Save
-    dialog = open_dialog(qtbot, dialogs.SettingsDialog(fresh, qsettings=qsettings))
+    dialog = open_dialog(qtbot, SettingsDialog(fresh, qsettings=qsettings))
     with qtbot.waitSignal(dialog.accepted, timeout=5000):
         click(qtbot, dialog.save_button)
     assert load_settings(fresh).processes == 1
@@ -314,7 +316,7 @@ def test_a_bad_value_is_shown_under_its_field_and_nothing_is_written(
         qtbot, tmp_path: Path, qsettings, field: str, value: str, key: str,
         expected: str) -> None:
     path = write_config(tmp_path)
-    dialog = open_dialog(qtbot, dialogs.SettingsDialog(path, qsettings=qsettings))
+    dialog = open_dialog(qtbot, SettingsDialog(path, qsettings=qsettings))
     if field == "timezone":
         dialog.timezone_combo.setCurrentText(value)
     elif field == "base_url":
@@ -340,7 +342,7 @@ def test_a_broken_config_file_is_shown_and_not_overwritten(
         qtbot, tmp_path: Path, qsettings) -> None:
     path = tmp_path / "config.toml"
     path.write_text("processes = 0\n", encoding="utf-8")
-    dialog = open_dialog(qtbot, dialogs.SettingsDialog(path, qsettings=qsettings))
+    dialog = open_dialog(qtbot, SettingsDialog(path, qsettings=qsettings))
     assert not dialog.save_button.isEnabled()
     assert "processes" in dialog.error_label.text() and dialog.error_label.isVisibleTo(dialog)
 
@@ -352,7 +354,7 @@ def test_no_secret_reaches_the_toml_the_settings_dialog_writes(
     set_secret("tradingview", "totp_secret", TOTP)
     set_secret("llm", "api_key", API_KEY)
     path = write_config(tmp_path)
-    dialog = open_dialog(qtbot, dialogs.SettingsDialog(path, qsettings=qsettings))
+    dialog = open_dialog(qtbot, SettingsDialog(path, qsettings=qsettings))
     qtbot.keyClicks(dialog.models_edit, "gpt-4o-mini")
     with qtbot.waitSignal(dialog.accepted, timeout=5000):
         click(qtbot, dialog.save_button)
@@ -362,7 +364,7 @@ def test_no_secret_reaches_the_toml_the_settings_dialog_writes(
     assert not re.search(r"password|secret|api_key|token|totp", text, re.IGNORECASE)
 
     # an API key pasted into the wrong field is refused, and the file stays as it was
-    dialog = open_dialog(qtbot, dialogs.SettingsDialog(path, qsettings=qsettings))
+    dialog = open_dialog(qtbot, SettingsDialog(path, qsettings=qsettings))
     dialog.models_edit.clear()
     qtbot.keyClicks(dialog.models_edit, API_KEY)
     click(qtbot, dialog.save_button)
@@ -393,8 +395,8 @@ def test_open_buttons_open_the_folders(qtbot, tmp_path: Path, qsettings, monkeyp
     opened: list[str] = []
     monkeypatch.setattr(QtGui.QDesktopServices, "openUrl",
                         staticmethod(lambda url: opened.append(url.toLocalFile()) or True))
-    dialog = open_dialog(qtbot, dialogs.SettingsDialog(tmp_path / "c" / "config.toml",
-                                                       qsettings=qsettings))
+    dialog = open_dialog(qtbot, SettingsDialog(tmp_path / "c" / "config.toml",
+                                               qsettings=qsettings))
     buttons = [b for b in dialog.findChildren(QtWidgets.QPushButton) if b.text() == "Open"]
     assert len(buttons) == 5
     for button in buttons:
@@ -408,7 +410,7 @@ def test_open_buttons_open_the_folders(qtbot, tmp_path: Path, qsettings, monkeyp
 
 
 def test_about_names_pynesys_the_licenses_and_the_versions(qtbot) -> None:
-    dialog = open_dialog(qtbot, dialogs.AboutDialog())
+    dialog = open_dialog(qtbot, AboutDialog())
     text = dialog.text()
     assert POWERED_BY in text
     assert f"tvdesk {__version__}" in text

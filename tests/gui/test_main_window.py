@@ -209,3 +209,12 @@ def test_no_display_gets_a_clear_message_not_a_qt_abort(tmp_path: Path) -> None:
                          text=True, env=env, cwd=ROOT, timeout=120)
     assert run.returncode == 1
     assert "no display found" in run.stderr and "QT_QPA_PLATFORM=offscreen" in run.stderr
+
+
+def test_the_runs_engines_get_the_settings_the_app_was_started_with(window) -> None:
+    """The controller makes the engines (runs, TradingView re-runs) from the window's settings,
+    the --config file's, and from the Settings dialog's once it saves."""
+    assert window.controller.config is window.config
+    saved = Settings(processes=3)
+    window._settings_saved(saved)
+    assert window.controller.config is saved

@@ -12,7 +12,7 @@ import pytest
 
 from tvdesk.app.credentials import store_credentials
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.dialogs import CredentialsDialog
+from tvdesk.gui.credentials_dialog import CredentialsDialog
 from tvdesk.gui.trial_view import TrialView
 
 from engine_helpers import optimise_example

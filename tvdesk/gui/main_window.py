@@ -33,7 +33,7 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.config = config
         self.setWindowTitle(f"tvdesk {__version__}")
-        self.controller = RunController(store_path, self)
+        self.controller = RunController(store_path, self, config=config)
         self.setup = SetupForm(config)
         self.runs = RunsView(self.controller)
         self.results = ResultsView(self.controller)
@@ -225,9 +225,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     @Slot()
     def open_settings(self) -> None:
-        from tvdesk.gui import dialogs
+        from tvdesk.gui.settings_dialog import SettingsDialog
 
-        dialog = dialogs.SettingsDialog(self.config, self)
+        dialog = SettingsDialog(self.config, self)
         dialog.saved.connect(self._settings_saved)
         self._show_dialog(dialog)
 
@@ -236,13 +236,14 @@ class MainWindow(QtWidgets.QMainWindow):
         """New settings apply to the next run (engine, processes, LLM endpoint)."""
         self.config = settings
         self.setup.config = settings
+        self.controller.config = settings
         self.statusBar().showMessage("Settings saved", 5000)
 
     @Slot()
     def open_credentials(self) -> None:
-        from tvdesk.gui import dialogs
+        from tvdesk.gui.credentials_dialog import CredentialsDialog
 
-        dialog = dialogs.CredentialsDialog(self)
+        dialog = CredentialsDialog(self)
         dialog.finished.connect(self._credentials_closed)
         self._show_dialog(dialog)
 
@@ -262,9 +263,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     @Slot()
     def open_about(self) -> None:
-        from tvdesk.gui import dialogs
+        from tvdesk.gui.about_dialog import AboutDialog
 
-        self._show_dialog(dialogs.AboutDialog(self))
+        self._show_dialog(AboutDialog(self))
 
     @Slot(str)
     def show_error(self, message: str) -> None:

@@ -17,8 +17,6 @@ from tvdesk.app.trial_details import (
     MONTHS,
     TRADE_NUMERIC,
     TVDESK_SECTION,
-    EquityPlot,
-    KeyStat,
     MonthlyReturns,
     TrialDetails,
     trial_details,
@@ -27,172 +25,24 @@ from tvdesk.errors import TvdeskError
 from tvdesk.events import Event
 from tvdesk.fileio import write_text_atomically
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot, pg
+from tvdesk.gui.qt import Qt, QtGui, QtWidgets, Slot
 from tvdesk.gui.results_model import GREEN, RED, TextTableModel
 from tvdesk.gui.view_base import RunView
+from tvdesk.gui.widgets import (
+    DiffHighlighter,
+    EquityChart,
+    StatCard,
+    chip_style,
+    note_over_text,
+    read_only_text,
+    table_view,
+)
 
 log = logging.getLogger(__name__)
 
-BLUE, GREY = "#2962ff", "#787b86"
 RERUN_TIP = ("Run this trial again on TradingView (same script, inputs and dates) and store "
              "the result beside it with the parity of the trades")
 PLACEHOLDER = "Double-click a trial in Results to see it here."
-
-
-def ensure_chart_foreground() -> None:
-    """pyqtgraph 0.14 cannot make a plot with foreground None (what `tvdesk.gui.qt` sets):
-    use the application palette's text colour when none is set."""
-    if pg.getConfigOption("foreground") is None:
-        app = QtWidgets.QApplication.instance()
-        colour = (app.palette().color(QtGui.QPalette.ColorRole.Text)
-                  if isinstance(app, QtWidgets.QApplication) else QtGui.QColor("#131722"))
-        pg.setConfigOption("foreground", colour)
-
-
-def chip_style(colour: str) -> str:
-    return (f"QLabel {{ background: {colour}; color: white; border-radius: 9px; "
-            "padding: 2px 10px; font-weight: bold; }")
-
-
-def _monospace() -> QtGui.QFont:
-    font = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
-    font.setStyleHint(QtGui.QFont.StyleHint.Monospace)
-    return font
-
-
-def _note_over_text(note: QtWidgets.QLabel, text: QtWidgets.QWidget) -> QtWidgets.QWidget:
-    """A tab page: a one-line note above a text view that takes the rest of the height."""
-    page = QtWidgets.QWidget()
-    layout = QtWidgets.QVBoxLayout(page)
-    layout.setContentsMargins(0, 4, 0, 0)
-    layout.addWidget(note)
-    layout.addWidget(text, 1)
-    return page
-
-
-def _read_only_text() -> QtWidgets.QPlainTextEdit:
-    edit = QtWidgets.QPlainTextEdit()
-    edit.setReadOnly(True)
-    edit.setFont(_monospace())
-    edit.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
-    edit.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                 | Qt.TextInteractionFlag.TextSelectableByKeyboard)
-    return edit
-
-
-class DiffHighlighter(QtGui.QSyntaxHighlighter):
-    """Colours a unified diff: added lines green, removed red, hunk headers blue."""
-
-    def __init__(self, document: QtGui.QTextDocument) -> None:
-        super().__init__(document)
-        self._formats = {}
-        for prefix, colour in (("+", GREEN), ("-", RED), ("@", BLUE)):
-            fmt = QtGui.QTextCharFormat()
-            fmt.setForeground(QtGui.QColor(colour))
-            self._formats[prefix] = fmt
-
-    def highlightBlock(self, text: str) -> None:
-        if text.startswith(("+++", "---")):
-            fmt = QtGui.QTextCharFormat()
-            fmt.setFontWeight(QtGui.QFont.Weight.Bold)
-            self.setFormat(0, len(text), fmt)
-        elif text[:1] in self._formats:
-            self.setFormat(0, len(text), self._formats[text[:1]])
-
-
-class StatCard(QtWidgets.QFrame):
-    """One of TradingView's key stats: title, big value, smaller detail."""
-
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
-        self.title = QtWidgets.QLabel()
-        self.value = QtWidgets.QLabel()
-        self.detail = QtWidgets.QLabel()
-        font = self.value.font()
-        font.setPointSizeF(font.pointSizeF() * 1.7)
-        font.setBold(True)
-        self.value.setFont(font)
-        self.title.setStyleSheet("color: palette(placeholder-text);")
-        for label in (self.title, self.value, self.detail):
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.setSpacing(2)
-        layout.addWidget(self.title)
-        layout.addWidget(self.value)
-        layout.addWidget(self.detail)
-
-    def set_stat(self, stat: KeyStat) -> None:
-        self.title.setText(stat.title)
-        self.value.setText(stat.value)
-        self.detail.setText(stat.detail)
-        colour = GREEN if stat.sign > 0 else RED if stat.sign < 0 else ""
-        style = f"color: {colour};" if colour else ""
-        self.value.setStyleSheet(style)
-        self.detail.setStyleSheet(style)
-        self.setToolTip(stat.tooltip)
-
-
-class EquityChart(pg.GraphicsLayoutWidget):
-    """Equity (with buy & hold and the initial capital) over drawdown %, x axes linked."""
-
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        ensure_chart_foreground()
-        super().__init__(parent)
-        self.equity_plot = self.addPlot(row=0, col=0,
-                                        axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.drawdown_plot = self.addPlot(row=1, col=0,
-                                          axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.ci.layout.setRowStretchFactor(0, 3)
-        self.ci.layout.setRowStretchFactor(1, 1)
-        self.drawdown_plot.setXLink(self.equity_plot)
-        self.equity_plot.hideAxis("bottom")
-        for plot in (self.equity_plot, self.drawdown_plot):
-            plot.showGrid(x=True, y=True, alpha=0.15)
-            plot.getAxis("left").setWidth(72)
-            plot.setMenuEnabled(False)
-        self.equity_plot.setLabel("left", "Equity")
-        self.drawdown_plot.setLabel("left", "Drawdown %")
-        self.legend = self.equity_plot.addLegend(offset=(10, 10))
-        self.equity_curve = self.equity_plot.plot(pen=pg.mkPen(BLUE, width=1.6),
-                                                  name="Strategy equity")
-        self.buy_hold_curve = self.equity_plot.plot(
-            pen=pg.mkPen(GREY, width=1.2, style=Qt.PenStyle.DashLine), name="Buy & hold")
-        self.capital_line = pg.InfiniteLine(
-            angle=0, movable=False, pen=pg.mkPen(GREY, width=0.8, style=Qt.PenStyle.DotLine))
-        self.equity_plot.addItem(self.capital_line)
-        red = QtGui.QColor(RED)
-        fill = QtGui.QColor(red)
-        fill.setAlpha(90)
-        self.drawdown_curve = self.drawdown_plot.plot(pen=pg.mkPen(red, width=1.0),
-                                                      fillLevel=0.0, brush=fill)
-        for curve in (self.equity_curve, self.buy_hold_curve, self.drawdown_curve):
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
-        self._buy_hold_in_legend = True
-
-    def set_plot(self, plot: EquityPlot | None, currency: str) -> None:
-        self.equity_plot.setLabel("left", f"Equity {currency}".strip())
-        if plot is None:
-            for curve in (self.equity_curve, self.buy_hold_curve, self.drawdown_curve):
-                curve.setData([], [])
-            self.capital_line.setVisible(False)
-            return
-        self.equity_curve.setData(plot.x, plot.equity)
-        self.drawdown_curve.setData(plot.x, plot.drawdown)
-        has_buy_hold = bool(plot.buy_hold)
-        self.buy_hold_curve.setData(plot.buy_hold_x, plot.buy_hold)
-        if has_buy_hold != self._buy_hold_in_legend:
-            if has_buy_hold:
-                self.legend.addItem(self.buy_hold_curve, "Buy & hold")
-            else:
-                self.legend.removeItem(self.buy_hold_curve)
-            self._buy_hold_in_legend = has_buy_hold
-        self.capital_line.setValue(plot.initial_capital)
-        self.capital_line.setVisible(plot.initial_capital > 0)
-        for item in (self.equity_plot, self.drawdown_plot):
-            item.enableAutoRange()
 
 
 class TrialView(RunView):
@@ -264,7 +114,7 @@ class TrialView(RunView):
         self.tabs.addTab(self._build_overview(), "Overview")
         self.tabs.addTab(self._build_metrics(), "Performance")
         self.trades_model = TextTableModel(self)
-        self.trades_table = self._table_view(self.trades_model)
+        self.trades_table = table_view(self.trades_model)
         self.tabs.addTab(self.trades_table, "List of trades")
         self.monthly_table = QtWidgets.QTableWidget()
         self.monthly_table.setEditTriggers(
@@ -344,22 +194,22 @@ class TrialView(RunView):
         self.source_note = QtWidgets.QLabel()
         self.source_note.setWordWrap(True)
         self.source_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.source_edit = _read_only_text()
-        return _note_over_text(self.source_note, self.source_edit)
+        self.source_edit = read_only_text()
+        return note_over_text(self.source_note, self.source_edit)
 
     def _build_diff(self) -> QtWidgets.QWidget:
         self.diff_note = QtWidgets.QLabel()
-        self.diff_edit = _read_only_text()
+        self.diff_edit = read_only_text()
         self._diff_highlighter = DiffHighlighter(self.diff_edit.document())
-        return _note_over_text(self.diff_note, self.diff_edit)
+        return note_over_text(self.diff_note, self.diff_edit)
 
     def _build_llm(self) -> QtWidgets.QWidget:
         self.llm_choice = QtWidgets.QComboBox()
         self.llm_choice.currentIndexChanged.connect(self._show_exchange)
         self.llm_info = QtWidgets.QLabel()
-        self.prompt_edit = _read_only_text()
+        self.prompt_edit = read_only_text()
         self.prompt_edit.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.reply_edit = _read_only_text()
+        self.reply_edit = read_only_text()
         self.reply_edit.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.WidgetWidth)
         splitter = QtWidgets.QSplitter(Qt.Orientation.Horizontal)
         for title, edit in (("Prompt", self.prompt_edit), ("Reply", self.reply_edit)):
@@ -375,20 +225,6 @@ class TrialView(RunView):
         layout.addLayout(row)
         layout.addWidget(splitter, 1)
         return page
-
-    @staticmethod
-    def _table_view(model: QtCore.QAbstractItemModel) -> QtWidgets.QTableView:
-        view = QtWidgets.QTableView()
-        view.setModel(model)
-        view.setAlternatingRowColors(True)
-        view.setWordWrap(False)
-        view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        view.verticalHeader().setVisible(False)
-        view.verticalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Fixed)
-        view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
-        view.horizontalHeader().setResizeContentsPrecision(200)
-        view.horizontalHeader().setStretchLastSection(True)
-        return view
 
     # ------------------------------------------------------------------ showing
 

@@ -1,0 +1,41 @@
+"""Small pieces the dialogs share: inline error labels, grey notes, Save / Cancel buttons.
+
+One place, so every dialog shows its errors and notes alike.
+"""
+
+from __future__ import annotations
+
+from tvdesk.gui.qt import Qt, QtGui, QtWidgets
+
+ERROR_COLOUR = "#d64545"  # readable on light and dark palettes
+
+
+def error_label(word_wrap: bool = True) -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel()
+    label.setWordWrap(word_wrap)
+    label.setStyleSheet(f"color: {ERROR_COLOUR};")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+def show_error(label: QtWidgets.QLabel, text: str | None) -> None:
+    label.setText(text or "")
+    label.setVisible(bool(text))
+
+
+def note_label(text: str = "") -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel(text)
+    label.setWordWrap(True)
+    label.setForegroundRole(QtGui.QPalette.ColorRole.PlaceholderText)
+    return label
+
+
+def save_cancel(dialog: QtWidgets.QDialog) -> tuple[QtWidgets.QDialogButtonBox,
+                                                   QtWidgets.QPushButton]:
+    """Save / Cancel buttons wired to the dialog's `save()` and `reject()`."""
+    standard = QtWidgets.QDialogButtonBox.StandardButton
+    buttons = QtWidgets.QDialogButtonBox(standard.Save | standard.Cancel)
+    buttons.accepted.connect(dialog.save)
+    buttons.rejected.connect(dialog.reject)
+    return buttons, buttons.button(standard.Save)
