@@ -59,6 +59,12 @@ def test_pool_reuses_warm_workers_and_counts_jobs(tmp_path: Path) -> None:
     assert trades == 15
 
 
+async def _until_started(engine: LocalEngine, jobs: int) -> None:
+    """Wait for the event "a worker has begun the job" (not a guess at how long that takes)."""
+    while engine.pool.jobs_started < jobs:
+        await asyncio.sleep(0.01)
+
+
 def test_cancelling_the_task_stops_the_backtest_and_frees_the_worker(tmp_path: Path) -> None:
     async def scenario() -> int:
         async with LocalEngine(processes=1) as engine:
@@ -66,7 +72,7 @@ def test_cancelling_the_task_stops_the_backtest_and_frees_the_worker(tmp_path: P
             assert slow.data_path
             await engine.pool.warm_up([slow.data_path])
             task = asyncio.ensure_future(engine.run(slow))
-            await asyncio.sleep(1.0)
+            await _until_started(engine, 1)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
@@ -84,7 +90,7 @@ def test_a_killed_worker_fails_one_job_and_the_pool_recovers(tmp_path: Path) -> 
             assert slow.data_path
             [pid] = await engine.pool.warm_up([slow.data_path])
             task = asyncio.ensure_future(engine.run(slow))
-            await asyncio.sleep(1.0)
+            await _until_started(engine, 1)
             os.kill(pid, signal.SIGKILL)
             with pytest.raises(EngineError, match="worker process died"):
                 await task

@@ -337,7 +337,8 @@ def test_cancelling_a_run_leaves_the_engine_usable(
     async def main() -> object:
         async with engine_for(fake_tv, chromium_path) as engine:
             task = asyncio.ensure_future(engine.run(sma_request("Fast Length=5")))
-            await asyncio.sleep(2.0)
+            while not fake_tv.backtests:  # the event: the chart asked for its backtest
+                await asyncio.sleep(0.02)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task

@@ -48,7 +48,7 @@ _PRELOAD = ["tvdesk.engines.local.worker"]
 _worker_state: dict[str, Any] = {}
 
 
-def _init_worker(cancel_ring: Any, limits: WorkerLimits, pool_dir: str,
+def _init_worker(cancel_ring: Any, started: Any, limits: WorkerLimits, pool_dir: str,
                  readable: tuple[str, ...], cache_root: str, owner_pid: int) -> None:
     """Runs once in each new worker, before any script: tie its life to the pool's owner,
     confine it, then build its caches."""
@@ -74,6 +74,7 @@ def _init_worker(cancel_ring: Any, limits: WorkerLimits, pool_dir: str,
     _worker_state["context"] = BacktestContext(TranspileCache(Path(cache_root), writable=False),
                                                scratch=scratch)
     _worker_state["cancel_ring"] = cancel_ring
+    _worker_state["started"] = started
 
 
 def _warm() -> tuple[int, str]:
@@ -87,6 +88,9 @@ def _run_job(job_id: int, request: BacktestRequest) -> tuple[BacktestResult, flo
     from tvdesk.engines.local.confine import TrialLimitExceeded
 
     ring = _worker_state["cancel_ring"]
+    started_count = _worker_state["started"]
+    with started_count.get_lock():  # the job is in a worker now: progress and tests see it
+        started_count.value += 1
     limits: WorkerLimits = _worker_state["limits"]
     clock = _worker_state["clock"]
     started = time.perf_counter()
@@ -148,6 +152,7 @@ class WorkerPool:
         self._ctx = _context()
         self._ring = self._ctx.RawArray("q", _CANCEL_SLOTS)
         self._ring_pos = 0
+        self._started = self._ctx.Value("q", 0)  # jobs a worker has begun, across restarts
         self._ids = itertools.count(1)
         self._executor: ProcessPoolExecutor | None = None
         self._retired: list[ProcessPoolExecutor] = []
@@ -173,7 +178,8 @@ class WorkerPool:
             cache_root.mkdir(parents=True, exist_ok=True)  # workers may read it, never make it
             self._executor = ProcessPoolExecutor(
                 max_workers=self.size, mp_context=self._ctx, initializer=_init_worker,
-                initargs=(self._ring, self.limits, self._pool_dir, tuple(sorted(self._readable)),
+                initargs=(self._ring, self._started, self.limits, self._pool_dir,
+                          tuple(sorted(self._readable)),
                           str(cache_root), os.getpid()),
             )
         return self._executor
@@ -229,6 +235,12 @@ class WorkerPool:
             ) from None
         self.jobs_done += 1
         return outcome
+
+    @property
+    def jobs_started(self) -> int:
+        """How many jobs a worker has begun (a job waiting in the queue has not): the event
+        to wait for before cancelling or killing a running backtest."""
+        return int(self._started.value)
 
     def _deadline(self) -> float:
         """Wall-clock seconds before a job is given up: well past its CPU budget."""
