@@ -17,7 +17,8 @@ from pathlib import Path
 import PyInstaller  # noqa: F401  (a dev dependency: the frozen-app test must run, not skip)
 import pytest
 
-pytestmark = pytest.mark.slow
+# The module-scoped PyInstaller build (about 140 s on 2 cores) counts against the first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parent.parent
 
