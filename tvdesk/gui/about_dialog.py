@@ -37,9 +37,11 @@ class AboutDialog(QtWidgets.QDialog):
             "<b>Licenses</b><br>" + "<br>".join(html.escape(entry)
                                                 for entry in LICENSES.split("; ")))
         self.licenses_label.setTextFormat(Qt.TextFormat.RichText)
+        # QtCore.__version__ exists at runtime but is missing from PySide6's stubs.
+        pyside_version: str = QtCore.__version__  # type: ignore[attr-defined]
         self.versions_label = note_label(
             f"Python {platform.python_version()} · "
-            f"Qt {QtCore.qVersion()} · Qt for Python {QtCore.__version__} · "
+            f"Qt {QtCore.qVersion()} · Qt for Python {pyside_version} · "
             f"{platform.system()} {platform.machine()}")
         for label in (description, self.licenses_label, self.versions_label):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

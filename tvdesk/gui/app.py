@@ -69,6 +69,7 @@ def run_gui(argv: Sequence[str] = ()) -> int:
     QtCore.QCoreApplication.setOrganizationName("tvdesk")
     QtCore.QCoreApplication.setApplicationName("tvdesk")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    assert isinstance(app, QtWidgets.QApplication)  # nothing here makes a bare QCoreApplication
     from tvdesk.gui.theme import apply_theme, saved_theme
 
     apply_theme(app, saved_theme())
@@ -113,10 +114,13 @@ async def _scripted(window, args: argparse.Namespace) -> bool:
     ok = True
     if args.quit_after_run:
         finished: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        window.controller.run_finished.connect(
-            lambda _run, status: finished.done() or finished.set_result(status))
-        window.controller.failed.connect(
-            lambda message: finished.done() or finished.set_result(f"failed: {message}"))
+
+        def finish(status: str) -> None:  # the first outcome wins
+            if not finished.done():
+                finished.set_result(status)
+
+        window.controller.run_finished.connect(lambda _run, status: finish(status))
+        window.controller.failed.connect(lambda message: finish(f"failed: {message}"))
         window.start_run()
         status = await finished
         ok = status == "finished"
@@ -129,7 +133,9 @@ async def _scripted(window, args: argparse.Namespace) -> bool:
     if args.screenshot:
         window.grab().save(str(args.screenshot))
         print(f"screenshot saved to {args.screenshot}")
-    QtWidgets.QApplication.instance().quit()
+    app = QtWidgets.QApplication.instance()
+    assert app is not None  # run_gui made it before the window
+    app.quit()
     return ok
 
 

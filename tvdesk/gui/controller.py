@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 class RunController(QtCore.QObject):
     run_started = Signal(str)  # run id
-    event = Signal(object)  # tvdesk.events.Event
+    # tvdesk.events.Event. It shadows QObject.event() for Python callers only: Qt still
+    # dispatches this object's QEvents to the C++ QObject::event.
+    event = Signal(object)  # type: ignore[assignment]
     run_finished = Signal(str, str)  # run id, status: finished | stopped | failed
     failed = Signal(str)  # a message for the user
     store_opened = Signal(str)  # path

@@ -5,6 +5,8 @@ One place, so every dialog shows its errors and notes alike.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from tvdesk.gui.qt import Qt, QtGui, QtWidgets
 
 ERROR_COLOUR = "#d64545"  # readable on light and dark palettes
@@ -31,8 +33,16 @@ def note_label(text: str = "") -> QtWidgets.QLabel:
     return label
 
 
-def save_cancel(dialog: QtWidgets.QDialog) -> tuple[QtWidgets.QDialogButtonBox,
-                                                   QtWidgets.QPushButton]:
+class SavingDialog(Protocol):
+    """A dialog with a `save()` slot (besides QDialog's `reject()`)."""
+
+    def save(self) -> None: ...
+
+    def reject(self) -> None: ...
+
+
+def save_cancel(dialog: SavingDialog) -> tuple[QtWidgets.QDialogButtonBox,
+                                              QtWidgets.QPushButton]:
     """Save / Cancel buttons wired to the dialog's `save()` and `reject()`."""
     standard = QtWidgets.QDialogButtonBox.StandardButton
     buttons = QtWidgets.QDialogButtonBox(standard.Save | standard.Cancel)

@@ -32,7 +32,7 @@ class RoomyDelegate(QtWidgets.QStyledItemDelegate):
     """Rows a little taller than the font, so the tag chips are not squeezed."""
 
     def sizeHint(self, option: QtWidgets.QStyleOptionViewItem,
-                 index: QtCore.QModelIndex) -> QtCore.QSize:
+                 index: QtCore.QModelIndex | QtCore.QPersistentModelIndex) -> QtCore.QSize:
         hint = super().sizeHint(option, index)
         return QtCore.QSize(hint.width(), max(hint.height(), option.fontMetrics.height() + 8))
 

@@ -50,9 +50,9 @@ class MainWindow(QtWidgets.QMainWindow):
         dock = QtWidgets.QDockWidget("Setup", self)
         dock.setObjectName("setupDock")
         dock.setWidget(self.setup)
-        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable
-                         | QtWidgets.QDockWidget.DockWidgetFloatable)
-        self.addDockWidget(QtCore.Qt.LeftDockWidgetArea, dock)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self._build_toolbar()
         self._build_status()
         self._dialogs: list[QtWidgets.QDialog] = []
@@ -80,7 +80,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Main")
         bar.setObjectName("mainToolbar")
-        bar.setToolButtonStyle(QtCore.Qt.ToolButtonTextBesideIcon)
+        bar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         style = self.style()
 
         def action(text: str, icon: QtWidgets.QStyle.StandardPixmap, slot, tip: str = ""):
@@ -90,7 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
             bar.addAction(act)
             return act
 
-        sp = QtWidgets.QStyle
+        sp = QtWidgets.QStyle.StandardPixmap
         self.run_action = action("Run", sp.SP_MediaPlay, self.start_run,
                                  "Start an optimisation with the setup on the left")
         self.stop_action = action("Stop", sp.SP_MediaStop, self.controller.stop,
@@ -272,8 +272,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """Errors never vanish: a non-blocking dialog, the status bar and the log."""
         log.error("%s", message)
         self.statusBar().showMessage(message, 15000)
-        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Warning, "tvdesk", message,
-                                    QtWidgets.QMessageBox.Ok, self)
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "tvdesk", message,
+                                    QtWidgets.QMessageBox.StandardButton.Ok, self)
         self._show_dialog(box)
 
     # ------------------------------------------------------------------ lifecycle

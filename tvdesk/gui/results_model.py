@@ -39,13 +39,16 @@ class ResultsModel(QtCore.QAbstractTableModel):
 
     # ------------------------------------------------------------------ Qt interface
 
-    def rowCount(self, parent: QtCore.QModelIndex = QtCore.QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex
+                 = QtCore.QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.table)
 
-    def columnCount(self, parent: QtCore.QModelIndex = QtCore.QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex
+                    = QtCore.QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.table.columns)
 
-    def data(self, index: QtCore.QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: QtCore.QModelIndex | QtCore.QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         row, column = index.row(), index.column()
@@ -170,7 +173,9 @@ class ResultsProxy(QtCore.QSortFilterProxyModel):
         self._filter = flt
         self.endFilterChange(QtCore.QSortFilterProxyModel.Direction.Rows)
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QtCore.QModelIndex) -> bool:
+    def filterAcceptsRow(self, source_row: int,
+                         source_parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex
+                         ) -> bool:
         model = self.sourceModel()
         if not isinstance(model, ResultsModel) or not 0 <= source_row < len(model.table):
             return True
@@ -186,7 +191,7 @@ class TagDelegate(QtWidgets.QStyledItemDelegate):
     """Draws a cell as a coloured chip: the tag's colour (TAG_COLOUR_ROLE), white text."""
 
     def paint(self, painter: QtGui.QPainter, option: QtWidgets.QStyleOptionViewItem,
-              index: QtCore.QModelIndex) -> None:
+              index: QtCore.QModelIndex | QtCore.QPersistentModelIndex) -> None:
         colour = index.data(TAG_COLOUR_ROLE)
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         if not colour or not text:
@@ -217,7 +222,7 @@ class TagDelegate(QtWidgets.QStyledItemDelegate):
         painter.restore()
 
     def sizeHint(self, option: QtWidgets.QStyleOptionViewItem,
-                 index: QtCore.QModelIndex) -> QtCore.QSize:
+                 index: QtCore.QModelIndex | QtCore.QPersistentModelIndex) -> QtCore.QSize:
         hint = super().sizeHint(option, index)
         return QtCore.QSize(hint.width() + 20, hint.height())
 
@@ -248,13 +253,16 @@ class TextTableModel(QtCore.QAbstractTableModel):
         self._foreground, self._background, self._tooltips = foreground, background, tooltips
         self.endResetModel()
 
-    def rowCount(self, parent: QtCore.QModelIndex = QtCore.QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex
+                 = QtCore.QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: QtCore.QModelIndex = QtCore.QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: QtCore.QModelIndex | QtCore.QPersistentModelIndex
+                    = QtCore.QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._headers)
 
-    def data(self, index: QtCore.QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: QtCore.QModelIndex | QtCore.QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         row, column = index.row(), index.column()

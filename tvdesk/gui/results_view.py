@@ -339,8 +339,9 @@ class ResultsView(RunView):
 
     def _layout_columns(self) -> None:
         for column, spec in enumerate(self.model.table.columns):
+            # None (nullptr) clears a column's delegate; PySide6's stub omits None.
             self.table.setItemDelegateForColumn(
-                column, self._tag_delegate if spec.kind == "tag" else None)
+                column, self._tag_delegate if spec.kind == "tag" else None)  # type: ignore[arg-type]
         self.table.resizeColumnsToContents()
         header = self.table.horizontalHeader()
         for column in range(header.count()):  # never too wide (long signals, conditions)

@@ -30,7 +30,7 @@ BLUE, RED, GREY, ORANGE, INK = "#2962ff", "#f23645", "#787b86", "#ff6d00", "#131
 
 def chart_background(widget: QtWidgets.QWidget) -> QtGui.QColor:
     """Charts sit on the palette's base colour (white, or dark in the dark theme)."""
-    return widget.palette().color(QtGui.QPalette.Base)
+    return widget.palette().color(QtGui.QPalette.ColorRole.Base)
 
 
 def _plot(layout: pg.GraphicsLayout, row: int, title: str) -> pg.PlotItem:
@@ -71,8 +71,9 @@ class WorkerPanel(QtWidgets.QGroupBox):
         self.status.setWordWrap(True)
         # Two lines, always: a label that grows would resize the charts (a full re-layout).
         self.status.setFixedHeight(self.status.fontMetrics().lineSpacing() * 2 + 4)
-        self.status.setAlignment(QtCore.Qt.AlignLeft | QtCore.Qt.AlignTop)
-        self.status.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.status.setAlignment(QtCore.Qt.AlignmentFlag.AlignLeft
+                                 | QtCore.Qt.AlignmentFlag.AlignTop)
+        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status)
         self.charts = pg.GraphicsLayoutWidget()
         self.charts.setBackground(chart_background(self))
@@ -99,7 +100,8 @@ class WorkerPanel(QtWidgets.QGroupBox):
         self.best_marks.setZValue(10)
         self.net_plot.addItem(self.best_marks)
         self.run_best = pg.InfiniteLine(
-            angle=0, movable=False, pen=pg.mkPen(ORANGE, width=1, style=QtCore.Qt.DashLine),
+            angle=0, movable=False,
+            pen=pg.mkPen(ORANGE, width=1, style=QtCore.Qt.PenStyle.DashLine),
             label="run best {value:.2f}%", labelOpts={"position": 0.12, "color": ORANGE})
         self.run_best.setVisible(False)
         self.net_plot.addItem(self.run_best, ignoreBounds=True)
@@ -166,7 +168,8 @@ class RunsView(RunView):
         font.setBold(True)
         self.title.setFont(font)
         self.progress = QtWidgets.QLabel("")
-        self.progress.setAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+        self.progress.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                                   | QtCore.Qt.AlignmentFlag.AlignVCenter)
         header = QtWidgets.QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.progress)
@@ -176,22 +179,22 @@ class RunsView(RunView):
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(8)
         self.placeholder = QtWidgets.QLabel("Worker panels appear here as workers start trials.")
-        self.placeholder.setAlignment(QtCore.Qt.AlignCenter)
+        self.placeholder.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: #787b86;")
         self.grid.addWidget(self.placeholder, 0, 0)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         scroll.setWidget(self._grid_host)
 
         self.log = QtWidgets.QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES)
-        self.log.setLineWrapMode(QtWidgets.QPlainTextEdit.NoWrap)
-        self.log.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
+        self.log.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
         self.log.setPlaceholderText("Every event of the run, one line each")
 
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         splitter.addWidget(scroll)
         splitter.addWidget(self.log)
         splitter.setStretchFactor(0, 4)

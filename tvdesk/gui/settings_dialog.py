@@ -69,6 +69,7 @@ class SettingsDialog(QtWidgets.QDialog):
         self.timezone_combo.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
         self.timezone_combo.addItems(_timezones())
         completer = self.timezone_combo.completer()
+        assert completer is not None  # an editable combo box always has one
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.theme_combo = QtWidgets.QComboBox()

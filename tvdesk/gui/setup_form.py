@@ -39,6 +39,20 @@ class _OptionalNumber(QtWidgets.QDoubleSpinBox):
         self.setValue(-1 if value is None else value)
 
 
+class _PathField(QtWidgets.QWidget):
+    """A path: a line edit (`edit`) and a "…" button (`button`) beside it."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QtWidgets.QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.edit = QtWidgets.QLineEdit()
+        self.button = QtWidgets.QToolButton()
+        self.button.setText("…")
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.button)
+
+
 class SetupForm(QtWidgets.QScrollArea):
     strategy_loaded = Signal(object)  # tvdesk.model.Strategy
 
@@ -59,9 +73,10 @@ class SetupForm(QtWidgets.QScrollArea):
         self.script.edit.editingFinished.connect(self._load_script)
         self.code = QtWidgets.QPlainTextEdit()
         self.code.setReadOnly(True)
-        self.code.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
+        self.code.setFont(QtGui.QFontDatabase.systemFont(
+            QtGui.QFontDatabase.SystemFont.FixedFont))
         self.code.setMinimumHeight(120)
-        self.code.setLineWrapMode(QtWidgets.QPlainTextEdit.NoWrap)
+        self.code.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
         self.inputs = QtWidgets.QTableWidget(0, 6)
         self.inputs.setHorizontalHeaderLabels(["Search", "Input", "Default", "Min", "Max",
                                                "Step"])
@@ -147,19 +162,15 @@ class SetupForm(QtWidgets.QScrollArea):
                ) -> QtWidgets.QGroupBox:
         box = QtWidgets.QGroupBox(title)
         form = QtWidgets.QFormLayout(box)
-        form.setFieldGrowthPolicy(QtWidgets.QFormLayout.AllNonFixedFieldsGrow)
+        form.setFieldGrowthPolicy(
+            QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for label, widget in rows:
             form.addRow(label, widget)
         return box
 
-    def _path_field(self, filter_text: str) -> QtWidgets.QWidget:
-        holder = QtWidgets.QWidget()
-        row = QtWidgets.QHBoxLayout(holder)
-        row.setContentsMargins(0, 0, 0, 0)
-        edit = QtWidgets.QLineEdit()
-        button = QtWidgets.QToolButton(text="…")
-        row.addWidget(edit, 1)
-        row.addWidget(button)
+    def _path_field(self, filter_text: str) -> _PathField:
+        holder = _PathField()
+        edit = holder.edit
 
         def browse() -> None:
             path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Choose a file",
@@ -168,8 +179,7 @@ class SetupForm(QtWidgets.QScrollArea):
                 edit.setText(path)
                 edit.editingFinished.emit()
 
-        button.clicked.connect(browse)
-        holder.edit = edit  # type: ignore[attr-defined]
+        holder.button.clicked.connect(browse)
         return holder
 
     # ------------------------------------------------------------------ loading
@@ -272,8 +282,8 @@ class SetupForm(QtWidgets.QScrollArea):
             include = QtWidgets.QTableWidgetItem()
             searchable = spec.title in dims and dims[spec.title].kind != "choice"
             include.setFlags(_check_flags(checkable=spec.title in dims))
-            include.setCheckState(QtCore.Qt.Checked if spec.title in dims
-                                  else QtCore.Qt.Unchecked)
+            include.setCheckState(QtCore.Qt.CheckState.Checked if spec.title in dims
+                                  else QtCore.Qt.CheckState.Unchecked)
             self.inputs.setItem(row, 0, include)
             self.inputs.setItem(row, 1, _item(spec.title, editable=False))
             self.inputs.setItem(row, 2, _item("" if spec.default is None else str(spec.default),
@@ -323,16 +333,17 @@ class SetupForm(QtWidgets.QScrollArea):
         ranges: dict[str, dict[str, float]] = {}
         excluded: list[str] = []
         for row in range(self.inputs.rowCount()):
-            title = self.inputs.item(row, 1).text()
-            include = self.inputs.item(row, 0)
-            if include.flags() & QtCore.Qt.ItemIsUserCheckable and \
-                    include.checkState() != QtCore.Qt.Checked:
+            title = self._cell(row, 1).text()
+            include = self._cell(row, 0)
+            if include.flags() & QtCore.Qt.ItemFlag.ItemIsUserCheckable and \
+                    include.checkState() != QtCore.Qt.CheckState.Checked:
                 excluded.append(title)
                 continue
             values: dict[str, float] = {}
             for col, key in ((3, "min"), (4, "max"), (5, "step")):
-                raw = self.inputs.item(row, col).text().strip()
-                if raw and self.inputs.item(row, col).flags() & QtCore.Qt.ItemIsEditable:
+                cell = self._cell(row, col)
+                raw = cell.text().strip()
+                if raw and cell.flags() & QtCore.Qt.ItemFlag.ItemIsEditable:
                     try:
                         values[key] = float(raw)
                     except ValueError:
@@ -341,6 +352,11 @@ class SetupForm(QtWidgets.QScrollArea):
             if values:
                 ranges[title] = values
         return ranges, tuple(excluded)
+
+    def _cell(self, row: int, column: int) -> QtWidgets.QTableWidgetItem:
+        item = self.inputs.item(row, column)
+        assert item is not None, "_fill_inputs sets every cell of a row"
+        return item
 
     def build_settings(self) -> OptimizeSettings | None:
         """Checked settings, or None with the error shown inline next to its field."""
@@ -385,15 +401,15 @@ class SetupForm(QtWidgets.QScrollArea):
 
 def _item(text: str, *, editable: bool) -> QtWidgets.QTableWidgetItem:
     item = QtWidgets.QTableWidgetItem(text)
-    flags = QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable
+    flags = QtCore.Qt.ItemFlag.ItemIsEnabled | QtCore.Qt.ItemFlag.ItemIsSelectable
     if editable:
-        flags |= QtCore.Qt.ItemIsEditable
+        flags |= QtCore.Qt.ItemFlag.ItemIsEditable
     item.setFlags(flags)
     return item
 
 
 def _check_flags(*, checkable: bool) -> QtCore.Qt.ItemFlag:
-    flags = QtCore.Qt.ItemIsEnabled | QtCore.Qt.ItemIsSelectable
+    flags = QtCore.Qt.ItemFlag.ItemIsEnabled | QtCore.Qt.ItemFlag.ItemIsSelectable
     if checkable:
-        flags |= QtCore.Qt.ItemIsUserCheckable
+        flags |= QtCore.Qt.ItemFlag.ItemIsUserCheckable
     return flags

@@ -75,7 +75,7 @@ class SurfaceView(RunView):
 
         # ---- controls
         self.metric_combo = QtWidgets.QComboBox()
-        self.metric_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.AdjustToContents)
+        self.metric_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.x_combo = QtWidgets.QComboBox()
         self.y_combo = QtWidgets.QComboBox()
         self.mode_buttons = QtWidgets.QButtonGroup(self)
@@ -115,7 +115,7 @@ class SurfaceView(RunView):
 
         self.info = QtWidgets.QLabel("Open or run an optimisation to see its parameter surface.")
         self.info.setWordWrap(True)
-        self.info.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.info.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
 
         # ---- heatmap
         self.heat_widget = pg.GraphicsLayoutWidget()
@@ -157,7 +157,7 @@ class SurfaceView(RunView):
             chosen.setZValue(10)
             self._slice_items[key] = (cloud, line, chosen)
 
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.heat_widget)
         splitter.addWidget(self.slice_widget)
         splitter.setStretchFactor(0, 3)
