@@ -1,4 +1,4 @@
-"""The parameter surface as data (tvdesk.app.surface): no Qt anywhere."""
+"""The parameter surface as data (tvdesk.viewmodels.surface): no Qt anywhere."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 
 from tvdesk.analytics.input_axes import BINS, axis_bins, numeric_inputs
 from tvdesk.analytics.robustness import parameter_stability
-from tvdesk.app.surface import (
+from tvdesk.reports import charts
+from tvdesk.store import RunStore
+from tvdesk.viewmodels.surface import (
     Point,
     chosen_trial,
     colour_levels,
@@ -26,8 +28,6 @@ from tvdesk.app.surface import (
     stability_grid,
     varying_inputs,
 )
-from tvdesk.reports import charts
-from tvdesk.store import RunStore
 
 
 def grid_points() -> list[Point]:
@@ -265,7 +265,7 @@ def test_load_surface_data_takes_the_optimiser_s_chosen_trial(tmp_path: Path) ->
 
 
 def test_the_surface_module_does_not_import_qt() -> None:
-    code = ("import sys, tvdesk.app.surface, tvdesk.app.progress; "
+    code = ("import sys, tvdesk.viewmodels.surface, tvdesk.viewmodels.progress; "
             "print(any(m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6') "
             "for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -153,8 +153,8 @@ async def _run_local(request):
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from tvdesk.app.summary import format_summary
     from tvdesk.fileio import write_json_atomically
+    from tvdesk.viewmodels.summary import format_summary
 
     if args.from_exports is not None:
         return _evaluate_from_exports(args)
@@ -178,9 +178,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_conditions(args: argparse.Namespace, request: BacktestRequest) -> int:
     """The baseline, then each listed condition, on one warm engine."""
     from tvdesk.app.evaluate import evaluate_conditions
-    from tvdesk.app.summary import format_summary
     from tvdesk.fileio import write_json_atomically
     from tvdesk.optimize.settings import parse_conditions
+    from tvdesk.viewmodels.summary import format_summary
 
     conditions = parse_conditions(args.conditions)
 
@@ -206,10 +206,10 @@ def _evaluate_from_exports(args: argparse.Namespace) -> int:
     bad one is reported against --timezone, not as a problem of whichever export read it."""
     from tvdesk import paths
     from tvdesk.app.requests import check_timezone
-    from tvdesk.app.summary import format_summary
     from tvdesk.errors import InputError
     from tvdesk.exports import find_exports, read_export
     from tvdesk.fileio import write_json_atomically
+    from tvdesk.viewmodels.summary import format_summary
 
     tz = check_timezone(args.timezone) if args.timezone else "UTC"
     folder = Path(args.from_exports) if args.from_exports else paths.data_dir() / "sheets"
@@ -253,9 +253,9 @@ def _cmd_parity(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from tvdesk.app.requests import check_timezone
-    from tvdesk.app.summary import format_summary
     from tvdesk.exports import read_export
     from tvdesk.fileio import write_json_atomically
+    from tvdesk.viewmodels.summary import format_summary
 
     tz = check_timezone(args.timezone)
     results = [read_export(path, timezone=tz) for path in args.files]

@@ -20,9 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from tvdesk.app.lineage import build_lineage
-from tvdesk.app.results_table import ResultsTable, TrialFilter, tag_name
-from tvdesk.app.trial_details import drawdown_percent, prompt_text, source_diff
 from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.lineage_view import HASH_ROLE, LineageView
@@ -36,6 +33,9 @@ from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.pine.loader import load_strategy
 from tvdesk.reports.labels import format_value
 from tvdesk.store import RunStore, TrialRow
+from tvdesk.viewmodels.lineage import build_lineage
+from tvdesk.viewmodels.results_table import ResultsTable, TrialFilter, tag_name
+from tvdesk.viewmodels.trial_details import drawdown_percent, prompt_text, source_diff
 
 from engine_helpers import optimise_example
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tvdesk.app.progress import RunMonitor, RunProgress, describe_event, format_duration
-from tvdesk.app.surface import load_surface_data
 from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.runs_view import RunsView
 from tvdesk.gui.surface_view import SurfaceView
+from tvdesk.viewmodels.progress import RunMonitor, RunProgress, describe_event, format_duration
+from tvdesk.viewmodels.surface import load_surface_data
 
 from engine_helpers import optimise_example
 

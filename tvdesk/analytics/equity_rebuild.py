@@ -1,7 +1,7 @@
 """A trial's equity over time, rebuilt from whatever was kept of it, with buy & hold beside it.
 
 The run store keeps results without their bar-by-bar equity curve, so the reports
-(`tvdesk.reports.builders`) and the trial view (`tvdesk.app.trial_details`) both rebuild it,
+(`tvdesk.reports.builders`) and the trial view (`tvdesk.viewmodels.trial_details`) both rebuild it,
 and must rebuild it the same way; that is done once, here. The series says where it came from
 in `EquitySeries.kind`:
 

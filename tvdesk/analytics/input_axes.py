@@ -1,7 +1,7 @@
 """The axes of a parameter grid: which inputs can span one, and how its values become cells.
 
 A run's trials are drawn over two of their inputs both by the GUI's Surface view
-(`tvdesk.app.surface`) and by the report's parameter heatmap (`tvdesk.reports.charts`). Both
+(`tvdesk.viewmodels.surface`) and by the report's parameter heatmap (`tvdesk.reports.charts`). Both
 must pick the same default pair of inputs and cut an axis into the same cells, so that choice
 is made once, here, below both of them (reports must not import the application layer):
 

@@ -4,21 +4,21 @@ Each node is one Pine source (an LLM rewrite hangs under the version it was rewr
 with who proposed it, how many trials ran it, its best in-sample net profit % and that
 trial's tag; the best version of the run is bold. Selecting a node emits `source_selected`
 (the window filters the results to it); double-clicking opens the node's best trial. The tree
-is built by `tvdesk.app.lineage`.
+is built by `tvdesk.viewmodels.lineage`.
 """
 
 from __future__ import annotations
 
 import logging
 
-from tvdesk.app.lineage import LineageNode, best_node, build_lineage, count_trial
-from tvdesk.app.results_table import short_hash, tag_colour, tag_name
 from tvdesk.errors import TvdeskError
 from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot
 from tvdesk.gui.results_model import GREEN, RED, TAG_COLOUR_ROLE, TagDelegate
 from tvdesk.gui.view_base import RunView
+from tvdesk.viewmodels.lineage import LineageNode, best_node, build_lineage, count_trial
+from tvdesk.viewmodels.results_table import short_hash, tag_colour, tag_name
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Qt models over tvdesk.app's tables: the results table, its proxy, a tag chip delegate.
 
-`ResultsModel` wraps a `tvdesk.app.results_table.ResultsTable` (which holds the rows, formats
+`ResultsModel` wraps a `tvdesk.viewmodels.results_table.ResultsTable` (which holds the rows, formats
 cells, sorts and places new rows): the model only translates that into Qt's roles and
 signals. A reload is one `beginResetModel`; a trial arriving during a run is one
 `beginInsertRows` (or a `dataChanged` when its row exists). Sorting is done by the table in one
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tvdesk.app.results_table import Change, ResultsTable, TrialFilter, tag_colour
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets
 from tvdesk.store import TrialRow
+from tvdesk.viewmodels.results_table import Change, ResultsTable, TrialFilter, tag_colour
 
 TRIAL_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 TAG_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2

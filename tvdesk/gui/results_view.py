@@ -1,6 +1,6 @@
 """Results: one row per trial of the run, sortable and filterable, live during a run.
 
-A QTableView over `ResultsModel` (rows and cell text from tvdesk.app.results_table) through
+A QTableView over `ResultsModel` (rows and cell text from tvdesk.viewmodels.results_table) through
 `ResultsProxy` (the filters). A reload resets the model once; while a run goes on, each
 finished trial is inserted where the current sort puts it and the judgement's tags are
 written into the rows in place, so the table never reloads ten thousand rows per trial.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from tvdesk.app.results_table import TAGS, UNTAGGED, TrialFilter, condition_text, short_hash
 from tvdesk.errors import TvdeskError
 from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
@@ -19,6 +18,7 @@ from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot
 from tvdesk.gui.results_model import TRIAL_ID_ROLE, ResultsModel, ResultsProxy, TagDelegate
 from tvdesk.gui.view_base import RunView
 from tvdesk.reports.labels import label, unit
+from tvdesk.viewmodels.results_table import TAGS, UNTAGGED, TrialFilter, condition_text, short_hash
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Runs: one panel per worker with live charts, the run's progress, and its event log.
 
-Every event of the run goes to a `tvdesk.app.progress.RunMonitor` (an append, nothing drawn);
+Every event of the run goes to a `tvdesk.viewmodels.progress.RunMonitor` (an append, nothing drawn);
 a 250 ms timer then pushes what changed to the charts with `setData` on curves made once per
 panel, and the new log lines to the log in one call. So a burst of events costs the event loop
 almost nothing, and 10,000 points per curve stay smooth (peak downsampling, clipped to view).
@@ -13,11 +13,11 @@ import logging
 
 import numpy as np
 
-from tvdesk.app.progress import RunMonitor, now
 from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot, pg
 from tvdesk.gui.view_base import RunView
+from tvdesk.viewmodels.progress import RunMonitor, now
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Surface: a metric over two inputs as a heatmap, with slices through the chosen trial.
 
 The grid, the stability of each cell, the chosen cell and the slices all come from
-`tvdesk.app.surface`; this view only picks what to ask for (metric, inputs, how the other
+`tvdesk.viewmodels.surface`; this view only picks what to ask for (metric, inputs, how the other
 inputs are treated) and draws the answer: the heatmap with a colour bar and the input values
 on its axes, the chosen trial's cell outlined, each cell's value or stability written in it,
 a tooltip per cell, and double-click to open the cell's best trial.
@@ -14,7 +14,13 @@ import math
 
 import numpy as np
 
-from tvdesk.app.surface import (
+from tvdesk.events import Event
+from tvdesk.gui.controller import RunController
+from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot, pg
+from tvdesk.gui.runs_view import chart_background
+from tvdesk.gui.view_base import RunView
+from tvdesk.reports.labels import label
+from tvdesk.viewmodels.surface import (
     MODE_LABELS,
     MODES,
     Mode,
@@ -28,12 +34,6 @@ from tvdesk.app.surface import (
     slice_1d,
     varying_inputs,
 )
-from tvdesk.events import Event
-from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot, pg
-from tvdesk.gui.runs_view import chart_background
-from tvdesk.gui.view_base import RunView
-from tvdesk.reports.labels import label
 
 log = logging.getLogger(__name__)
 

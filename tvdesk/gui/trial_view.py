@@ -4,7 +4,7 @@ Key stats as big numbers; tabs for the equity chart (drawdown below, buy & hold 
 run's data can be read), the full metrics (TradingView's labels, tvdesk's own marked), the
 list of trades, monthly returns, the Pine source with its diff against the parent version,
 and for LLM rewrites the prompt and the reply. Everything shown is computed by
-`tvdesk.app.trial_details`; this module only lays it out. The chart's curves are created once
+`tvdesk.viewmodels.trial_details`; this module only lays it out. The chart's curves are created once
 and updated with `setData`.
 """
 
@@ -13,14 +13,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from tvdesk.app.trial_details import (
-    MONTHS,
-    TRADE_NUMERIC,
-    TVDESK_SECTION,
-    MonthlyReturns,
-    TrialDetails,
-    trial_details,
-)
 from tvdesk.errors import TvdeskError
 from tvdesk.events import Event
 from tvdesk.fileio import write_text_atomically
@@ -36,6 +28,14 @@ from tvdesk.gui.widgets import (
     note_over_text,
     read_only_text,
     table_view,
+)
+from tvdesk.viewmodels.trial_details import (
+    MONTHS,
+    TRADE_NUMERIC,
+    TVDESK_SECTION,
+    MonthlyReturns,
+    TrialDetails,
+    trial_details,
 )
 
 log = logging.getLogger(__name__)

@@ -2,14 +2,14 @@
 
 Key-stat cards, the tag chip, the equity / drawdown chart and monospace text panes with a diff
 highlighter. They keep no view state: a view creates them once and fills them with values from
-`tvdesk.app.trial_details`.
+`tvdesk.viewmodels.trial_details`.
 """
 
 from __future__ import annotations
 
-from tvdesk.app.trial_details import EquityPlot, KeyStat
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, pg
 from tvdesk.gui.results_model import GREEN, RED
+from tvdesk.viewmodels.trial_details import EquityPlot, KeyStat
 
 BLUE, GREY = "#2962ff", "#787b86"
 

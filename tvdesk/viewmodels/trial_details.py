@@ -26,19 +26,19 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from tvdesk.analytics.equity_rebuild import EquitySeries, load_run_bars, trial_equity
-from tvdesk.app.results_table import (
-    SEGMENT_NAMES,
-    condition_text,
-    short_hash,
-    tag_colour,
-    tag_name,
-)
 from tvdesk.metric_catalog import METRICS, MetricDef, variant_key
 from tvdesk.model import BacktestResult, Trade
 from tvdesk.reports.data import zone
 from tvdesk.reports.labels import finite, format_plain, format_value, is_catalog_key, label
 from tvdesk.reports.naming import safe_name
 from tvdesk.store import RunStore, TrialRow
+from tvdesk.viewmodels.results_table import (
+    SEGMENT_NAMES,
+    condition_text,
+    short_hash,
+    tag_colour,
+    tag_name,
+)
 
 if TYPE_CHECKING:
     from tvdesk.data.market_data import Bars
