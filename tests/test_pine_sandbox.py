@@ -7,6 +7,7 @@ prove they are live: the check, not a typo, is what stops them.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import types
@@ -224,12 +225,19 @@ _DANGEROUS_MODULES = {"os", "sys", "builtins", "subprocess", "importlib", "pathl
 
 @st.composite
 def _chains(draw: st.DrawFn) -> list[str]:
+    # Importing and walking PyneCore may run code that draws from the global random generator
+    # (with rich installed, its first import does): Hypothesis forbids that inside a strategy,
+    # so every step off the draws is made with the generator's state put back afterwards.
+    state = random.getstate()
     import pynecore.lib as lib
 
+    random.setstate(state)
     head = draw(st.sampled_from(sorted(n for n in vars(lib) if not n.startswith("__"))))
     chain, obj = [head], getattr(lib, head)
+    random.setstate(state)
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
         members = _members(obj)
+        random.setstate(state)
         if not members:
             break
         name = draw(st.sampled_from(sorted(members)))
@@ -238,6 +246,8 @@ def _chains(draw: st.DrawFn) -> list[str]:
             obj = getattr(obj, name)
         except Exception:
             break
+        finally:
+            random.setstate(state)
     return chain
 
 

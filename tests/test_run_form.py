@@ -64,3 +64,19 @@ def test_a_runs_settings_are_decoded_in_one_place(tmp_path) -> None:
         other = store.create_run(engine="local", strategy_title="S", settings={})
         with pytest.raises(InputError, match=f"run {other} has no settings this tvdesk can"):
             stored_settings(store, other)
+
+
+def test_stored_llm_settings_without_models_get_the_default_models() -> None:
+    """A stored `llm` table with no (or an empty) model list falls back to the default list,
+    rather than failing to decode (the default is read from an instance: a slotted dataclass's
+    class attribute is the slot, not the default)."""
+    from tvdesk.model import BacktestRequest
+    from tvdesk.optimize.settings import LLMSettings, OptimizeSettings
+    from tvdesk.pine.loader import load_strategy_source
+
+    pine = '//@version=6\nstrategy("S")\nlen = input.int(10, "Length")\n'
+    data = OptimizeSettings(request=BacktestRequest(strategy=load_strategy_source(pine))).to_dict()
+    del data["llm"]["models"]
+    assert OptimizeSettings.from_dict(data).llm.models == LLMSettings().models
+    data["llm"]["models"] = []
+    assert OptimizeSettings.from_dict(data).llm.models == LLMSettings().models

@@ -101,7 +101,7 @@ def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
 
             engine = make_engine(args, pages=settings.process_count)
 
-        async def main() -> object:
+        async def main() -> RunOutcome:
             consumer = asyncio.ensure_future(consume(events.subscribe(), printer))
             try:
                 return await run_optimization(settings, store, run_id=run_id, events=events,

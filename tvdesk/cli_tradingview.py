@@ -49,9 +49,8 @@ def make_engine(args: argparse.Namespace, pages: int | None = None) -> TradingVi
     from tvdesk.app.engines import make_engine as make
     from tvdesk.config import load_settings
 
-    engine = make("tradingview", load_settings(args.config), workers=pages,
-                  show_browser=getattr(args, "show_browser", None), notify=notify)
-    return engine  # type: ignore[return-value]  (kind "tradingview" makes one)
+    return make("tradingview", load_settings(args.config), workers=pages,
+                show_browser=getattr(args, "show_browser", None), notify=notify)
 
 
 async def evaluate_on_tradingview(request: Any, args: argparse.Namespace) -> Any:

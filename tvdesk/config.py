@@ -328,10 +328,10 @@ def check_settings(settings: Settings, source: str = "settings") -> None:
     for model in settings.llm_models:
         if not model or model != model.strip() or "," in model:
             raise fail("llm.models", "a list of model names", list(settings.llm_models))
-    model = settings.llm_model
-    if model is not None and model != "auto" and model not in settings.llm_models:
+    chosen = settings.llm_model
+    if chosen is not None and chosen != "auto" and chosen not in settings.llm_models:
         raise fail("llm.model", "\"auto\" or one of llm.models "
-                   f"({', '.join(settings.llm_models) or 'none listed'})", model)
+                   f"({', '.join(settings.llm_models) or 'none listed'})", chosen)
 
 
 def _profile_table(profile: Profile, folder: Path) -> dict[str, Any]:
@@ -400,7 +400,8 @@ def save_settings(settings: Settings, path: Path | str | None = None, *,
     file = Path(path) if path is not None else (settings.path or paths.default_config_file())
     check_settings(settings, str(file))
     raw = _raw_document(file)
-    raw_profiles = raw.get("profiles") if isinstance(raw.get("profiles"), Mapping) else {}
+    found = raw.get("profiles")
+    raw_profiles: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     document: dict[str, Any] = {
         "engine": settings.engine,
         "processes": settings.processes,

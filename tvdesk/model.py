@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Side = Literal["long", "short"]
 ResultSource = Literal["local", "tradingview", "export"]
@@ -40,18 +40,24 @@ def _json_number(value: float | int | None) -> float | int | None:
     return value
 
 
-class FrozenMap(Mapping[str, Any]):
-    """A read-only, hashable-by-identity mapping used inside frozen dataclasses."""
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class FrozenMap(Mapping[_K, _V]):
+    """A read-only, hashable-by-identity mapping used inside frozen dataclasses.
+
+    Keyed by str almost everywhere; the reports also key one by trial id."""
 
     __slots__ = ("_data",)
 
-    def __init__(self, data: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> None:
+    def __init__(self, data: Mapping[_K, _V] | Iterable[tuple[_K, _V]] = ()) -> None:
         self._data = MappingProxyType(dict(data))
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: _K) -> _V:
         return self._data[key]
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[_K]:
         return iter(self._data)
 
     def __len__(self) -> int:

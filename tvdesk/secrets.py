@@ -101,7 +101,7 @@ def known_secrets() -> list[str]:
     for account, fields in FIELDS.items():
         for field in fields:
             try:
-                value = get_secret(account, field)  # type: ignore[arg-type]
+                value = get_secret(account, field)
             except KeyringUnavailable:
                 return values
             if value:

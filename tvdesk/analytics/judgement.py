@@ -27,7 +27,7 @@ from tvdesk.analytics.overfitting import (
     probabilistic_sharpe_ratio,
     sharpe,
 )
-from tvdesk.analytics.quality import Evidence, QualityRules, Verdict, judge, uses_lookahead
+from tvdesk.analytics.quality import Evidence, QualityRules, Tag, Verdict, judge, uses_lookahead
 from tvdesk.analytics.robustness import (
     monte_carlo_drawdown,
     parameter_stability,
@@ -46,7 +46,7 @@ class RunJudgement:
     verdicts: dict[int, Verdict] = field(default_factory=dict)
     evidence: dict[int, Evidence] = field(default_factory=dict)
     # (trial id, tag, reasons) to store: every judged trial and each holdout row
-    tags: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
+    tags: list[tuple[int, Tag, tuple[str, ...]]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -16,7 +16,7 @@ import numpy as np
 
 from tvdesk.analytics.overfitting import ZERO_STD, sharpe
 from tvdesk.analytics.returns import daily_returns
-from tvdesk.analytics.tv_metrics import _cagr, check_inputs
+from tvdesk.analytics.tv_metrics import _cagr, _checked, check_inputs
 from tvdesk.model import EquityCurve, Trade
 
 RISK_METRIC_DEFINITIONS: dict[str, str] = {
@@ -119,7 +119,7 @@ def _trade_shares(closed: Sequence[Trade], profits: np.ndarray,
         if trade.profit is None or trade.profit >= 0:
             continue
         booked = sum(o.profit or 0.0 for o in closed
-                     if o is not trade and o.exit_bar <= trade.entry_bar)  # type: ignore[operator]
+                     if o is not trade and _checked(o.exit_bar) <= _checked(trade.entry_bar))
         base = initial + booked
         if base > 0:
             share = -trade.profit / base * 100.0
@@ -137,9 +137,9 @@ def _exposure(trades: Sequence[Trade], n_bars: int, first: int) -> float | None:
         return None
     held = np.zeros(n_bars, dtype=bool)
     for t in trades:
-        start = t.entry_bar
-        stop = n_bars if t.open else t.exit_bar
-        if stop > start:  # type: ignore[operator]
+        start = _checked(t.entry_bar)
+        stop = n_bars if t.open else _checked(t.exit_bar)
+        if stop > start:
             held[start:stop] = True
         else:
             held[start] = True

@@ -62,12 +62,12 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from tvdesk.metric_catalog import METRICS, variant_key
+from tvdesk.metric_catalog import METRICS, Scope, variant_key
 from tvdesk.model import EquityCurve, FrozenMap, Metrics, Trade
 
 SHARPE_DDOF = 0
@@ -89,7 +89,8 @@ NOT_COMPUTED = frozenset({
 _DAY_MS = 86_400_000
 _YEAR_MS = 365.25 * _DAY_MS
 _MAX_LOG_GROWTH = math.log(sys.float_info.max / 100.0)  # beyond: the percent would be inf
-_SCOPES = ("all", "long", "short")
+_SCOPES: tuple[Scope, ...] = ("all", "long", "short")
+_T = TypeVar("_T")
 
 
 def compute_metrics(
@@ -175,18 +176,26 @@ def check_inputs(trades: Sequence[Trade], equity: EquityCurve, initial_capital: 
 def _check_trades(trades: Sequence[Trade], n_bars: int) -> None:
     for t in trades:
         bars = [t.entry_bar] if t.open else [t.entry_bar, t.exit_bar]
-        if any(b is None or not 0 <= b < n_bars for b in bars) or bars != sorted(bars):
+        known = [b for b in bars if b is not None]
+        if (len(known) < len(bars) or any(not 0 <= b < n_bars for b in known)
+                or known != sorted(known)):
             raise ValueError(f"trade #{t.number}: bar indexes {bars} not in 0..{n_bars - 1}"
                              " or exit before entry")
         if not t.open and t.profit is None:
             raise ValueError(f"closed trade #{t.number} has no profit")
 
 
+def _checked(value: _T | None) -> _T:
+    """A trade field `check_inputs` has verified is set: bar indexes, closed trades' profit."""
+    assert value is not None
+    return value
+
+
 def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if len(values) else None
 
 
-def _round_bars(values: Sequence[int]) -> int | None:
+def _round_bars(values: Sequence[int] | np.ndarray) -> int | None:
     return math.floor(float(np.mean(values)) + 0.5) if len(values) else None
 
 
@@ -197,7 +206,7 @@ def _trade_metrics(trades: Sequence[Trade], initial: float) -> dict[tuple[str, b
     profit = np.array([t.profit for t in closed], dtype=float)
     percent = np.array([np.nan if t.profit_percent is None else t.profit_percent
                         for t in closed], dtype=float)
-    bars = np.array([t.exit_bar - t.entry_bar for t in closed], dtype=int)  # type: ignore[operator]
+    bars = np.array([_checked(t.exit_bar) - _checked(t.entry_bar) for t in closed], dtype=int)
     win, loss = profit > 0, profit < 0
 
     def pct_mean(mask: np.ndarray, magnitude: bool = False) -> float | None:
@@ -261,12 +270,12 @@ def _max_contracts(trades: Sequence[Trade]) -> float:
     """Largest |net position|: qty held on bars [entry_bar, exit_bar), same-bar trades on one."""
     if not trades:
         return 0.0
-    end = max(max(t.entry_bar, t.exit_bar or 0) for t in trades) + 2  # type: ignore[type-var]
+    end = max(max(_checked(t.entry_bar), t.exit_bar or 0) for t in trades) + 2
     spans, instant = np.zeros(end + 1), np.zeros(end + 1)
     for t in trades:
         qty = abs(t.qty) if t.side == "long" else -abs(t.qty)
-        start, stop = t.entry_bar, end if t.open else t.exit_bar
-        if stop > start:  # type: ignore[operator]
+        start, stop = _checked(t.entry_bar), end if t.open else _checked(t.exit_bar)
+        if stop > start:
             spans[start] += qty
             spans[stop] -= qty
         else:
@@ -291,7 +300,7 @@ def _equity_metrics(
     booked = np.zeros(n)
     for t in trades:
         if not t.open:
-            booked[t.exit_bar] += t.profit  # type: ignore[index,operator]
+            booked[_checked(t.exit_bar)] += _checked(t.profit)
     realised = np.concatenate(([initial], initial + np.cumsum(booked)[first:]))
     low = np.asarray(curve.equity_low[first:], dtype=float)
     high = np.asarray(curve.equity_high[first:], dtype=float)

@@ -102,7 +102,7 @@ async def check_credentials(account: Account, config_path: str | None, *,
     from tvdesk.optimize.settings import LLMSettings
 
     settings = load_settings(config_path)
-    base_url = settings.llm_base_url or LLMSettings.base_url
+    base_url = settings.llm_base_url or LLMSettings().base_url
     key = get_secret("llm", "api_key")
     if not key:
         return False, "no LLM API key stored: run `tvdesk credentials set llm`"

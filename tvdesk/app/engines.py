@@ -8,17 +8,31 @@ file's `[tradingview]` table (browser, pacing, timeouts) and `processes`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, overload
 
 from tvdesk.config import Settings
 from tvdesk.errors import InputError
 
 if TYPE_CHECKING:
     from tvdesk.engines.base import Engine
+    from tvdesk.engines.local import LocalEngine
+    from tvdesk.engines.tradingview import TradingViewEngine
 
 EngineKind = Literal["local", "tradingview"]
 
 
+@overload
+def make_engine(kind: Literal["local"], config: Settings | None = None, *,
+                workers: int | None = None, show_browser: bool | None = None,
+                notify: Callable[[str], None] | None = None) -> LocalEngine: ...
+@overload
+def make_engine(kind: Literal["tradingview"], config: Settings | None = None, *,
+                workers: int | None = None, show_browser: bool | None = None,
+                notify: Callable[[str], None] | None = None) -> TradingViewEngine: ...
+@overload
+def make_engine(kind: str, config: Settings | None = None, *, workers: int | None = None,
+                show_browser: bool | None = None,
+                notify: Callable[[str], None] | None = None) -> Engine: ...
 def make_engine(kind: str, config: Settings | None = None, *, workers: int | None = None,
                 show_browser: bool | None = None,
                 notify: Callable[[str], None] | None = None) -> Engine:

@@ -79,6 +79,7 @@ def parse_when(text: str | date | None, tz: str, flag: str, *, end_of_day: bool)
     """A date or datetime in the chart's timezone; a bare `--to` date includes that whole day."""
     if text is None or text == "":
         return None
+    day: date | None
     if isinstance(text, date) and not isinstance(text, datetime):
         day = text
         when = None

@@ -306,7 +306,8 @@ def load_bars(path: str | Path, *, timezone: str = "UTC") -> Bars:
     for array in arrays:
         array.flags.writeable = False
     decimals = _price_decimals(np.concatenate(list(prices.values())))
-    return Bars(source, timezone, *arrays, timeframe, decimals, _count_gaps(times, timeframe))
+    return Bars(source, timezone, times, prices["open"], prices["high"], prices["low"],
+                prices["close"], volume, timeframe, decimals, _count_gaps(times, timeframe))
 
 
 def _read_header(path: str | Path, source: str) -> tuple[list[str], str]:

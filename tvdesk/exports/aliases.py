@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Literal, TypeVar
 
 from tvdesk.metric_catalog import METRICS, Scope
 
@@ -251,9 +251,12 @@ def split_currency(header: str) -> tuple[str, str | None]:
     return match.group(1), match.group(2)
 
 
-def _index(table: Mapping[object, Iterable[str]], name: str) -> dict[str, object]:
+_K = TypeVar("_K")
+
+
+def _index(table: Mapping[_K, Iterable[str]], name: str) -> dict[str, _K]:
     """Normalised alias -> canonical key. Two keys claiming one alias is a table bug: fail loud."""
-    index: dict[str, object] = {}
+    index: dict[str, _K] = {}
     for key, aliases in table.items():
         for alias in aliases:
             norm = normalise(alias)
@@ -291,7 +294,7 @@ _BOOLS = _index(BOOL_VALUES, "BOOL_VALUES")
 
 
 def sheet_kind(name: str) -> SheetKind | None:
-    return _SHEETS.get(normalise(name))  # type: ignore[return-value]
+    return _SHEETS.get(normalise(name))
 
 
 def trade_column(header: str) -> tuple[str, str | None] | None:
@@ -311,7 +314,7 @@ def known_trade_headers() -> str:
 
 
 def trade_type(value: str) -> tuple[Role | None, str] | None:
-    return _TRADE_TYPES.get(normalise(value))  # type: ignore[return-value]
+    return _TRADE_TYPES.get(normalise(value))
 
 
 def is_open_signal(value: object) -> bool:
@@ -325,7 +328,7 @@ def metric_column(header: str) -> tuple[Scope, bool, str | None] | None:
     if percent:
         base = base[:-1]
     scope = _METRIC_COLUMNS.get(normalise(base))
-    return None if scope is None else (scope, percent, currency)  # type: ignore[return-value]
+    return None if scope is None else (scope, percent, currency)
 
 
 def metric_label(label: str) -> tuple[str, bool] | None:

@@ -85,6 +85,7 @@ def to_datetime(value: object, tz: tzinfo, *, date1904: bool = False) -> datetim
     text = "" if value is None else str(value).strip()
     if not text:
         raise CellError("expected a date and time, found an empty cell")
+    parsed: datetime | None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -94,7 +94,7 @@ def date_range(text: str) -> tuple[str | None, str | None]:
     dates are refused on purpose: 01/02/2024 means a different day in English and Portuguese.
     """
     norm = aliases.normalise(text)
-    found: list[tuple[int, date]] = []
+    found: list[tuple[int, date | None]] = []
     for match in _ISO.finditer(norm):
         found.append((match.start(), _date(match.group(1), match.group(2), match.group(3))))
     for match in _NAMED.finditer(norm):

@@ -296,7 +296,7 @@ def choose_model(models: Sequence[str], stats: Mapping[str, tuple[int, int, floa
     """
     if not models:
         raise ValueError("choose_model needs at least one model")
-    record = {m: tuple(stats.get(m, (0, 0, 0.0))) for m in models}
+    record = {m: stats.get(m, (0, 0, 0.0)) for m in models}
     fewest = min(models, key=lambda m: record[m][0])
     if record[fewest][0] < WARMUP_ATTEMPTS:
         return fewest

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tvdesk.model import Trade
     from tvdesk.optimize.loop import Optimizer, TrackState, Version
     from tvdesk.optimize.targets import Targets
+    from tvdesk.store.records import LlmOutcome
 
 ARCHIVE_IN_PROMPT = 3
 FRUITLESS_RESTARTS = 3
@@ -117,15 +118,17 @@ class LLMWorker:
             tried_summaries=state.tried[-TRIED_IN_PROMPT:], last_error=state.last_error)
         model = self._model()
         prompt = json.dumps(messages, ensure_ascii=False)
+        llm = self.opt.llm
+        assert llm is not None, "the LLM track refuses to start without a client"
         try:
-            reply = await self.opt.llm.complete(messages, model=model,
-                                                temperature=self.settings.llm.temperature)
+            reply = await llm.complete(messages, model=model,
+                                       temperature=self.settings.llm.temperature)
         except LLMError as exc:
             if exc.kind == "budget":  # nothing was sent; the whole run is out of calls
                 self.track.stop_reason = self.track.stop_reason or str(exc.message)
                 return
-            outcome = exc.kind if exc.kind in ("timeout", "rate_limited") else "error"
-            self._exchange(model, prompt, None, None, outcome)
+            failed: LlmOutcome = exc.kind if exc.kind in ("timeout", "rate_limited") else "error"
+            self._exchange(model, prompt, None, None, failed)
             self._error(str(exc))
             return
         reply_bytes = len(reply.text.encode("utf-8"))
@@ -245,10 +248,11 @@ class LLMWorker:
         return choose_model(list(llm.models), stats, rng=self.rng)
 
     def _exchange(self, model: str, prompt: str, reply: str | None, latency: float | None,
-                  outcome: str, trial_id: int | None = None, error: str | None = None) -> None:
+                  outcome: LlmOutcome, trial_id: int | None = None,
+                  error: str | None = None) -> None:
         self.opt.store.add_llm_exchange(str(self.opt.run_id), model=model, prompt=prompt,
                                         reply=reply, latency=latency,
-                                        outcome=outcome,  # type: ignore[arg-type]
+                                        outcome=outcome,
                                         worker=self.worker, trial_id=trial_id, error=error)
 
     def _error(self, message: str) -> None:

@@ -35,7 +35,8 @@ from tvdesk.optimize.param_search import ParamSearch
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.optimize.space import build_space
 from tvdesk.pine.loader import load_strategy_source
-from tvdesk.store import RunStore, TrialRow
+from tvdesk.store import Proposer as TrialProposer
+from tvdesk.store import RunStatus, RunStore, TrialRow
 from tvdesk.store.lease import HEARTBEAT_SECONDS, RunLease
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class RunOutcome:
     """How a run ended. `already_finished`: a resume found it finished and ran nothing."""
 
     run_id: str
-    status: str
+    status: RunStatus
     tracks: dict[str | None, TrackState] = field(default_factory=dict)
     holdout: dict[str | None, BacktestResult] = field(default_factory=dict)
     judgement: RunJudgement | None = None
@@ -373,7 +374,7 @@ class Optimizer:
 
     async def run_trial(self, track: TrackState, *, worker: int, proposed: Mapping[str, Any],
                      proposal: Any, version: Version | None = None,
-                     proposer: str | None = None) -> TrialOutcome:
+                     proposer: TrialProposer | None = None) -> TrialOutcome:
         """Run one trial: commit it, run it, commit the outcome, publish; returns its outcome.
 
         `version` is the strategy version to run (an LLM rewrite); the base script otherwise.

@@ -60,7 +60,8 @@ class ParamSearch:
         self.space = space
         self.targets = targets
         self.distributions = {dim.title: _distribution(dim) for dim in space.dimensions}
-        directions = ["maximize" if targets.maximize else "minimize"]
+        directions: list[Literal["minimize", "maximize"]] = [
+            "maximize" if targets.maximize else "minimize"]
         directions += ["maximize" if m else "minimize" for _, m in targets.extra_objectives]
         self.study = optuna.create_study(directions=directions,
                                          sampler=self._sampler(sampler, seed))

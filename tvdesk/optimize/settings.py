@@ -68,7 +68,7 @@ class OptimizeSettings:
         values["request"] = BacktestRequest.from_dict(values["request"])
         values["targets"] = Targets.from_dict(values.get("targets") or {})
         llm = dict(values.get("llm") or {})
-        llm["models"] = tuple(llm.get("models") or LLMSettings.models)
+        llm["models"] = tuple(llm.get("models") or LLMSettings().models)
         values["llm"] = LLMSettings(**llm)
         values["conditions"] = tuple(values.get("conditions") or ())
         values["exclude_inputs"] = tuple(values.get("exclude_inputs") or ())

@@ -10,9 +10,9 @@ towards feasible inputs rather than only ranked afterwards.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from tvdesk.errors import InputError
 
@@ -93,15 +93,15 @@ class Targets:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Targets:
-        def constraints(rows: object) -> tuple[Constraint, ...]:
-            return tuple(Constraint(m, op, float(v)) for m, op, v in rows)  # type: ignore[misc]
+    def from_dict(cls, data: Mapping[str, Any]) -> Targets:
+        def constraints(rows: Iterable[Sequence[Any]]) -> tuple[Constraint, ...]:
+            return tuple(Constraint(m, op, float(v)) for m, op, v in rows)
         return cls(constraints=constraints(data.get("constraints", ())),
                    potential=constraints(data.get("potential", ())),
                    objective=str(data.get("objective", "net_profit_percent")),
                    maximize=bool(data.get("maximize", True)),
                    extra_objectives=tuple((str(k), bool(m))
-                                          for k, m in data.get("extra_objectives", ())))  # type: ignore[attr-defined]
+                                          for k, m in data.get("extra_objectives", ())))
 
 
 _EXPR = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=)\s*(-?[0-9.]+)\s*$")

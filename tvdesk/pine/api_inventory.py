@@ -49,6 +49,7 @@ EXCLUDED: dict[str, str] = {
     "log.ohlcv_info": "PyneCore's data log",
     "log.sim_info": "PyneCore's simulation log",
     "log.rich": "optional terminal library",
+    "log.handler": "PyneCore's logging handler (a value only where rich is installed)",
     "log.setup_security_file_log": "writes log files: PyneCore's security-process logging",
 }
 # `na_float`, `na_int`, ...: PyneCore's typed na constants; a script writes `na`.

@@ -130,7 +130,7 @@ def read_declarations(python: str) -> tuple[str, dict[str, Any], tuple[InputSpec
     for node in ast.walk(ast.Module(body=main.body, type_ignores=[])):
         found = _input_call(node)
         if found:
-            spec = _spec_from_call(f"<expr line {node.lineno}>", found[0], found[1],
+            spec = _spec_from_call(f"<expr line {found[1].lineno}>", found[0], found[1],
                                    overridable=False)
             if spec.title not in seen:
                 specs.append(spec)

@@ -164,7 +164,8 @@ class _Checker:
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 for stmt in node.body:
-                    target = stmt.target if isinstance(stmt, ast.AnnAssign) else None
+                    target: ast.expr | None = (
+                        stmt.target if isinstance(stmt, ast.AnnAssign) else None)
                     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
                         target = stmt.targets[0]
                     if isinstance(target, ast.Name):
@@ -284,7 +285,7 @@ class _Checker:
                            "only main() may be defined at module level")
         [decorator] = node.decorator_list if len(node.decorator_list) == 1 else [None]
         declared = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if declared is None or ast.unparse(declared) != "script.strategy":
+        if decorator is None or declared is None or ast.unparse(declared) != "script.strategy":
             raise _Refusal(node, "def main", "main() must be declared by @script.strategy(...)")
         self._expr(decorator, self.module)
         self._function(node, self.module)
@@ -502,7 +503,7 @@ class _Checker:
             for attr in reversed(attrs):
                 self._instance_attribute(node, attr)
             return
-        head = node
+        head: ast.expr = node
         while isinstance(head, ast.Attribute):
             head = head.value
         assert isinstance(head, ast.Name)

@@ -250,8 +250,10 @@ def trade_pnl_chart(result: BacktestResult, *, title: str, currency: str = "USD"
     return _png(figure)
 
 
-def _edges(values: np.ndarray) -> np.ndarray:
-    """Histogram bins of equal width with 0 on an edge, so no bar mixes wins and losses."""
+def _edges(values: np.ndarray) -> list[float]:
+    """Histogram bins of equal width with 0 on an edge, so no bar mixes wins and losses.
+
+    A list: matplotlib's stubs type `hist(bins=)` as a sequence, which an array is not."""
     count = int(min(60, max(10, math.sqrt(values.size) * 2)))
     low, high = min(float(values.min()), 0.0), max(float(values.max()), 0.0)
     width = (high - low) / count if high > low else 1.0
@@ -259,7 +261,7 @@ def _edges(values: np.ndarray) -> np.ndarray:
     last = math.ceil(high / width)
     if last == first:
         last += 1
-    return np.arange(first, last + 1) * width
+    return (np.arange(first, last + 1) * width).tolist()
 
 
 # --------------------------------------------------------------------------- iterations

@@ -103,6 +103,7 @@ def trade_rows(trades: Iterable[Trade], tz: tzinfo | None, initial_capital: floa
         shared = [trade.qty, value, trade.profit, trade.profit_percent, trade.run_up,
                   trade.run_up_percent, trade.drawdown, trade.drawdown_percent,
                   trade.cum_profit, cum_pct]
+        exit_cells: list[Any]
         if trade.open:
             exit_cells = [None, "Open", None]
         else:
@@ -173,6 +174,7 @@ def properties_rows(result: BacktestResult, tz: tzinfo | None) -> list[list[Any]
             rows.append([name, _on_off(value)])
 
     trading = props.get("trading_range")
+    trading_text: object
     if isinstance(trading, (list, tuple)) and len(trading) == 2:
         trading_text = _range_text(trading[0], trading[1], tz)
         start = props.get("date_from") or trading[0]

@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from tvdesk.processes import pid_alive
 
@@ -60,7 +61,7 @@ def watch_owner(owner_pid: int) -> str:
     return "polling"
 
 
-def _start(target: object, argument: object) -> None:
+def _start(target: Callable[[int], None], argument: int) -> None:
     thread = threading.Thread(target=target, args=(argument,), name="tvdesk-lifeline",
                               daemon=True)
     thread.start()

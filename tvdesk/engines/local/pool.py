@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import multiprocessing as mp
 import os
@@ -264,7 +265,7 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         for executor in executors:
             await loop.run_in_executor(
-                None, lambda e=executor: e.shutdown(wait=True, cancel_futures=True))
+                None, functools.partial(executor.shutdown, wait=True, cancel_futures=True))
         if self._pool_dir is not None:
             shutil.rmtree(self._pool_dir, ignore_errors=True)
             self._pool_dir = None

@@ -216,9 +216,9 @@ class TradingViewEngine:
             from tvdesk.secrets import mask
 
             text = str(exc).strip()
-            first = mask(text.splitlines()[0] if text else type(exc).__name__,
-                         credentials.secrets())
-            raise TradingViewError(f"cannot open TradingView at {self.urls.base}: {first}") \
+            line = mask(text.splitlines()[0] if text else type(exc).__name__,
+                        credentials.secrets())
+            raise TradingViewError(f"cannot open TradingView at {self.urls.base}: {line}") \
                 from None
         except BaseException:
             await self._shutdown()

@@ -170,10 +170,10 @@ async def prepare(driver: Driver, state: PageState, request: BacktestRequest, ur
         state.date_range = wanted_range
     item = await legend_item_with(driver, state.token or "", timeout=limits.step_timeout)
     if item is None:  # the page reloaded or someone changed the chart: nothing here is ours
-        token = state.token
+        lost = state.token
         state.reset()
         raise await driver.failure("legend_item", seconds=limits.step_timeout,
-                                   detail=f"this run's strategy [{token}] is not on the chart")
+                                   detail=f"this run's strategy [{lost}] is not on the chart")
     # Inputs not overridden go back to the script's defaults (an earlier trial may have
     # changed them on this page).
     wanted = {spec.title: spec.default for spec in request.strategy.inputs
