@@ -12,6 +12,6 @@ os.environ.setdefault("TVDESK_HOME", tempfile.mkdtemp(prefix="tvdesk-tests-"))
 os.environ.setdefault("PYNE_SAVE_SCRIPT_TOML", "0")
 
 
-# The fake TradingView site and the browser, for tests/tradingview and the GUI's TradingView
+# The fake TradingView site and the browser, for tests/engines/tradingview and the GUI's TradingView
 # tests alike.
 pytest_plugins = ("tv_fixtures",)

@@ -14,7 +14,7 @@ from tvdesk.pine.declarations import coerce_input
 from tvdesk.pine.loader import load_strategy, load_strategy_source
 from tvdesk.pine.transpile import TranspileCache
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_bundled_script_passes_the_safety_check(tmp_path: Path) -> None:
     cache = TranspileCache(tmp_path)

@@ -18,7 +18,7 @@ from tvdesk.engines.tradingview.selectors import BUNDLED, _parse, load_selectors
 from tvdesk.errors import ConfigError, InputError
 from tvdesk.pine.pine_inputs import strategy_from_text
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_bundled_selectors_have_fallbacks_and_no_bare_close() -> None:

@@ -29,7 +29,7 @@ from tvdesk.model import BacktestResult, EquityCurve, FrozenMap, Trade
 from tvdesk.store import SCHEMA_VERSION, ModelStats, RunStore, default_store_path, params_key
 from tvdesk.store import schema as store_schema
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PINE = '//@version=6\nstrategy("Cross")\nfast = input.int(9, "Fast")\nplot(close)\n'
 REWRITE = PINE.replace("plot(close)", "plot(open)")
 

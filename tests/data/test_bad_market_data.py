@@ -18,7 +18,7 @@ import pytest
 from tvdesk.app.requests import RunOptions, build_request
 from tvdesk.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "pine" / "examples" / "sma_cross.pine"
 EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 GOOG = ROOT / "resources" / "data" / "GOOG_1d.csv"

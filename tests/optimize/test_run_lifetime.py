@@ -26,7 +26,7 @@ from tvdesk.store import RunStore
 from tvdesk.store import records as rec
 from tvdesk.store.lease import RunInUse, machine_id
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "pine" / "examples" / "sma_cross.pine"
 DATA = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 LINUX = sys.platform.startswith("linux")

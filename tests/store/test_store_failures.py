@@ -20,7 +20,7 @@ import pytest
 from tvdesk.store import RunStore
 from tvdesk.store.failures import StoreError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "pine" / "examples" / "sma_cross.pine"
 DATA = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 PAGE = 4096

@@ -12,7 +12,7 @@ from tvdesk.data import Bars, derive_mintick, detect_timeframe, load_bars
 from tvdesk.data.market_data import check_timeframe, parse_timeframe
 from tvdesk.errors import DataError, InputError
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "resources" / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "resources" / "data"
 HOUR = 3_600_000
 DAY = 24 * HOUR
 

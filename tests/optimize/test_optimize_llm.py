@@ -31,7 +31,7 @@ from fake_openai import (
     timeout,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 _ = fake_openai_server  # the fixture is used by name below (fake_llm)
 

@@ -22,7 +22,7 @@ from tvdesk.optimize.targets import Targets, parse_constraint
 from tvdesk.pine.loader import load_strategy, load_strategy_source
 from tvdesk.store import RunStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 SYMBOL = SymbolSpec(ticker="FX:EURUSD", mintick=0.00001, pointvalue=1.0)
 

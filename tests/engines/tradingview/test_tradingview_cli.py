@@ -14,7 +14,7 @@ import pytest
 
 from fake_tradingview import FakeTradingView
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SMA = ROOT / "pine" / "examples" / "sma_cross.pine"
 DATA = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 

@@ -17,7 +17,7 @@ from tvdesk.model import Trade
 
 from engine_helpers import write_bars
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEADER = ("\ufeffTrade #,Type,Signal,Date/Time,Price USD,Contracts,Profit USD,Profit %,"
           "Cum. Profit USD,Cum. Profit %,Run-up USD,Run-up %,Drawdown USD,Drawdown %")
 

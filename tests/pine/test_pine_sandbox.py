@@ -24,7 +24,7 @@ from tvdesk.pine.pine_api import pine_api
 from tvdesk.pine.safety import RefusedScript, check_generated_code
 from tvdesk.pine.transpile import TranspileCache, source_hash, transpile_source
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PINE_HEAD = '//@version=6\nstrategy("probe")\n'
 PY_HEAD = ('"""\n@pyne\n"""\nfrom pynecore.lib import close, log, math, color, ta, script, '
            'strategy, open, array, string, syminfo\n')

@@ -22,7 +22,7 @@ from tvdesk.errors import EngineError
 from tvdesk.model import BacktestRequest, SymbolSpec
 from tvdesk.pine.loader import load_strategy_source
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 SMA = (ROOT / "pine" / "examples" / "sma_cross.pine").read_text(encoding="utf-8")
 INFINITE = '//@version=6\nstrategy("spin")\ni = 0\nwhile true\n    i += 1\n'

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "pine" / "examples" / "sma_cross.pine"
 EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 
@@ -178,7 +178,7 @@ def test_a_script_the_safety_check_refuses_exits_2_naming_line_and_construct(
     script = tmp_path / "evil.pine"
     script.write_text('//@version=6\nstrategy("evil")\nx = ta.sma(close, 3)\n'
                       f'log.os.system("touch {marker}")\n', encoding="utf-8")
-    data = Path(__file__).resolve().parent.parent / "resources" / "data" / "EURUSD_1h.csv"
+    data = Path(__file__).resolve().parents[2] / "resources" / "data" / "EURUSD_1h.csv"
     result = tvdesk("evaluate", "--script", str(script), "--data", str(data),
                     "--mintick", "0.00001")
     assert result.returncode == 2

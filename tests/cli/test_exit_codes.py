@@ -16,7 +16,7 @@ from tvdesk.cli import main
 from tvdesk.errors import ConfigError, DataError, EngineError, InputError, PineError, TvdeskError
 from tvdesk.pine.safety import RefusedScript
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "pine" / "examples" / "sma_cross.pine"
 EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 

@@ -13,7 +13,7 @@ from tvdesk.optimize.space import build_space
 from tvdesk.optimize.targets import Constraint, Targets, parse_constraint
 from tvdesk.pine.loader import load_strategy, load_strategy_source
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 PINE = """//@version=6
 strategy("space")

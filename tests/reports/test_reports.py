@@ -51,7 +51,7 @@ from tvdesk.reports.tradingview_workbook import SHEETS
 from tvdesk.reports.txt import render_txt
 from tvdesk.store import RunStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
 GENERATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
