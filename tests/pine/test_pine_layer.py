@@ -129,3 +129,18 @@ def test_a_profile_naming_one_input_twice_is_refused() -> None:
     with pytest.raises(ConfigError, match="profile 'demo': inputs 'Fast Length' and 'fastLen' "
                        "both set the input 'Fast Length' \\(fastLen\\); give it once"):
         merge_inputs(profile, (), TWO_INPUTS)
+
+
+def test_a_cache_that_cannot_be_written_still_translates(tmp_path, caplog) -> None:
+    """A full disk or an unwritable cache folder costs the cache, not the backtest."""
+    from tvdesk.pine.transpile import TranspileCache
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    cache = TranspileCache(blocker / "transpiled")
+    pine = '//@version=6\nstrategy("S")\nlen = input.int(10, "Length")\n'
+    with caplog.at_level("WARNING", logger="tvdesk.pine.transpile"):
+        done = cache.get(pine)
+    assert "def main" in done.python
+    assert not done.path.exists()
+    assert "could not keep the translation in the cache" in caplog.text

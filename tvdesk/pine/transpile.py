@@ -13,6 +13,7 @@ so it is never trusted for having been checked once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
@@ -22,6 +23,8 @@ from tvdesk import paths
 from tvdesk.errors import PineError
 from tvdesk.fileio import write_text_atomically
 from tvdesk.pine.safety import RefusedScript, check_generated_code, check_version
+
+log = logging.getLogger(__name__)
 
 
 def _version(dist: str) -> str:
@@ -128,7 +131,11 @@ class TranspileCache:
             python = transpile_source(pine_source)
             check_generated_code(python, pine_source)
             if self.writable:
-                write_text_atomically(path, python)
+                try:
+                    write_text_atomically(path, python)
+                except OSError as exc:  # a full disk or read-only cache: translate next time
+                    log.warning("could not keep the translation in the cache (%s): %s",
+                                path, exc.strerror or exc)
         result = Transpiled(source_hash=key, path=path, python=python)
         self._memo[key] = result
         return result
