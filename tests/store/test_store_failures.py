@@ -221,3 +221,39 @@ def test_a_store_deleted_while_in_use_is_written_back(tmp_path: Path, replaced: 
         assert ("--store" in str(failed.value)) is replaced
     with RunStore.open(target) as back:
         assert [r.strategy_title for r in back.list_runs()] == ["kept"]
+
+
+def test_reports_to_a_full_disk_name_the_file_they_could_not_write(
+        tmp_path: Path, finished_store: Path) -> None:
+    why_not = _namespace_ready(tmp_path)
+    if why_not:
+        pytest.skip(why_not)
+    out = tmp_path / "out"
+    out.mkdir()
+    script = "\n".join([
+        f"mount -t tmpfs -o size=40k tmpfs '{out}' || exit 99",
+        _tvdesk("report", "--store", str(finished_store), "--out", str(out))
+        + " > report.out 2>&1",
+        "echo report=$?",
+    ])
+    done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                           script], capture_output=True, text=True, env=_env(tmp_path),
+                          cwd=tmp_path, timeout=300)
+    said = (tmp_path / "report.out").read_text()
+    assert _results(done.stdout).get("report") == 1, said + done.stderr
+    assert f"tvdesk: error: {out}/" in said and ": the disk is full" in said
+    assert "Traceback" not in said
+
+
+def test_an_atomic_write_that_fails_names_its_file(tmp_path: Path) -> None:
+    from tvdesk.fileio import write_text_atomically
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    target = blocker / "report.txt"  # its folder is a file
+    with pytest.raises(OSError) as failed:
+        write_text_atomically(target, "text")
+    assert failed.value.filename == str(blocker)  # the file in the way, named by mkdir
+    with pytest.raises(OSError) as failed:
+        write_text_atomically(tmp_path, "text")  # a folder where the file should go
+    assert failed.value.filename == str(tmp_path)  # not the hidden temp file
