@@ -48,6 +48,8 @@ def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
 
 def _naming(exc: OSError, target: Path) -> OSError:
     """`exc` with the file it was about, when it had none (or only the hidden temp file)."""
+    if exc.errno is None:  # not from the system (no errno to rebuild it with): as it is
+        return exc
     if exc.filename is None or Path(str(exc.filename)).name.startswith(f".{target.name}."):
         return type(exc)(exc.errno, exc.strerror, str(target))
     return exc
