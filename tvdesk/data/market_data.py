@@ -24,7 +24,7 @@ from tvdesk.errors import DataError, InputError
 
 __all__ = [
     "Bars", "bars_in_window", "check_timeframe", "derive_mintick", "detect_timeframe",
-    "load_bars", "parse_timeframe",
+    "load_bars", "parse_timeframe", "window_ms",
 ]
 
 # Header aliases, lower-cased and stripped. Order is priority: the first alias present wins.
@@ -190,7 +190,7 @@ def bars_in_window(bars: Bars, date_from: datetime | None,
     call this, so they say the same. Naive datetimes are UTC, as in the backtest.
     """
     times = bars.times
-    start, end = _window_ms(date_from), _window_ms(date_to)
+    start, end = window_ms(date_from), window_ms(date_to)
     lo = 0 if start is None else int(np.searchsorted(times, start, side="left"))
     hi = len(times) if end is None else int(np.searchsorted(times, end, side="right"))
     if hi > lo or not len(times):  # load_bars never returns fewer than 2 bars
@@ -212,8 +212,9 @@ def bars_in_window(bars: Bars, date_from: datetime | None,
         source="--from/--to")
 
 
-def _window_ms(value: datetime | None) -> int | None:
-    """UNIX milliseconds of a --from/--to bound, naive taken as UTC (as the backtest does)."""
+def window_ms(value: datetime | None) -> int | None:
+    """UNIX milliseconds of a --from/--to bound, naive taken as UTC (the backtest's window
+    and `bars_in_window` must agree on it)."""
     if value is None:
         return None
     if value.tzinfo is None:

@@ -13,14 +13,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tvdesk.analytics.risk_metrics import risk_metrics
 from tvdesk.analytics.tv_metrics import compute_metrics
-from tvdesk.data.market_data import Bars, bars_in_window, load_bars
+from tvdesk.data.market_data import Bars, bars_in_window, load_bars, window_ms
 from tvdesk.engines.local.symbols import resolve_symbol, to_pynecore
 from tvdesk.errors import Cancelled, EngineError, InputError, PineError
 from tvdesk.model import (
@@ -120,14 +120,6 @@ def resolve_inputs(request: BacktestRequest, inputs: tuple[InputSpec, ...]) -> d
     return resolved
 
 
-def _to_ms(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
-
-
 class _EntryGate:
     """Blocks new entries before the trading window opens; earlier bars only warm up.
 
@@ -179,8 +171,8 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     bars, ohlcv = context.bars(request.data_path, request.symbol.timezone)
     # Bars before --from only warm up; an empty window is refused, saying which kind it is.
     first_bar, _ = bars_in_window(bars, request.date_from, request.date_to)
-    end_ms = _to_ms(request.date_to)
-    start_ms = _to_ms(request.date_from)
+    end_ms = window_ms(request.date_to)
+    start_ms = window_ms(request.date_from)
     if end_ms is not None:
         bars = bars.slice_until(end_ms)
         ohlcv = ohlcv[: len(bars)]
