@@ -45,6 +45,12 @@ def _add_data_flags(parser: argparse.ArgumentParser, *, script_required: bool = 
     group.add_argument("--input", dest="inputs", action="append", default=[],
                        metavar="TITLE=VALUE", help="override an input by title or name "
                        "(repeatable)")
+    group.add_argument("--security", action="append", default=[], metavar="SYMBOL=FILE",
+                       help="bars of another symbol for request.security (repeatable); the "
+                       "chart symbol's higher timeframes are built from --data")
+    group.add_argument("--magnifier-data", metavar="FILE",
+                       help="lower-timeframe bars of the chart symbol: fill orders inside "
+                       "each bar as TradingView's Bar magnifier does")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -122,7 +128,8 @@ def _options(args: argparse.Namespace):
         script=args.script, data=args.data, symbol=args.symbol, timeframe=args.timeframe,
         timezone=args.timezone, mintick=args.mintick, pointvalue=args.pointvalue,
         currency=args.currency, date_from=args.date_from, date_to=args.date_to,
-        inputs=tuple(args.inputs),
+        inputs=tuple(args.inputs), security=tuple(args.security),
+        magnifier_data=args.magnifier_data,
     )
 
 

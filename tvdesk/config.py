@@ -65,6 +65,8 @@ class Profile:
     condition_input: str = "Condition"
     inputs: Mapping[str, Any] = field(default_factory=dict)
     targets: Mapping[str, float] = field(default_factory=dict)
+    security: Mapping[str, Path] = field(default_factory=dict)
+    magnifier_data: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +184,8 @@ def _refuse_secrets(file: Path, table: Mapping[str, Any], prefix: str = "") -> N
 
 
 _PROFILE_KEYS = {"script", "data", "symbol", "timeframe", "timezone", "mintick", "pointvalue",
-                 "currency", "from", "to", "conditions", "condition_input", "inputs", "targets"}
+                 "currency", "from", "to", "conditions", "condition_input", "inputs", "targets",
+                 "security", "magnifier_data"}
 
 
 def _read_profile(file: Path, name: str, table: Any) -> Profile:
@@ -197,6 +200,8 @@ def _read_profile(file: Path, name: str, table: Any) -> Profile:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise r.fail(f"targets.{key}", "a number", value)
     conditions = r.get("conditions", (str, int), "a condition list such as \"1-3,7\"")
+    security = r.get("security", dict, "a table of symbol = bars file") or {}
+    security_files = _Reader(file, security, f"profiles.{name}.security.")
     return Profile(
         name=name, script=r.path("script"), data=r.path("data"),
         symbol=r.get("symbol", str, "text such as \"FX:EURUSD\""),
@@ -209,6 +214,9 @@ def _read_profile(file: Path, name: str, table: Any) -> Profile:
         conditions=None if conditions is None else str(conditions),
         condition_input=r.get("condition_input", str, "an input title") or "Condition",
         inputs=dict(inputs), targets={k: float(v) for k, v in targets.items()},
+        security={str(k): path for k in security
+                  if (path := security_files.path(str(k))) is not None},
+        magnifier_data=r.path("magnifier_data"),
     )
 
 

@@ -190,6 +190,10 @@ class BacktestRequest:
     `inputs` are overrides keyed by input title or variable name, in the order given.
     `date_from` / `date_to` limit trading; bars before `date_from` still warm indicators up.
     `settings` overrides `strategy()` arguments (initial_capital, commission_value, ...).
+    `security`: (symbol, bars file) pairs for `request.security` on another symbol (or on the
+    chart's symbol at a lower timeframe); the chart's own higher timeframes need none.
+    `magnifier_path`: lower-timeframe bars of the chart's symbol that fill orders the way
+    TradingView's "Bar magnifier" does.
     """
 
     strategy: Strategy
@@ -199,6 +203,16 @@ class BacktestRequest:
     date_from: datetime | None = None
     date_to: datetime | None = None
     settings: tuple[tuple[str, Any], ...] = ()
+    security: tuple[tuple[str, str], ...] = ()
+    magnifier_path: str | None = None
+
+    def data_files(self) -> tuple[str, ...]:
+        """Every market-data file the backtest reads: the chart's, then the others."""
+        files = [self.data_path] if self.data_path else []
+        files += [path for _symbol, path in self.security]
+        if self.magnifier_path:
+            files.append(self.magnifier_path)
+        return tuple(files)
 
     def with_inputs(self, overrides: Mapping[str, InputValue]) -> BacktestRequest:
         """A copy whose input overrides are these, replacing any earlier ones with the same key."""
@@ -215,6 +229,8 @@ class BacktestRequest:
             "date_from": _iso(self.date_from),
             "date_to": _iso(self.date_to),
             "settings": [list(pair) for pair in self.settings],
+            "security": [list(pair) for pair in self.security],
+            "magnifier_path": self.magnifier_path,
         }
 
     @classmethod
@@ -227,6 +243,8 @@ class BacktestRequest:
             date_from=_parse_dt(data.get("date_from")),
             date_to=_parse_dt(data.get("date_to")),
             settings=tuple((k, v) for k, v in data.get("settings", ())),
+            security=tuple((str(k), str(v)) for k, v in data.get("security", ())),
+            magnifier_path=data.get("magnifier_path"),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tvdesk.config import Profile, is_timezone
@@ -34,6 +35,8 @@ class RunOptions:
     date_to: str | None = None
     inputs: tuple[str, ...] = ()
     settings: tuple[tuple[str, object], ...] = field(default_factory=tuple)
+    security: tuple[str, ...] = ()
+    magnifier_data: str | None = None
 
 
 def parse_input_flag(text: str) -> tuple[str, str]:
@@ -42,6 +45,34 @@ def parse_input_flag(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise InputError(f"expected \"Title=value\", got {text!r}", source="--input")
     return key.strip(), value.strip()
+
+
+def parse_security_flag(text: str) -> tuple[str, str]:
+    """`"BINANCE:BTCUSDT=btc_15m.csv"` -> ("BINANCE:BTCUSDT", "btc_15m.csv")."""
+    symbol, sep, path = text.partition("=")
+    if not sep or not symbol.strip() or not path.strip():
+        raise InputError(f"expected \"SYMBOL=FILE\" (for example BINANCE:BTCUSDT=btc.csv), "
+                         f"got {text!r}", source="--security")
+    return symbol.strip(), path.strip()
+
+
+def security_files(profile: Profile, flags: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The profile's `security` table with the `--security` flags on top (a flag replaces the
+    profile's file for the same symbol); one symbol given twice on flags is refused."""
+    merged = {symbol.upper(): (symbol, str(path)) for symbol, path in profile.security.items()}
+    given: dict[str, str] = {}
+    for flag in flags:
+        symbol, path = parse_security_flag(flag)
+        if symbol.upper() in given:
+            raise InputError(f"--security {given[symbol.upper()]!r} and --security {flag!r} "
+                             f"both give bars for {symbol}; give it once", source="--security")
+        given[symbol.upper()] = flag
+        merged[symbol.upper()] = (symbol, path)
+    for symbol, path in merged.values():
+        if not Path(path).is_file():
+            raise InputError(f"the bars file for {symbol} does not exist: {path}",
+                             source="--security")
+    return tuple(merged.values())
 
 
 def check_timezone(name: str, flag: str = "--timezone") -> str:
@@ -222,6 +253,12 @@ def build_request(options: RunOptions, profile: Profile | None = None,
     )
     if engine == "local" and data and symbol.timeframe:
         symbol = _check_timeframe(symbol, data)
+    magnifier = options.magnifier_data or (str(p.magnifier_data) if p.magnifier_data else None)
+    if magnifier and not Path(magnifier).is_file():
+        raise InputError(f"the bar magnifier's bars file does not exist: {magnifier}",
+                         source="--magnifier-data")
     return BacktestRequest(strategy=strategy, data_path=data, symbol=symbol,
                            inputs=tuple(inputs.items()), date_from=date_from, date_to=date_to,
-                           settings=tuple(options.settings))
+                           settings=tuple(options.settings),
+                           security=security_files(p, options.security),
+                           magnifier_path=magnifier)

@@ -235,19 +235,6 @@ def test_result_round_trips_through_json(tmp_path: Path) -> None:
     assert dict(again.metrics) == {k: (None if v != v else v) for k, v in result.metrics.items()}
 
 
-def test_request_security_is_named_as_unsupported(tmp_path: Path) -> None:
-    pine = """//@version=6
-strategy("sec")
-d = request.security(syminfo.tickerid, "W", close)
-if close > d
-    strategy.entry("L", strategy.long)
-"""
-    with pytest.raises(PineError) as caught:
-        backtest(tmp_path, pine, [bar(100, 100)] * 30)
-    assert caught.value.feature == "request.security"
-    assert "request.security() needs data of another symbol or timeframe" in str(caught.value)
-
-
 @pytest.mark.parametrize(("declared", "warned"), [
     ("1D", False), ("1440", False), ("D", False), ("720", True),
 ])

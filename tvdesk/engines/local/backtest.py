@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo
 from tvdesk.analytics.risk_metrics import risk_metrics
 from tvdesk.analytics.tv_metrics import compute_metrics
 from tvdesk.data.market_data import Bars, bars_in_window, load_bars, window_ms
-from tvdesk.engines.local.symbols import resolve_symbol, to_pynecore
+from tvdesk.engines.local.feeds import (
+    FeedFiles,
+    MagnifierStream,
+    magnifier_stream,
+    missing_context_message,
+)
+from tvdesk.engines.local.security_feeds import SecurityFeeds, other_syminfo, provisioning_runner
+from tvdesk.engines.local.symbols import ResolvedSymbol, resolve_symbol, to_pynecore
 from tvdesk.errors import Cancelled, EngineError, InputError, PineError
 from tvdesk.model import (
     BacktestRequest,
@@ -59,6 +66,24 @@ class BacktestContext:
         self._declarations: dict[str, _Declarations] = {}
         self._bars: dict[tuple[str, str, int, int], tuple[Bars, list[Any]]] = {}
         self._scripts: dict[str, Path] = {}
+        self._feeds: FeedFiles | None = None
+        self._magnifier: tuple[tuple[Any, ...], MagnifierStream] | None = None
+
+    @property
+    def feeds(self) -> FeedFiles:
+        """Bars files for request.security, in the worker's scratch folder (made on first use)."""
+        if self._feeds is None:
+            self._feeds = FeedFiles(self.scratch / "feeds" if self.scratch else None)
+        return self._feeds
+
+    def magnifier(self, chart: Bars, path: str, timezone: str) -> MagnifierStream:
+        """The magnifier's bars inside each chart bar, kept while chart and file are the same."""
+        lower, _ = self.bars(path, timezone)
+        key = (chart.path, len(chart), int(chart.times[-1]), lower.path, id(lower))
+        if self._magnifier is None or self._magnifier[0] != key:
+            self._magnifier = None  # free the old stream before building the next
+            self._magnifier = (key, magnifier_stream(chart, lower))
+        return self._magnifier[1]
 
     def script_path(self, transpiled: Transpiled) -> Path:
         """The file PyneCore imports: in a worker, a private copy of the checked text.
@@ -177,14 +202,42 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
         bars = bars.slice_until(end_ms)
         ohlcv = ohlcv[: len(bars)]
     symbol = resolve_symbol(request.symbol, bars)
+    syminfo = to_pynecore(symbol)
+    warnings = list(symbol.warnings)
 
     from pynecore.core.script_runner import ScriptRunner
 
+    runner_class: type = ScriptRunner
+    extra: dict[str, Any] = {}
+    feeds: SecurityFeeds | None = None
+    if "request.security" in transpiled.python:
+        feeds = _security_feeds(request, context, bars, symbol, syminfo)
+        runner_class = provisioning_runner()
+        chart_file = feeds.chart_file()
+        from pynecore.core.ohlcv import ChartBarWindow
+
+        extra["chart_data_path"] = chart_file
+        extra["chart_bar_window"] = ChartBarWindow(chart_file, int(bars.times[0]),
+                                                   int(bars.times[-1]))
+    if request.magnifier_path:
+        stream = context.magnifier(bars, request.magnifier_path, request.symbol.timezone)
+        _check_magnifier(context, request, bars, stream, warnings)
+        # No source timeframe: PyneCore would place a sub-bar by its last instant, which
+        # for a whole-day session puts a day's last sub-bar into the next day.
+        extra["magnifier_iter"] = iter(stream.candles)
+        settings["use_bar_magnifier"] = True
+    elif decl.settings.get("use_bar_magnifier") is True:
+        warnings.append("the script turns the bar magnifier on (use_bar_magnifier=true): "
+                        "give --magnifier-data FILE (lower-timeframe bars) to fill orders "
+                        "inside bars as TradingView does; without it orders fill on chart bars")
+
     try:
-        runner = ScriptRunner(context.script_path(transpiled), ohlcv, to_pynecore(symbol),
-                              inputs=inputs, settings=settings)
+        runner = runner_class(context.script_path(transpiled), ohlcv, syminfo,
+                              inputs=inputs, settings=settings, **extra)
     except ValueError as exc:
         raise InputError(str(exc), source="--input") from None
+    if feeds is not None:
+        runner.feeds = feeds
     initial = float(settings.get("initial_capital", decl.settings.get("initial_capital", 1e6)))
     recorder = _Recorder(len(ohlcv), initial, symbol.pointvalue)
     closed: list[Any] = []
@@ -200,11 +253,8 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
         raise
     except Exception as exc:  # a runtime error in the script: name it, keep the worker alive
         if "security context" in str(exc):
-            raise PineError(
-                "request.security() needs data of another symbol or timeframe, which the "
-                f"local engine does not build yet ({exc})".split(". Provide")[0] + ")",
-                feature="request.security",
-            ) from None
+            raise PineError(missing_context_message(str(exc)),
+                            feature="request.security") from None
         raise EngineError(f"the script failed while running: {type(exc).__name__}: {exc}") \
             from None
 
@@ -244,9 +294,55 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
         "inputs": effective_inputs,
         "strategy_settings": {**decl.settings, **settings},
     }
+    if feeds is not None and feeds.used:
+        properties["security_feeds"] = sorted(set(feeds.used))
+    if request.magnifier_path:
+        properties["magnifier_file"] = request.magnifier_path
     return BacktestResult(source="local", metrics=metrics, trades=trades,
                           properties=FrozenMap(properties), equity_curve=equity,
-                          warnings=symbol.warnings + _gap_warning(bars))
+                          warnings=tuple(warnings) + _gap_warning(bars))
+
+
+def _security_feeds(request: BacktestRequest, context: BacktestContext, bars: Bars,
+                    symbol: ResolvedSymbol, syminfo: Any) -> SecurityFeeds:
+    """The run's request.security feeds: the chart's bars and whatever --security gave."""
+    from tvdesk.data.market_data import derive_mintick
+
+    tz = request.symbol.timezone
+    stat = Path(bars.path).stat()
+    chart_key = "|".join(str(part) for part in (
+        Path(bars.path).resolve(), stat.st_mtime_ns, stat.st_size, len(bars),
+        int(bars.times[-1]), symbol.prefix, symbol.ticker, symbol.mintick, symbol.timeframe,
+        tz))
+
+    def load(path: str) -> Bars:
+        return context.bars(path, tz)[0]
+
+    def syminfo_for(name: str, other: Bars) -> Any:
+        return other_syminfo(syminfo, name, derive_mintick(other.price_decimals))
+
+    return SecurityFeeds(context.feeds, bars, syminfo, chart_key, security=request.security,
+                         magnifier=request.magnifier_path, load=load, syminfo_for=syminfo_for)
+
+
+def _check_magnifier(context: BacktestContext, request: BacktestRequest, chart: Bars,
+                     stream: MagnifierStream, warnings: list[str]) -> None:
+    """The magnifier's bars must be finer than the chart's; say how much of the chart they
+    cover, since uncovered bars fill as they would without the magnifier."""
+    from tvdesk.engines.local.feeds import is_coarser
+
+    assert request.magnifier_path
+    lower, _ = context.bars(request.magnifier_path, request.symbol.timezone)
+    if not is_coarser(chart.timeframe, lower.timeframe):
+        raise InputError(f"the bar magnifier needs bars finer than the chart's "
+                         f"({chart.timeframe}); this file holds {lower.timeframe} bars",
+                         source=request.magnifier_path)
+    if stream.covered == 0:
+        raise InputError("the bar magnifier's bars do not overlap the chart's bars in time",
+                         source=request.magnifier_path)
+    if stream.covered < stream.total:
+        warnings.append(f"bar magnifier: {stream.covered} of {stream.total} chart bars have "
+                        "lower-timeframe bars; the others fill orders on the chart bar alone")
 
 
 def _buy_hold_drawdown(equity: EquityCurve, first_bar: int) -> float | None:

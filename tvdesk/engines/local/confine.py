@@ -9,7 +9,8 @@ need, once, when the worker starts and before it runs any script:
   keyring, D-Bus, SSH agent or credential variable is there to find;
 - limits: address space (`RLIMIT_AS`) per worker, CPU seconds per trial (`TrialClock`);
 - on Linux, no new privileges and a Landlock ruleset: files may be written only in the scratch
-  folder; files may be read only in the Python installation, the system's library and data
+  folder and in /dev/shm (the shared memory request.security's child processes talk
+  through); files may be read only in the Python installation, the system's library and data
   folders, the transpile cache and the market data files the pool was given; TCP connect and
   bind are refused (Landlock ABI 4+), abstract Unix sockets and signals outside the sandbox
   too (ABI 6+), and the kernel refuses access to other processes' memory and environment.
@@ -214,6 +215,9 @@ def confine(scratch: Path, readable: Iterable[Path], read_dirs: Iterable[Path] =
         rules += [(Path(path), _FS_READ_FILE) for path in readable]
         rules += [(Path(path), _READ) for path in read_dirs]
         rules += [(scratch, write), (Path("/dev/null"), _FS_READ_FILE | _FS_WRITE_FILE)]
+        # POSIX shared memory and named semaphores: request.security's child processes
+        # exchange every bar through them (a memory-backed folder, no disk, no other file).
+        rules += [(Path("/dev/shm"), write)]
         for path, access in rules:
             _add_rule(libc, ruleset, path, access & handled_fs)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

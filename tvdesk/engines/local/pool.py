@@ -208,7 +208,7 @@ class WorkerPool:
         """Run one request in a worker: (result, seconds spent in the worker)."""
         loop = asyncio.get_running_loop()
         job_id = next(self._ids)
-        readable = _resolved([request.data_path] if request.data_path else [])
+        readable = _resolved(request.data_files())
         if self._executor is None or not readable <= self._readable:
             await asyncio.to_thread(self._start_blocking, readable)
         executor = self._ensure(readable)

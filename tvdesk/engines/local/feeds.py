@@ -1,0 +1,275 @@
+"""The bars files PyneCore reads beside the chart: what `request.security` and the bar magnifier
+need.
+
+PyneCore runs each `request.security` context in a child process that reads its bars from a
+PyneCore `.ohlcv` file with the symbol's `.toml` beside it. tvdesk writes those files into the
+worker's scratch folder, once per data file and symbol facts:
+
+- the chart's own bars: PyneCore aggregates the chart symbol's intraday higher timeframes
+  (60, 240, ...) from them itself, which is what TradingView does too;
+- daily, weekly and monthly bars of the chart's symbol, aggregated here in the exchange
+  timezone. PyneCore's own aggregation of intraday bars puts the last bar of a 24-hour day
+  into the next day (a whole-day session ends at 23:59:59 there, and the bar's last instant
+  is later), which moved every daily high and close by one bar;
+- another symbol's bars, from `--security SYMBOL=FILE`, aggregated to the timeframe asked;
+- lower-timeframe bars of the chart's symbol for `request.security_lower_tf`, from a
+  `--security` file for the chart's symbol or the `--magnifier-data` file.
+
+The aggregation is one vectorised pass (numpy `reduceat` over period starts), so a daily
+series of a year of 15-minute bars costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tvdesk.data.market_data import Bars, parse_timeframe
+
+_MINUTE_MS = 60_000
+_CONTEXT_RE = re.compile(r"symbol='([^']*)', timeframe='([^']*)'")
+
+
+@dataclass(frozen=True, slots=True)
+class Candles:
+    """Bars as plain arrays (times in UTC ms of each bar's open), oldest first."""
+
+    times: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    @classmethod
+    def of(cls, bars: Bars) -> Candles:
+        return cls(bars.times, bars.open, bars.high, bars.low, bars.close, bars.volume)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def rows(self) -> Iterator[tuple[int, float, float, float, float, float]]:
+        yield from zip(self.times.tolist(), self.open.tolist(), self.high.tolist(),
+                       self.low.tolist(), self.close.tolist(), self.volume.tolist(),
+                       strict=True)
+
+
+def unit_of(timeframe: str) -> tuple[str, int]:
+    """("D" | "W" | "M" | "S" | "", count) of a TradingView timeframe code; "" is minutes."""
+    parsed = parse_timeframe(timeframe)
+    if parsed is None:
+        raise ValueError(f"not a timeframe: {timeframe!r}")
+    code = parsed[0]
+    if code[-1] in "DWMS":
+        return code[-1], int(code[:-1] or 1)
+    return "", int(code)
+
+
+def timeframe_ms(timeframe: str) -> float:
+    parsed = parse_timeframe(timeframe)
+    if parsed is None:
+        raise ValueError(f"not a timeframe: {timeframe!r}")
+    return parsed[1]
+
+
+def period_starts(times: np.ndarray, timeframe: str, timezone: str) -> np.ndarray:
+    """The open (UTC ms) of the `timeframe` period each bar opening at `times` belongs to.
+
+    Days, weeks (Monday) and months start at local midnight of the exchange timezone; intraday
+    periods count from each local midnight, as TradingView's 24-hour sessions do (a 90-minute
+    period restarts every day). Multi-day, multi-week and multi-month periods are not handled
+    here (their grid is TradingView's year-reset one; see `aggregate_file`).
+    """
+    unit, count = unit_of(timeframe)
+    local = pd.to_datetime(np.asarray(times, dtype=np.int64), unit="ms", utc=True) \
+        .tz_convert(timezone)
+    midnight = local.normalize()
+    if unit == "D" and count == 1:
+        starts = midnight
+    elif unit == "W" and count == 1:
+        starts = midnight - pd.to_timedelta(local.weekday, unit="D")
+    elif unit == "M" and count == 1:
+        starts = midnight - pd.to_timedelta(local.day - 1, unit="D")
+    elif unit in ("", "S"):
+        size = count * (_MINUTE_MS if unit == "" else 1000)
+        since = (np.asarray(times, dtype=np.int64) - _ms(midnight)) // size * size
+        return _ms(midnight) + since
+    else:
+        raise ValueError(f"{timeframe!r} periods are aggregated from daily bars")
+    # Rebuilding each start from its wall-clock date keeps DST days right: the local
+    # midnight of a date, not 24 hours after the previous one.
+    naive = starts.tz_localize(None)
+    return _ms(naive.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward"))
+
+
+def _ms(index: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
+
+
+def aggregate(candles: Candles, timeframe: str, timezone: str) -> Candles:
+    """The bars of `timeframe` built from finer `candles`: first open, highest high, lowest
+    low, last close, summed volume; a period opens at its period start (not at its first bar)."""
+    if not len(candles):
+        return candles
+    starts = period_starts(candles.times, timeframe, timezone)
+    first = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]])
+    last = np.r_[first[1:] - 1, len(starts) - 1]
+    return Candles(
+        times=starts[first],
+        open=candles.open[first],
+        high=np.maximum.reduceat(candles.high, first),
+        low=np.minimum.reduceat(candles.low, first),
+        close=candles.close[last],
+        volume=np.add.reduceat(candles.volume, first),
+    )
+
+
+def is_coarser(timeframe: str, than: str) -> bool:
+    return timeframe_ms(timeframe) > timeframe_ms(than) * 1.01
+
+
+def is_daily_or_more(timeframe: str) -> bool:
+    return unit_of(timeframe)[0] in ("D", "W", "M")
+
+
+class FeedFiles:
+    """A folder of PyneCore bars files, each written once per content key.
+
+    In a worker it is the worker's scratch folder (the only place it may write); in-process
+    callers get a temporary folder removed with this object.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if root is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="tvdesk-feeds-")
+            root = Path(self._tmp.name)
+        self.root = root
+        self._written: dict[str, Path] = {}
+
+    def write(self, key: str, candles: Candles, syminfo: Any, period: str) -> Path:
+        """A `.ohlcv` + `.toml` pair of `candles` under `period`, reused for the same key."""
+        found = self._written.get(key)
+        if found is not None and found.exists():
+            return found
+        from dataclasses import replace as dc_replace
+
+        from pynecore.core.ohlcv import OHLCVWriter
+        from pynecore.types.ohlcv import OHLCV
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(key.encode()).hexdigest()[:20]
+        path = self.root / f"feed_{name}.ohlcv"
+        with OHLCVWriter(path, period, minmove=int(syminfo.minmove),
+                         pricescale=int(syminfo.pricescale), truncate=True,
+                         timezone=str(syminfo.timezone)) as writer, writer.batched():
+            for row in candles.rows():
+                writer.write(OHLCV(*row))
+        dc_replace(syminfo, period=period).save_toml(path.with_suffix(".toml"))
+        if len(self._written) > 32:  # a worker sees few data files; keep the folder bounded
+            for old in self._written.values():
+                old.unlink(missing_ok=True)
+                old.with_suffix(".toml").unlink(missing_ok=True)
+            self._written.clear()
+        self._written[key] = path
+        return path
+
+    def aggregate_file(self, key: str, daily: Path, timeframe: str, syminfo: Any) -> Path:
+        """Multi-day/week/month bars from a daily file, on TradingView's year-reset grid
+        (PyneCore's aggregation, which is right when its source is daily)."""
+        found = self._written.get(key)
+        if found is not None and found.exists():
+            return found
+        from zoneinfo import ZoneInfo
+
+        from pynecore.core.aggregator import aggregate_ohlcv
+
+        name = hashlib.sha256(key.encode()).hexdigest()[:20]
+        path = self.root / f"feed_{name}.ohlcv"
+        aggregate_ohlcv(daily, path, timeframe, tz=ZoneInfo(str(syminfo.timezone)),
+                        session_starts=syminfo.session_starts or None,
+                        opening_hours=syminfo.opening_hours or None,
+                        sym_type=syminfo.type, source_tf="1D", prefix=syminfo.prefix)
+        from dataclasses import replace as dc_replace
+
+        dc_replace(syminfo, period=timeframe).save_toml(path.with_suffix(".toml"))
+        self._written[key] = path
+        return path
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """("BINANCE", "ETHUSDT") of "binance:ethusdt"; a bare ticker has no prefix."""
+    prefix, _, ticker = symbol.strip().upper().rpartition(":")
+    return prefix, ticker
+
+
+def same_symbol(asked: str, given: str) -> bool:
+    """Whether a symbol the script asked for is the one a `--security` flag names.
+
+    With an exchange on both sides both must agree; a bare ticker on either side matches the
+    same ticker on any exchange (a trader writes "BTCUSDT" as often as "BINANCE:BTCUSDT").
+    """
+    asked_prefix, asked_ticker = split_symbol(asked)
+    given_prefix, given_ticker = split_symbol(given)
+    if asked_ticker != given_ticker:
+        return False
+    return not asked_prefix or not given_prefix or asked_prefix == given_prefix
+
+
+def missing_context_message(text: str) -> str:
+    """PyneCore's "No OHLCV data found for security context (symbol=..., timeframe=...)",
+    said the way a trader can act on."""
+    match = _CONTEXT_RE.search(text)
+    if not match:
+        return ("request.security() asks for bars the local engine was not given; give them "
+                "with --security SYMBOL=FILE")
+    symbol, timeframe = match.groups()
+    return (f"the script asks for {symbol or 'the chart symbol'} at timeframe "
+            f"{timeframe or 'of the chart'} (request.security), and no bars were given for "
+            f"it: add --security {symbol or 'SYMBOL'}=FILE.csv with that symbol's bars at "
+            f"{timeframe or 'the chart timeframe'} or finer")
+
+
+@dataclass(frozen=True, slots=True)
+class MagnifierStream:
+    """The lower-timeframe bars the broker walks inside each chart bar.
+
+    `candles` holds, for each chart bar in order, the magnifier's bars inside it, or the chart
+    bar itself where the magnifier file has none (outside its span, or a hole): the script
+    still runs once per chart bar, and such a bar fills orders as it would without the
+    magnifier. `covered` counts the chart bars that had lower-timeframe bars.
+    """
+
+    candles: list[Any]
+    covered: int
+    total: int
+
+
+def magnifier_stream(chart: Bars, lower: Bars) -> MagnifierStream:
+    """Interleave `lower` bars into the spans of `chart`'s bars (see MagnifierStream)."""
+    from pynecore.types.ohlcv import OHLCV
+
+    span = timeframe_ms(chart.timeframe)
+    opens = np.asarray(chart.times, dtype=np.int64)
+    ends = np.minimum(np.r_[opens[1:], opens[-1] + int(span)], opens + int(span))
+    first = np.searchsorted(lower.times, opens, side="left")
+    stop = np.searchsorted(lower.times, ends, side="left")
+    lower_rows = list(Candles.of(lower).rows())
+    chart_rows = list(Candles.of(chart).rows())
+    out: list[Any] = []
+    covered = 0
+    for i, (lo, hi) in enumerate(zip(first.tolist(), stop.tolist(), strict=True)):
+        if hi > lo:
+            covered += 1
+            out.extend(OHLCV(*row) for row in lower_rows[lo:hi])
+        else:
+            out.append(OHLCV(*chart_rows[i]))
+    return MagnifierStream(out, covered, len(chart_rows))
