@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -169,6 +170,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.conditions:
         return _evaluate_conditions(args, request)
     result = _run(request, args)
+    _print_symbol_facts(result)
     print(format_summary(result))
     if args.json:
         write_json_atomically(args.json, result.to_dict())
@@ -180,6 +182,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for path in write_result_report(result, Path(args.report), title=title):
             print(f"report: {path}")
     return 0
+
+
+def _print_symbol_facts(result) -> None:
+    """What the local engine took the symbol to be, and where each fact came from: a wrong
+    tick size or point value changes every trade, so a trader must see what was assumed."""
+    facts = result.properties.get("symbol_facts")
+    if facts:
+        print("symbol facts: " + "; ".join(facts))
 
 
 def _evaluate_conditions(args: argparse.Namespace, request: BacktestRequest) -> int:
@@ -241,9 +251,26 @@ def _cmd_parity(args: argparse.Namespace) -> int:
     request = _request(args)
     tv_tz = check_timezone(args.tv_timezone or request.symbol.timezone, "--tv-timezone")
     tv_trades = read_trades(args.tv_trades, timezone=tv_tz)
+    if request.date_from is None and request.data_path:
+        from dataclasses import replace
+
+        from tvdesk.app.parity import trading_start
+        from tvdesk.data.market_data import load_bars
+
+        bars = load_bars(request.data_path, timezone=request.symbol.timezone)
+        start = trading_start(tv_trades, bars.times.tolist())
+        if start is not None:
+            request = replace(request, date_from=start)
+            print(f"trading from {start:%Y-%m-%d %H:%M} (one bar before TradingView's first "
+                  "entry; earlier bars only warm indicators up; --from overrides)")
     result = asyncio.run(_run_local(request))
+    _print_symbol_facts(result)
     mintick = float(result.properties["tick_size"])
-    report = compare_trades(result.trades, tv_trades, mintick=mintick)
+    first, last = (datetime.fromisoformat(t) for t in result.properties["trading_range"])
+    report = compare_trades(result.trades, tv_trades, mintick=mintick, data_span=(first, last))
+    if report.outside_data:
+        print(f"{report.outside_data} TradingView trades lie outside the data "
+              f"({first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}) and are not compared")
     if report.window:
         print(f"window: {report.window[0]:%Y-%m-%d %H:%M} → {report.window[1]:%Y-%m-%d %H:%M}")
     print(f"TradingView trades: {report.tv_trades}, engine trades in window: "

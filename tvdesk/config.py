@@ -350,7 +350,8 @@ def _profile_table(profile: Profile, folder: Path) -> dict[str, Any]:
             return str(path)
 
     table: dict[str, Any] = {}
-    simple = {"script": profile.script, "data": profile.data}
+    simple = {"script": profile.script, "data": profile.data,
+              "magnifier_data": profile.magnifier_data}
     for key, value in simple.items():
         if value is not None:
             table[key] = path_text(value)
@@ -370,6 +371,8 @@ def _profile_table(profile: Profile, folder: Path) -> dict[str, Any]:
         table["inputs"] = dict(profile.inputs)
     if profile.targets:
         table["targets"] = dict(profile.targets)
+    if profile.security:
+        table["security"] = {symbol: path_text(path) for symbol, path in profile.security.items()}
     return table
 
 

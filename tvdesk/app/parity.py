@@ -44,6 +44,7 @@ class ParityReport:
     matched: int
     window: tuple[datetime, datetime] | None
     mismatches: tuple[Mismatch, ...] = field(default_factory=tuple)
+    outside_data: int = 0  # TradingView trades the engine had no bars for (not compared)
 
     @property
     def matched_percent(self) -> float:
@@ -61,9 +62,33 @@ class ParityReport:
             "matched_percent": round(self.matched_percent, 4),
             "count_delta": self.engine_trades - self.tv_trades,
             "window": [w.isoformat() for w in self.window] if self.window else None,
+            "tv_trades_outside_data": self.outside_data,
             "first_mismatch": self.mismatches[0].to_dict() if self.mismatches else None,
             "mismatches": [m.to_dict() for m in self.mismatches[:100]],
         }
+
+
+def trading_start(tv: Sequence[Trade], bar_times_ms: Sequence[int]) -> datetime | None:
+    """Where the engine should start trading to reproduce an export: one chart bar before
+    TradingView's first entry (the bar whose close placed that order).
+
+    TradingView held no position before its first trade; its chart often starts long after
+    the engine's data does (a 15-minute chart keeps months, a data file years), and an engine
+    that trades through the extra history reaches the export's window holding positions, or
+    with lifetime counters (max_contracts_held, trade counts) TradingView never had. Earlier
+    bars still warm indicators up. None when the data does not start before that bar.
+    """
+    entries = [t.entry_time for t in tv if t.entry_time is not None]
+    if not entries or len(bar_times_ms) < 2:
+        return None
+    first = min(entries)
+    first_ms = int(first.timestamp() * 1000)
+    import bisect
+
+    index = bisect.bisect_left(bar_times_ms, first_ms) - 1
+    if index <= 0:
+        return None
+    return datetime.fromtimestamp(bar_times_ms[index] / 1000, first.tzinfo)
 
 
 def _date_only(trades: Sequence[Trade]) -> bool:
@@ -80,11 +105,22 @@ def _key(when: datetime, *, daily: bool, tz: Any) -> tuple[int, ...]:
     return (local.year, local.month, local.day, local.hour, local.minute)
 
 
-def compare_trades(engine: Sequence[Trade], tv: Sequence[Trade], *, mintick: float) -> ParityReport:
-    """Match TradingView's closed trades against the engine's, within the export's window."""
+def compare_trades(engine: Sequence[Trade], tv: Sequence[Trade], *, mintick: float,
+                   data_span: tuple[datetime, datetime] | None = None) -> ParityReport:
+    """Match TradingView's closed trades against the engine's, within the export's window.
+
+    `data_span` (first and last bar of the engine's data): TradingView trades entered before
+    the first bar or closed after the last one could not be reproduced from these bars; they
+    are counted apart (`outside_data`), not as mismatches.
+    """
     tv_closed = [t for t in tv if not t.open and t.exit_time is not None]
+    outside = 0
+    if data_span is not None:
+        inside = [t for t in tv_closed if t.entry_time >= data_span[0]
+                  and t.exit_time is not None and t.exit_time <= data_span[1]]
+        outside, tv_closed = len(tv_closed) - len(inside), inside
     if not tv_closed:
-        return ParityReport(0, 0, 0, None)
+        return ParityReport(0, 0, 0, None, outside_data=outside)
     tz = tv_closed[0].entry_time.tzinfo
     daily = _date_only(tv_closed)
     start = min(t.entry_time for t in tv_closed)
@@ -124,7 +160,8 @@ def compare_trades(engine: Sequence[Trade], tv: Sequence[Trade], *, mintick: flo
         if id(extra) not in used and not any(m.engine is extra for m in mismatches):
             mismatches.append(Mismatch(None, extra, "engine trade not in TradingView's list"))
     mismatches.sort(key=lambda m: (m.tv or m.engine).entry_time)  # type: ignore[union-attr]
-    return ParityReport(len(tv_closed), len(in_window), matched, (start, end), tuple(mismatches))
+    return ParityReport(len(tv_closed), len(in_window), matched, (start, end), tuple(mismatches),
+                        outside_data=outside)
 
 
 def _difference(ref: Trade, cand: Trade, *, daily: bool, tz: Any, tolerance: float) -> str:

@@ -85,6 +85,16 @@ class SetupForm(QtWidgets.QScrollArea):
         self.inputs.setMinimumHeight(150)
 
         self.data = self._path_field("Market data (*.csv)")
+        self.security = QtWidgets.QLineEdit(
+            placeholderText="SYMBOL=file.csv, ... (request.security on other symbols)")
+        self.security.setToolTip("Bars of the other symbols the script requests with "
+                                 "request.security, as SYMBOL=FILE separated by commas. The "
+                                 "chart symbol's higher timeframes are built from the data "
+                                 "file.")
+        self.magnifier = self._path_field("Lower-timeframe bars (*.csv)")
+        self.magnifier.edit.setPlaceholderText("optional: fills orders inside bars")
+        self.magnifier.setToolTip("Lower-timeframe bars of the chart symbol: orders fill as "
+                                  "TradingView's Bar magnifier fills them")
         self.symbol = QtWidgets.QLineEdit(placeholderText="EXCHANGE:SYMBOL")
         self.timezone = QtWidgets.QLineEdit(placeholderText=config.timezone)
         self.mintick = QtWidgets.QLineEdit(placeholderText="from the data")
@@ -126,7 +136,9 @@ class SetupForm(QtWidgets.QScrollArea):
             ("Profile", profile_row), ("Pine file", self.script), ("Code", self.code),
             ("Inputs", self.inputs)])
         data_box = self._group("Data and symbol", [
-            ("Data file", self.data), ("Symbol", self.symbol), ("Timezone", self.timezone),
+            ("Data file", self.data), ("Other symbols", self.security),
+            ("Bar magnifier", self.magnifier), ("Symbol", self.symbol),
+            ("Timezone", self.timezone),
             ("Tick size", self.mintick), ("Point value", self.pointvalue),
             ("From", self.date_from), ("To", self.date_to), ("Holdout", self.holdout)])
         run_box = self._group("Search", [
@@ -149,6 +161,7 @@ class SetupForm(QtWidgets.QScrollArea):
         outer.addStretch(1)
         self._field_for_flag: dict[str, QtWidgets.QWidget] = {
             "--script": self.script.edit, "--data": self.data.edit, "--symbol": self.symbol,
+            "--security": self.security, "--magnifier-data": self.magnifier.edit,
             "--timezone": self.timezone, "--mintick": self.mintick,
             "--pointvalue": self.pointvalue, "--from": self.date_from, "--to": self.date_to,
             "--holdout": self.holdout, "--conditions": self.conditions,
@@ -197,6 +210,9 @@ class SetupForm(QtWidgets.QScrollArea):
             self.script.edit.setText(str(profile.script))
         if profile.data:
             self.data.edit.setText(str(profile.data))
+        self.security.setText(", ".join(f"{symbol}={path}"
+                                        for symbol, path in profile.security.items()))
+        self.magnifier.edit.setText(str(profile.magnifier_data or ""))
         for edit, value in ((self.symbol, profile.symbol), (self.timezone, profile.timezone),
                             (self.conditions, profile.conditions),
                             (self.date_from, profile.date_from),
@@ -218,7 +234,7 @@ class SetupForm(QtWidgets.QScrollArea):
         """Write the form as profile `name` into the settings file; False (shown) on error."""
         from dataclasses import replace as dc_replace
 
-        from tvdesk.app.requests import parse_when
+        from tvdesk.app.requests import parse_security_flag, parse_when
         from tvdesk.config import Profile, save_settings
         from tvdesk.optimize.targets import SHORTHANDS
 
@@ -237,7 +253,11 @@ class SetupForm(QtWidgets.QScrollArea):
                 pointvalue=options.pointvalue,
                 date_from=date_from.date() if date_from else None,
                 date_to=date_to.date() if date_to else None, conditions=form.conditions,
-                condition_input=form.condition_input or "Condition", targets=targets)
+                condition_input=form.condition_input or "Condition", targets=targets,
+                security={symbol: Path(path) for symbol, path in
+                          (parse_security_flag(flag) for flag in options.security)},
+                magnifier_data=Path(options.magnifier_data) if options.magnifier_data
+                else None)
             settings = dc_replace(self.config, profiles={**self.config.profiles,
                                                          name: profile})
             path = save_settings(settings)
@@ -315,7 +335,10 @@ class SetupForm(QtWidgets.QScrollArea):
             script=text(self.script.edit), data=text(self.data.edit), symbol=text(self.symbol),
             timezone=text(self.timezone), mintick=number(self.mintick, "--mintick"),
             pointvalue=number(self.pointvalue, "--pointvalue"),
-            date_from=text(self.date_from), date_to=text(self.date_to))
+            date_from=text(self.date_from), date_to=text(self.date_to),
+            security=tuple(part.strip() for part in self.security.text().split(",")
+                           if part.strip()),
+            magnifier_data=text(self.magnifier.edit))
         return RunForm(
             options=options, engine=self.engine.currentData(),
             proposer=self.proposer.currentData(), seed=self.seed.value(),

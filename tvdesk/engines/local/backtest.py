@@ -188,6 +188,9 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     """Run one request to completion (or until `cancelled()` turns true)."""
     if not request.data_path:
         raise InputError("the local engine needs market data (--data FILE.csv)", source="--data")
+    from tvdesk.engines.local.quirks import apply_all
+
+    apply_all()
     transpiled = context.transpiles.get(request.strategy.source)
     decl = context.declarations(transpiled.source_hash, transpiled.python)
     inputs = resolve_inputs(request, decl.inputs)
@@ -285,6 +288,7 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
         "tick_size": symbol.mintick,
         "point_value": symbol.pointvalue,
         "currency": symbol.currency,
+        "symbol_facts": list(symbol.facts),
         "data_file": request.data_path,
         "bars": len(ohlcv),
         "warmup_bars": first_bar,

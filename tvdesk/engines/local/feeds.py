@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +97,7 @@ def period_starts(times: np.ndarray, timeframe: str, timezone: str) -> np.ndarra
     if unit == "D" and count == 1:
         starts = midnight
     elif unit == "W" and count == 1:
-        starts = midnight - pd.to_timedelta(local.weekday, unit="D")
+        starts = midnight - pd.to_timedelta(local.day_of_week, unit="D")
     elif unit == "M" and count == 1:
         starts = midnight - pd.to_timedelta(local.day - 1, unit="D")
     elif unit in ("", "S"):
@@ -148,10 +150,9 @@ class FeedFiles:
     """
 
     def __init__(self, root: Path | None = None) -> None:
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if root is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="tvdesk-feeds-")
-            root = Path(self._tmp.name)
+            root = Path(tempfile.mkdtemp(prefix="tvdesk-feeds-"))
+            weakref.finalize(self, shutil.rmtree, root, ignore_errors=True)
         self.root = root
         self._written: dict[str, Path] = {}
 

@@ -9,6 +9,7 @@ which numbers rest on a guess.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import time as dt_time
 
@@ -32,6 +33,7 @@ class ResolvedSymbol:
     timezone: str
     timeframe: str
     warnings: tuple[str, ...]
+    facts: tuple[str, ...] = ()  # each fact the run used and where it came from
 
 
 def _guess_kind(ticker: str) -> tuple[str, str | None]:
@@ -45,11 +47,38 @@ def _guess_kind(ticker: str) -> tuple[str, str | None]:
     return "other", None
 
 
+# TradingView's "Export chart data…" names its file "EXCHANGE_TICKER, TIMEFRAME" (then maybe
+# "_5f2a1" or " (2)" when a file of that name exists): "BINANCE_BTCUSDT, 60_9e8cf.csv",
+# "CME_MINI_MNQ1!, 240.csv" (the exchange may hold an underscore, the ticker does not).
+_TV_EXPORT_NAME = re.compile(r"^(?P<symbol>[^,]+_[^,_]+),\s*(?P<tf>\d*[SDWM]?)(?:[_ (].*)?$")
+
+
+def symbol_from_file_name(path: str) -> tuple[str, str] | None:
+    """("BINANCE:BTCUSDT", "60") from a TradingView chart export's file name, else None."""
+    stem = path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    match = _TV_EXPORT_NAME.match(stem)
+    if not match or not match.group("tf"):
+        return None
+    exchange, _, ticker = match.group("symbol").rpartition("_")
+    return f"{exchange.upper()}:{ticker.upper()}", match.group("tf").upper()
+
+
 def resolve_symbol(spec: SymbolSpec, bars: Bars) -> ResolvedSymbol:
     warnings: list[str] = []
-    ticker = spec.ticker or _ticker_from_path(bars.path)
+    facts: list[str] = []
+    named = symbol_from_file_name(bars.path)
+    if spec.ticker:
+        ticker = spec.ticker
+        facts.append(f"symbol {ticker} (given)")
+    elif named:
+        ticker = named[0]
+        facts.append(f"symbol {ticker} (named by the TradingView export's file name)")
+    else:
+        ticker = _ticker_from_path(bars.path)
+        facts.append(f"symbol {ticker} (guessed from the file name; give --symbol)")
     prefix, _, name = ticker.rpartition(":")
     kind, base = _guess_kind(name)
+    facts.append(f"type {kind} (from the ticker)")
     mintick = spec.mintick
     if mintick is None:
         mintick = derive_mintick(bars.price_decimals)
@@ -57,11 +86,21 @@ def resolve_symbol(spec: SymbolSpec, bars: Bars) -> ResolvedSymbol:
             f"tick size not given: using {mintick:g} from the data's price decimals "
             "(set --mintick to match TradingView's symbol)"
         )
+        facts.append(f"tick size {mintick:g} (assumed from the prices' decimals)")
+    else:
+        facts.append(f"tick size {mintick:g} (given)")
     pointvalue = spec.pointvalue
     if pointvalue is None:
         pointvalue = 1.0
         warnings.append("point value not given: using 1 (set --pointvalue for futures/CFDs)")
+        facts.append("point value 1 (assumed)")
+    else:
+        facts.append(f"point value {pointvalue:g} (given)")
     currency = spec.currency or "USD"
+    facts.append(f"currency {currency} ({'given' if spec.currency else 'assumed'})")
+    facts.append(f"timezone {spec.timezone}")
+    facts.append(f"timeframe {spec.timeframe or bars.timeframe} "
+                 f"({'given' if spec.timeframe else 'from the bars'})")
     if spec.timeframe and not _same_timeframe(spec.timeframe, bars.timeframe):
         warnings.append(
             f"timeframe {spec.timeframe!r} was given but the data looks like {bars.timeframe!r}"
@@ -71,7 +110,7 @@ def resolve_symbol(spec: SymbolSpec, bars: Bars) -> ResolvedSymbol:
         ticker=name.upper(), prefix=(prefix or "LOCAL").upper(), kind=kind, currency=currency,
         basecurrency=base, mintick=mintick, pointvalue=pointvalue, mincontract=mincontract,
         timezone=spec.timezone, timeframe=spec.timeframe or bars.timeframe,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings), facts=tuple(facts),
     )
 
 
