@@ -114,3 +114,43 @@ def test_check_settings_names_a_bad_timezone_as_load_settings_does() -> None:
     with pytest.raises(ConfigError) as caught:
         check_settings(Settings(timezone="America"), "settings.toml")
     assert "settings.toml: key 'timezone': expected an IANA timezone name" in str(caught.value)
+
+
+def test_profile_security_files_and_magnifier_round_trip(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tvdesk.config import save_settings
+
+    path = write(tmp_path, """
+[profiles.mtf]
+data = "eth_15m.csv"
+magnifier_data = "eth_1m.csv"
+[profiles.mtf.security]
+"BINANCE:BTCUSDT" = "btc_15m.csv"
+""")
+    mtf = load_settings(path).profile("mtf")
+    assert mtf.security == {"BINANCE:BTCUSDT": tmp_path / "btc_15m.csv"}
+    assert mtf.magnifier_data == tmp_path / "eth_1m.csv"
+    # Written back from the Profile (a changed one), the paths stay relative to the file.
+    settings = load_settings(path)
+    changed = replace(mtf, symbol="BINANCE:ETHUSDT")
+    save_settings(replace(settings, profiles={"mtf": changed}), path)
+    text = path.read_text()
+    assert 'magnifier_data = "eth_1m.csv"' in text and '"BINANCE:BTCUSDT" = "btc_15m.csv"' in text
+    again = load_settings(path).profile("mtf")
+    assert again.security == mtf.security and again.magnifier_data == mtf.magnifier_data
+
+
+def test_profile_security_must_be_a_table_of_paths(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+[profiles.mtf]
+security = "btc.csv"
+""")
+    with pytest.raises(ConfigError, match=r"profiles\.mtf\.security.*symbol = bars file"):
+        load_settings(path)
+    path = write(tmp_path, """
+[profiles.mtf.security]
+"BINANCE:BTCUSDT" = 3
+""")
+    with pytest.raises(ConfigError, match=r"profiles\.mtf\.security\.BINANCE:BTCUSDT"):
+        load_settings(path)

@@ -119,3 +119,63 @@ def test_parity_command_end_to_end(tmp_path: Path) -> None:
     assert doc["matched_percent"] == 50.0
     assert doc["first_mismatch"]["reason"] == "exit time differs"
     assert doc["first_mismatch"]["tv"]["exit_price"] == 110.0
+
+
+def test_trading_starts_one_bar_before_tradingviews_first_entry() -> None:
+    from tvdesk.app.parity import trading_start
+
+    bars = [int((T0 + i * HOUR).timestamp() * 1000) for i in range(10)]
+    tv = [trade(1, "long", T0 + 6 * HOUR, 100.0, T0 + 7 * HOUR, 101.0),
+          trade(2, "long", T0 + 4 * HOUR, 100.0, T0 + 5 * HOUR, 101.0)]
+    assert trading_start(tv, bars) == T0 + 3 * HOUR  # the bar whose close placed trade 2
+    # Data that starts at TradingView's first entry (or later) needs no start.
+    assert trading_start(tv, bars[4:]) is None
+    assert trading_start([], bars) is None
+
+
+def test_tradingview_trades_outside_the_data_are_counted_apart() -> None:
+    tv = [trade(1, "long", T0 - 5 * HOUR, 99.0, T0 - 4 * HOUR, 99.5),
+          trade(2, "long", T0, 100.0, T0 + HOUR, 101.0),
+          trade(3, "long", T0 + 8 * HOUR, 100.0, T0 + 30 * HOUR, 101.0)]
+    report = compare_trades([tv[1]], tv, mintick=0.01, data_span=(T0, T0 + 10 * HOUR))
+    assert (report.tv_trades, report.matched, report.outside_data) == (1, 1, 2)
+    assert report.to_dict()["tv_trades_outside_data"] == 2
+
+
+ONCE = """//@version=6
+strategy("once", initial_capital=10000)
+if strategy.closedtrades == 0 and strategy.position_size == 0 and bar_index >= 1
+    strategy.entry("L", strategy.long, qty=1)
+if strategy.position_size > 0 and bar_index >= strategy.opentrades.entry_bar_index(0) + 2
+    strategy.close("L")
+"""
+
+
+def test_parity_does_not_trade_before_tradingviews_chart_did(tmp_path: Path) -> None:
+    # A strategy that trades once in its life. TradingView's chart started at bar 5, so its
+    # one trade enters at bar 6 (open 106) and leaves at bar 9 (109). The data starts at bar
+    # 0: trading from the first bar, the engine's one trade would be bars 2 -> 5 and nothing
+    # would match. Parity trades from one bar before TradingView's first entry instead.
+    bars = [(100.0 + i, 101.5 + i, 99.5 + i, 100.5 + i) for i in range(12)]
+    data = write_bars(tmp_path / "bars.csv", bars)
+    script = tmp_path / "once.pine"
+    script.write_text(ONCE)
+    export = tmp_path / "List of trades.csv"
+    rows = [HEADER,
+            "1,Exit long,Close entry(s) order L,2024-01-10 00:00,109,1,3,2.8,3,0.03,3,2.8,0,0",
+            "1,Entry long,L,2024-01-07 00:00,106,1,3,2.8,3,0.03,3,2.8,0,0"]
+    export.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "tvdesk", "parity", "--script", str(script), "--data", str(data),
+         "--tv-trades", str(export), "--tv-timezone", "UTC", "--mintick", "0.01"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "trading from 2024-01-06 00:00" in run.stdout
+    assert run.stdout.strip().splitlines()[-1] == "matched 1/1 TradingView trades (100.0%)"
+    # An explicit --from wins: from the first bar the engine's trade is bars 2 -> 5.
+    run = subprocess.run(
+        [sys.executable, "-m", "tvdesk", "parity", "--script", str(script), "--data", str(data),
+         "--tv-trades", str(export), "--tv-timezone", "UTC", "--mintick", "0.01",
+         "--from", "2024-01-01"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "matched 0/1 TradingView trades (0.0%)"

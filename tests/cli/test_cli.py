@@ -185,3 +185,71 @@ def test_a_script_the_safety_check_refuses_exits_2_naming_line_and_construct(
     assert "evil.pine: Pine line 4: refused: `log.os` is not part of Pine" in result.stderr
     assert "Traceback" not in result.stderr
     assert not marker.exists()
+
+
+DAILY_TREND = """//@version=6
+strategy("daily trend", overlay=true)
+d = request.security(syminfo.tickerid, "D", ta.sma(close, 5))
+if ta.crossover(close, d)
+    strategy.entry("L", strategy.long)
+if ta.crossunder(close, d)
+    strategy.close("L")
+"""
+
+
+def test_a_daily_trend_filter_runs_in_the_confined_worker(tmp_path: Path) -> None:
+    # request.security's child processes talk through /dev/shm, which the worker's Landlock
+    # rules must allow; the daily series is built from the hourly data, no flag needed.
+    script = tmp_path / "daily.pine"
+    script.write_text(DAILY_TREND)
+    out = tmp_path / "result.json"
+    run = tvdesk("evaluate", "--script", str(script), "--data", str(EURUSD), "--symbol",
+                 "FX:EURUSD", "--mintick", "0.00001", "--to", "2017-09-30", "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(out.read_text())
+    assert doc["metrics"]["total_trades"] > 0
+    assert doc["properties"]["security_feeds"] == ["FX:EURUSD D from EURUSD_1h.csv"]
+    assert "symbol facts: symbol FX:EURUSD (given)" in run.stdout
+    assert "point value 1 (assumed)" in run.stdout
+
+
+def test_another_symbol_without_bars_exits_2_naming_it(tmp_path: Path) -> None:
+    script = tmp_path / "other.pine"
+    script.write_text(DAILY_TREND.replace("syminfo.tickerid", '"FX:GBPUSD"'))
+    run = tvdesk("evaluate", "--script", str(script), "--data", str(EURUSD), "--symbol",
+                 "FX:EURUSD", "--mintick", "0.00001", "--to", "2017-06-30")
+    assert run.returncode == 2
+    assert "FX:GBPUSD" in run.stderr and "timeframe D" in run.stderr
+    assert "--security FX:GBPUSD=FILE" in run.stderr
+
+
+def test_security_flag_gives_another_symbols_bars(tmp_path: Path) -> None:
+    script = tmp_path / "other.pine"
+    script.write_text(DAILY_TREND.replace("syminfo.tickerid", '"FX:GBPUSD"'))
+    out = tmp_path / "result.json"
+    run = tvdesk("evaluate", "--script", str(script), "--data", str(EURUSD), "--symbol",
+                 "FX:EURUSD", "--mintick", "0.00001", "--to", "2017-09-30",
+                 "--security", f"GBPUSD={EURUSD}", "--json", str(out))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(out.read_text())["properties"]["security_feeds"] == [
+        "GBPUSD D from EURUSD_1h.csv"]
+
+
+def test_bad_security_flags_exit_2_naming_the_flag(tmp_path: Path) -> None:
+    base = ("evaluate", "--script", str(EXAMPLE), "--data", str(EURUSD))
+    run = tvdesk(*base, "--security", "FX:GBPUSD")
+    assert run.returncode == 2 and "--security" in run.stderr and "SYMBOL=FILE" in run.stderr
+    run = tvdesk(*base, "--security", f"FX:GBPUSD={tmp_path / 'missing.csv'}")
+    assert run.returncode == 2 and "does not exist" in run.stderr
+    run = tvdesk(*base, "--magnifier-data", str(tmp_path / "missing.csv"))
+    assert run.returncode == 2 and "--magnifier-data" in run.stderr
+
+
+def test_a_tradingview_export_file_name_names_the_symbol(tmp_path: Path) -> None:
+    data = tmp_path / "FX_EURUSD, 60_3f2a1.csv"
+    data.write_bytes(EURUSD.read_bytes())
+    run = tvdesk("evaluate", "--script", str(EXAMPLE), "--data", str(data), "--mintick",
+                 "0.00001", "--to", "2017-06-30")
+    assert run.returncode == 0, run.stderr
+    assert ("symbol FX:EURUSD (named by the TradingView export's file name)"
+            in run.stdout)

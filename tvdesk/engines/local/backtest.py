@@ -27,7 +27,12 @@ from tvdesk.engines.local.feeds import (
     magnifier_stream,
     missing_context_message,
 )
-from tvdesk.engines.local.security_feeds import SecurityFeeds, other_syminfo, provisioning_runner
+from tvdesk.engines.local.security_feeds import (
+    SecurityFeeds,
+    other_syminfo,
+    preload_security_children,
+    provisioning_runner,
+)
 from tvdesk.engines.local.symbols import ResolvedSymbol, resolve_symbol, to_pynecore
 from tvdesk.errors import Cancelled, EngineError, InputError, PineError
 from tvdesk.model import (
@@ -215,6 +220,7 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     feeds: SecurityFeeds | None = None
     if "request.security" in transpiled.python:
         feeds = _security_feeds(request, context, bars, symbol, syminfo)
+        preload_security_children()
         runner_class = provisioning_runner()
         chart_file = feeds.chart_file()
         from pynecore.core.ohlcv import ChartBarWindow

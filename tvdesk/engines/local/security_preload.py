@@ -1,0 +1,36 @@
+"""Imported once by the forkserver that starts PyneCore's request.security child processes.
+
+Each `request.security` context runs in a child process forked from a forkserver; PyneCore
+preloads only its child entry module there, so every child imported the rest of PyneCore's
+library again (the broker, `ta`, the runner: about 0.8 s per context per backtest, measured
+with strace). Importing them here, once per worker, makes a child start in milliseconds.
+The quirk fixes are applied here too, so a security expression runs the same library as the
+chart does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pynecore.lib
+from pynecore.core import script_runner, security_process  # noqa: F401  (preloading)
+
+from tvdesk.engines.local.quirks import apply_all
+from tvdesk.engines.local.security_feeds import memoize_session_ends
+
+
+def _import_library() -> None:
+    for package in ("pynecore.lib", "pynecore.lib.strategy"):
+        module = importlib.import_module(package)
+        for info in pkgutil.iter_modules(module.__path__, f"{package}."):
+            try:
+                importlib.import_module(info.name)
+            except Exception:  # an optional part may not import; a child needing it says so
+                continue
+
+
+_import_library()
+apply_all()
+memoize_session_ends()
+assert pynecore.lib  # the package itself is what children need first
