@@ -189,16 +189,25 @@ def test_save_the_form_as_a_profile_and_open_it_again(window, tmp_path: Path) ->
     window.setup.date_from.setText("2017-06-01")
     window.setup.conditions.setText("")
     window.setup.max_drawdown.set_number(8.0)
+    window.setup.security.setText(f"FX:GBPUSD={EURUSD}")
+    window.setup.magnifier.edit.setText(str(EURUSD))
     assert window.setup.save_profile("eurusd")
     saved = load_settings(config_file).profile("eurusd")
     assert saved.script == EXAMPLE and saved.data == EURUSD
     assert saved.mintick == 0.00001 and str(saved.date_from) == "2017-06-01"
     assert saved.targets == {"max_drawdown": 8.0}
+    assert saved.security == {"FX:GBPUSD": EURUSD} and saved.magnifier_data == EURUSD
+    # The form's run options carry them to the request like the flags do.
+    options = window.setup.run_form().options
+    assert options.security == (f"FX:GBPUSD={EURUSD}",)
+    assert options.magnifier_data == str(EURUSD)
     # A fresh form picks it from the profile list.
     window.setup.symbol.setText("")
+    window.setup.security.setText("")
     window.setup.profile.setCurrentText("")
     window.setup._apply_profile("eurusd")
     assert window.setup.symbol.text() == "FX:EURUSD"
+    assert window.setup.security.text() == f"FX:GBPUSD={EURUSD}"
 
 
 def test_no_display_gets_a_clear_message_not_a_qt_abort(tmp_path: Path) -> None:
