@@ -323,3 +323,42 @@ def test_market_data_deleted_mid_run_stops_it_and_resume_finishes_it(tmp_path: P
     assert resumed.returncode == 0, resumed.stderr
     with RunStore.open(store) as runs:
         assert runs.count_trials(run_id, status="done", segment="in_sample") == 12
+
+
+MTF_SCRIPT = """//@version=6
+strategy("daily trend", overlay=true)
+len = input.int(5, "Length", minval=2, maxval=400)
+d = request.security(syminfo.tickerid, "D", ta.sma(close, len))
+if ta.crossover(close, d)
+    strategy.entry("L", strategy.long)
+if ta.crossunder(close, d)
+    strategy.close("L")
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="reads sessions from /proc")
+def test_kill_9_during_request_security_trials_leaves_no_process_behind(
+        tmp_path: Path, started) -> None:
+    """Each worker starts its own forkserver for request.security's child processes; they
+    and the children must end with the run too."""
+    script = tmp_path / "daily.pine"
+    script.write_text(MTF_SCRIPT)
+    args = ["optimize", "--script", str(script), "--data", str(DATA), "--symbol", "FX:EURUSD",
+            "--mintick", "0.00001", "--store", str(tmp_path / "runs.db"),
+            "--max-iterations", "5000", "--process-count", "2"]
+    process = subprocess.Popen(_cli(*args, home=tmp_path), env=_env(tmp_path),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    started.append(process)
+    _wait_for_line(process, "worker 2: trial")
+    before = _session_processes(process.pid)
+    # The CLI, the pool's forkserver and two workers, plus each worker's own forkserver.
+    assert sum("forkserver" in line for line in before) >= 3, before
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 30
+    left = _session_processes(process.pid)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling the kernel's process table: there is no event to await
+        left = _session_processes(process.pid)
+    assert left == [], f"left behind after kill -9: {left}"

@@ -66,13 +66,26 @@ class TrialLimitExceeded(BaseException):
     """
 
 
-def scrub_environment(scratch: Path) -> None:
-    """Keep only harmless variables; HOME and TMPDIR become the scratch folder."""
+def scrub_environment(scratch: Path, temp: Path | None = None) -> None:
+    """Keep only harmless variables; HOME becomes the scratch folder, TMPDIR `temp` (default:
+    the scratch folder too)."""
+    import tempfile
+
     for key in list(os.environ):
         if key not in _KEEP_ENV and not key.startswith(_KEEP_PREFIXES):
             del os.environ[key]
-    for key in ("HOME", "TMPDIR", "TMP", "TEMP", "USERPROFILE"):
+    for key in ("HOME", "USERPROFILE"):
         os.environ[key] = str(scratch)
+    for key in ("TMPDIR", "TMP", "TEMP"):
+        os.environ[key] = str(temp or scratch)
+    tempfile.tempdir = None  # forget a temporary folder chosen before the scrub
+    # multiprocessing keeps its own temporary folder (for Unix socket addresses) per process,
+    # and a worker forked from the pool's forkserver inherits the forkserver's, outside the
+    # folders the worker may write: request.security's forkserver then failed to bind its
+    # socket now and then. Forget it too, so it is made again under `temp`.
+    import multiprocessing.process
+
+    multiprocessing.process.current_process()._config.pop("tempdir", None)
 
 
 def limit_memory(megabytes: int) -> bool:
@@ -186,11 +199,13 @@ def read_roots() -> list[Path]:
     return sorted(root for root in roots if root.exists())
 
 
-def confine(scratch: Path, readable: Iterable[Path], read_dirs: Iterable[Path] = ()) -> str:
+def confine(scratch: Path, readable: Iterable[Path], read_dirs: Iterable[Path] = (),
+            write_dirs: Iterable[Path] = ()) -> str:
     """Apply no_new_privs and the Landlock ruleset; say what was applied, or why not.
 
     readable: single files the worker may read (market data); read_dirs: folders it may read
-    (the transpile cache), on top of `read_roots()`.
+    (the transpile cache), on top of `read_roots()`; write_dirs: folders it may write besides
+    the scratch folder (its temporary folder).
     """
     abi = landlock_abi()
     if abi < 1:
@@ -215,6 +230,7 @@ def confine(scratch: Path, readable: Iterable[Path], read_dirs: Iterable[Path] =
         rules += [(Path(path), _FS_READ_FILE) for path in readable]
         rules += [(Path(path), _READ) for path in read_dirs]
         rules += [(scratch, write), (Path("/dev/null"), _FS_READ_FILE | _FS_WRITE_FILE)]
+        rules += [(Path(path), write) for path in write_dirs]
         # POSIX shared memory and named semaphores: request.security's child processes
         # exchange every bar through them (a memory-backed folder, no disk, no other file).
         rules += [(Path("/dev/shm"), write)]

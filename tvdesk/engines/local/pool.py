@@ -50,7 +50,8 @@ _worker_state: dict[str, Any] = {}
 
 
 def _init_worker(cancel_ring: Any, started: Any, limits: WorkerLimits, pool_dir: str,
-                 readable: tuple[str, ...], cache_root: str, owner_pid: int) -> None:
+                 readable: tuple[str, ...], cache_root: str, owner_pid: int,
+                 temp_root: str) -> None:
     """Runs once in each new worker, before any script: tie its life to the pool's owner,
     confine it, then build its caches."""
     from tvdesk.engines.local import confine
@@ -62,13 +63,18 @@ def _init_worker(cancel_ring: Any, started: Any, limits: WorkerLimits, pool_dir:
 
     scratch = Path(pool_dir) / f"worker-{os.getpid()}"
     scratch.mkdir(parents=True, exist_ok=True)
+    # Temporary files get a short path of their own: request.security's forkserver listens on
+    # a Unix socket in TMPDIR, and a socket path is limited to 107 bytes, which a scratch
+    # folder under a long home folder exceeds.
+    temp = Path(temp_root) / f"w{os.getpid()}"
+    temp.mkdir(parents=True, exist_ok=True)
     sys.pycache_prefix = str(scratch / "bytecode")  # PyneCore's compiled scripts stay private
-    confine.scrub_environment(scratch)
+    confine.scrub_environment(scratch, temp=temp)
     confine.limit_memory(limits.memory_mb)
     status = "not confined: turned off by the caller (WorkerLimits.confine)"
     if limits.confine:
         status = confine.confine(scratch, [Path(path) for path in readable],
-                                 read_dirs=[Path(cache_root)])
+                                 read_dirs=[Path(cache_root)], write_dirs=[temp])
     _worker_state["confinement"] = status
     _worker_state["limits"] = limits
     _worker_state["clock"] = confine.TrialClock(limits.trial_cpu_seconds)
@@ -134,6 +140,22 @@ def _new_pool_dir(root: Path) -> str:
     return tempfile.mkdtemp(prefix=f"pool-{os.getpid()}-", dir=root)
 
 
+def _new_temp_root() -> str:
+    """A short folder for the workers' temporary files (Unix socket paths must stay short).
+
+    /tmp where it exists (the user's TMPDIR may itself be long); folders left by a pool whose
+    process is gone (kill -9) are removed first, as the scratch folders are.
+    """
+    base = Path("/tmp") if os.name == "posix" and os.access("/tmp", os.W_OK) else \
+        Path(tempfile.gettempdir())
+    if os.name == "posix":
+        for stale in base.glob("tvd-*-*"):
+            owner = stale.name.split("-")[1]
+            if owner.isdigit() and not pid_alive(int(owner)):
+                shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"tvd-{os.getpid()}-", dir=base)
+
+
 def _context() -> mp.context.BaseContext:
     if sys.platform.startswith("linux"):
         ctx = mp.get_context("forkserver")
@@ -159,6 +181,7 @@ class WorkerPool:
         self._retired: list[ProcessPoolExecutor] = []
         self._readable: frozenset[str] = frozenset()
         self._pool_dir: str | None = None
+        self._temp_root: str | None = None
         self.confinement: str = ""
         self.jobs_done = 0
 
@@ -175,13 +198,15 @@ class WorkerPool:
 
             if self._pool_dir is None:
                 self._pool_dir = _new_pool_dir(paths.cache_dir() / "workers")
+            if self._temp_root is None:
+                self._temp_root = _new_temp_root()
             cache_root = paths.cache_dir() / "transpiled"
             cache_root.mkdir(parents=True, exist_ok=True)  # workers may read it, never make it
             self._executor = ProcessPoolExecutor(
                 max_workers=self.size, mp_context=self._ctx, initializer=_init_worker,
                 initargs=(self._ring, self._started, self.limits, self._pool_dir,
                           tuple(sorted(self._readable)),
-                          str(cache_root), os.getpid()),
+                          str(cache_root), os.getpid(), self._temp_root),
             )
         return self._executor
 
@@ -269,3 +294,6 @@ class WorkerPool:
         if self._pool_dir is not None:
             shutil.rmtree(self._pool_dir, ignore_errors=True)
             self._pool_dir = None
+        if self._temp_root is not None:
+            shutil.rmtree(self._temp_root, ignore_errors=True)
+            self._temp_root = None
