@@ -40,6 +40,10 @@ def _add_data_flags(parser: argparse.ArgumentParser, *, script_required: bool = 
     group.add_argument("--mintick", type=float, metavar="X", help="tick size")
     group.add_argument("--pointvalue", type=float, metavar="X", help="point value")
     group.add_argument("--currency", metavar="CCY", help="account currency (default USD)")
+    group.add_argument("--session", metavar="HHMM-HHMM[:DAYS]",
+                       help="trading session as TradingView writes it, e.g. 0930-1600 or "
+                       "1700-1700:23456 (default: 24 hours from midnight); higher-timeframe "
+                       "bars start at its open")
     group.add_argument("--from", dest="date_from", metavar="DATE",
                        help="first day of trading (earlier bars warm indicators up)")
     group.add_argument("--to", dest="date_to", metavar="DATE", help="last day of trading")
@@ -130,7 +134,7 @@ def _options(args: argparse.Namespace):
         timezone=args.timezone, mintick=args.mintick, pointvalue=args.pointvalue,
         currency=args.currency, date_from=args.date_from, date_to=args.date_to,
         inputs=tuple(args.inputs), security=tuple(args.security),
-        magnifier_data=args.magnifier_data,
+        magnifier_data=args.magnifier_data, session=args.session,
     )
 
 

@@ -67,6 +67,7 @@ class Profile:
     targets: Mapping[str, float] = field(default_factory=dict)
     security: Mapping[str, Path] = field(default_factory=dict)
     magnifier_data: Path | None = None
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,7 @@ def _refuse_secrets(file: Path, table: Mapping[str, Any], prefix: str = "") -> N
 
 _PROFILE_KEYS = {"script", "data", "symbol", "timeframe", "timezone", "mintick", "pointvalue",
                  "currency", "from", "to", "conditions", "condition_input", "inputs", "targets",
-                 "security", "magnifier_data"}
+                 "security", "magnifier_data", "session"}
 
 
 def _read_profile(file: Path, name: str, table: Any) -> Profile:
@@ -217,6 +218,7 @@ def _read_profile(file: Path, name: str, table: Any) -> Profile:
         security={str(k): path for k in security
                   if (path := security_files.path(str(k))) is not None},
         magnifier_data=r.path("magnifier_data"),
+        session=r.get("session", str, "a session such as \"0930-1600\""),
     )
 
 
@@ -355,7 +357,8 @@ def _profile_table(profile: Profile, folder: Path) -> dict[str, Any]:
     for key, value in simple.items():
         if value is not None:
             table[key] = path_text(value)
-    for key in ("symbol", "timeframe", "timezone", "mintick", "pointvalue", "currency"):
+    for key in ("symbol", "timeframe", "timezone", "mintick", "pointvalue", "currency",
+                "session"):
         value = getattr(profile, key)
         if value is not None:
             table[key] = value

@@ -174,6 +174,7 @@ class SymbolSpec:
     pointvalue: float | None = None
     currency: str | None = None
     timezone: str = "UTC"
+    session: str | None = None  # TradingView's session string ("0930-1600"); None: 24 hours
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

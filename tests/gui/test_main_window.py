@@ -191,12 +191,14 @@ def test_save_the_form_as_a_profile_and_open_it_again(window, tmp_path: Path) ->
     window.setup.max_drawdown.set_number(8.0)
     window.setup.security.setText(f"FX:GBPUSD={EURUSD}")
     window.setup.magnifier.edit.setText(str(EURUSD))
+    window.setup.session.setText("1700-1700")
     assert window.setup.save_profile("eurusd")
     saved = load_settings(config_file).profile("eurusd")
     assert saved.script == EXAMPLE and saved.data == EURUSD
     assert saved.mintick == 0.00001 and str(saved.date_from) == "2017-06-01"
     assert saved.targets == {"max_drawdown": 8.0}
     assert saved.security == {"FX:GBPUSD": EURUSD} and saved.magnifier_data == EURUSD
+    assert saved.session == "1700-1700"
     # The form's run options carry them to the request like the flags do.
     options = window.setup.run_form().options
     assert options.security == (f"FX:GBPUSD={EURUSD}",)

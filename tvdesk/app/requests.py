@@ -37,6 +37,7 @@ class RunOptions:
     settings: tuple[tuple[str, object], ...] = field(default_factory=tuple)
     security: tuple[str, ...] = ()
     magnifier_data: str | None = None
+    session: str | None = None
 
 
 def parse_input_flag(text: str) -> tuple[str, str]:
@@ -209,6 +210,15 @@ def _check_timeframe(symbol: SymbolSpec, data: str) -> SymbolSpec:
     return replace(symbol, timeframe=check_timeframe(symbol.timeframe, bars))
 
 
+def _session(text: str | None) -> str | None:
+    """A session string, checked now so a typo is reported against --session at once."""
+    if not text:
+        return None
+    from tvdesk.engines.local.sessions import parse_session
+
+    return parse_session(text).text
+
+
 def _positive(value: float | None, flag: str) -> float | None:
     """A tick size or point value: positive and finite, or None when not given.
 
@@ -250,6 +260,7 @@ def build_request(options: RunOptions, profile: Profile | None = None,
                              else p.pointvalue, "--pointvalue"),
         currency=options.currency or p.currency,
         timezone=tz,
+        session=_session(options.session or p.session),
     )
     if engine == "local" and data and symbol.timeframe:
         symbol = _check_timeframe(symbol, data)

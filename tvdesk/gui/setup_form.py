@@ -97,6 +97,9 @@ class SetupForm(QtWidgets.QScrollArea):
                                   "TradingView's Bar magnifier fills them")
         self.symbol = QtWidgets.QLineEdit(placeholderText="EXCHANGE:SYMBOL")
         self.timezone = QtWidgets.QLineEdit(placeholderText=config.timezone)
+        self.session = QtWidgets.QLineEdit(placeholderText="24 hours (e.g. 0930-1600)")
+        self.session.setToolTip("Trading session as TradingView writes it (0930-1600, "
+                                "1700-1700:23456): higher-timeframe bars start at its open")
         self.mintick = QtWidgets.QLineEdit(placeholderText="from the data")
         self.pointvalue = QtWidgets.QLineEdit(placeholderText="1")
         self.date_from = QtWidgets.QLineEdit(placeholderText="YYYY-MM-DD")
@@ -138,7 +141,7 @@ class SetupForm(QtWidgets.QScrollArea):
         data_box = self._group("Data and symbol", [
             ("Data file", self.data), ("Other symbols", self.security),
             ("Bar magnifier", self.magnifier), ("Symbol", self.symbol),
-            ("Timezone", self.timezone),
+            ("Timezone", self.timezone), ("Session", self.session),
             ("Tick size", self.mintick), ("Point value", self.pointvalue),
             ("From", self.date_from), ("To", self.date_to), ("Holdout", self.holdout)])
         run_box = self._group("Search", [
@@ -162,6 +165,7 @@ class SetupForm(QtWidgets.QScrollArea):
         self._field_for_flag: dict[str, QtWidgets.QWidget] = {
             "--script": self.script.edit, "--data": self.data.edit, "--symbol": self.symbol,
             "--security": self.security, "--magnifier-data": self.magnifier.edit,
+            "--session": self.session,
             "--timezone": self.timezone, "--mintick": self.mintick,
             "--pointvalue": self.pointvalue, "--from": self.date_from, "--to": self.date_to,
             "--holdout": self.holdout, "--conditions": self.conditions,
@@ -214,6 +218,7 @@ class SetupForm(QtWidgets.QScrollArea):
                                         for symbol, path in profile.security.items()))
         self.magnifier.edit.setText(str(profile.magnifier_data or ""))
         for edit, value in ((self.symbol, profile.symbol), (self.timezone, profile.timezone),
+                            (self.session, profile.session),
                             (self.conditions, profile.conditions),
                             (self.date_from, profile.date_from),
                             (self.date_to, profile.date_to)):
@@ -249,7 +254,7 @@ class SetupForm(QtWidgets.QScrollArea):
             profile = Profile(
                 name=name, script=Path(options.script) if options.script else None,
                 data=Path(options.data) if options.data else None, symbol=options.symbol,
-                timezone=options.timezone, mintick=options.mintick,
+                timezone=options.timezone, session=options.session, mintick=options.mintick,
                 pointvalue=options.pointvalue,
                 date_from=date_from.date() if date_from else None,
                 date_to=date_to.date() if date_to else None, conditions=form.conditions,
@@ -338,7 +343,7 @@ class SetupForm(QtWidgets.QScrollArea):
             date_from=text(self.date_from), date_to=text(self.date_to),
             security=tuple(part.strip() for part in self.security.text().split(",")
                            if part.strip()),
-            magnifier_data=text(self.magnifier.edit))
+            magnifier_data=text(self.magnifier.edit), session=text(self.session))
         return RunForm(
             options=options, engine=self.engine.currentData(),
             proposer=self.proposer.currentData(), seed=self.seed.value(),

@@ -288,3 +288,72 @@ def test_remembered_session_ends_equal_pynecores() -> None:
         day = date(2024, 1, 1) + timedelta(days=offset)
         assert remembered(day, tz, hours) == original(day, tz, hours)
         assert remembered(day, tz, hours) == original(day, tz, hours)  # from the memo
+
+
+# -------------------------------------------------------------------------- sessions
+
+
+def ny(*args: int) -> int:
+    from zoneinfo import ZoneInfo
+
+    return int(datetime(*args, tzinfo=ZoneInfo("America/New_York")).timestamp() * 1000)
+
+
+def test_session_strings_are_parsed_and_checked() -> None:
+    from tvdesk.engines.local.sessions import parse_session
+
+    regular = parse_session("0930-1600:23456")
+    assert regular.days == (0, 1, 2, 3, 4) and not regular.overnight  # Monday..Friday
+    assert parse_session("1700-1700").overnight
+    assert parse_session(None).whole_day
+    with pytest.raises(InputError, match="0930-1600") as caught:
+        parse_session("9:30-16:00")
+    assert caught.value.source == "--session"
+
+
+def test_intraday_periods_start_at_the_session_open() -> None:
+    from tvdesk.engines.local.sessions import parse_session
+
+    # 30-minute bars of a US stock from 09:30: the 60-minute bars open at 09:30, 10:30, ...
+    times = np.array([ny(2024, 1, 2, 9, 30) + i * 30 * 60_000 for i in range(4)])
+    starts = period_starts(times, "60", "America/New_York", parse_session("0930-1600"))
+    assert starts.tolist() == [ny(2024, 1, 2, 9, 30)] * 2 + [ny(2024, 1, 2, 10, 30)] * 2
+    daily = period_starts(times, "1D", "America/New_York", parse_session("0930-1600"))
+    assert set(daily.tolist()) == {ny(2024, 1, 2, 9, 30)}
+
+
+def test_an_overnight_sessions_day_opens_the_evening_before() -> None:
+    from tvdesk.engines.local.sessions import parse_session
+
+    # Forex: the trading day of Tuesday 2024-01-02 opens Monday 17:00 New York. A bar at
+    # Monday 18:00 belongs to it; one at Tuesday 16:00 too; Tuesday 17:00 starts Wednesday's.
+    session = parse_session("1700-1700")
+    times = np.array([ny(2024, 1, 1, 18), ny(2024, 1, 2, 16), ny(2024, 1, 2, 17)])
+    starts = period_starts(times, "1D", "America/New_York", session)
+    assert starts.tolist() == [ny(2024, 1, 1, 17)] * 2 + [ny(2024, 1, 2, 17)]
+    # The week of Monday 2024-01-08 opens Sunday 2024-01-07 17:00.
+    week = period_starts(np.array([ny(2024, 1, 7, 18)]), "1W", "America/New_York", session)
+    assert week.tolist() == [ny(2024, 1, 7, 17)]
+
+
+def test_a_stocks_hourly_context_follows_its_session(tmp_path: Path) -> None:
+    # 30-minute bars from 09:30. With the 0930-1600 session the first 60-minute bar holds
+    # 09:30 and 10:00 and closes 200 at 10:00's close: the entry fills at 10:30. Counted
+    # from midnight instead, 09:00-10:00 holds only the 09:30 bar (100) and the entry would
+    # wait for the 10:00-11:00 bar to close at 10:30: a fill at 11:00.
+    from tvdesk.model import SymbolSpec
+
+    pine = DAILY_CLOSE_ENTRY.replace('"D"', '"60"')
+    rows = [flat(100), rise(100, 200)] + [flat(200)] * 11
+    data = write(tmp_path / "abc_30.csv", rows, 30 * 60_000, start_ms=ny(2024, 1, 2, 9, 30))
+    cache = TranspileCache(tmp_path / "transpiled")
+    entries = {}
+    for session in ("0930-1600", None):
+        request = BacktestRequest(
+            strategy=load_strategy_source(pine, cache=cache), data_path=str(data),
+            symbol=SymbolSpec(ticker="NASDAQ:ABC", mintick=0.01, pointvalue=1.0,
+                              timezone="America/New_York", session=session))
+        result = run_backtest(request, BacktestContext(cache))
+        entries[session] = [int(t.entry_time.timestamp() * 1000) for t in result.trades]
+    assert entries["0930-1600"] == [ny(2024, 1, 2, 10, 30)]
+    assert entries[None] == [ny(2024, 1, 2, 11, 0)]

@@ -291,6 +291,7 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
         "symbol": f"{symbol.prefix}:{symbol.ticker}",
         "timeframe": symbol.timeframe,
         "timezone": symbol.timezone,
+        "session": symbol.session.text,
         "tick_size": symbol.mintick,
         "point_value": symbol.pointvalue,
         "currency": symbol.currency,
@@ -323,7 +324,7 @@ def _security_feeds(request: BacktestRequest, context: BacktestContext, bars: Ba
     chart_key = "|".join(str(part) for part in (
         Path(bars.path).resolve(), stat.st_mtime_ns, stat.st_size, len(bars),
         int(bars.times[-1]), symbol.prefix, symbol.ticker, symbol.mintick, symbol.timeframe,
-        tz))
+        tz, symbol.session.text))
 
     def load(path: str) -> Bars:
         return context.bars(path, tz)[0]
@@ -332,7 +333,8 @@ def _security_feeds(request: BacktestRequest, context: BacktestContext, bars: Ba
         return other_syminfo(syminfo, name, derive_mintick(other.price_decimals))
 
     return SecurityFeeds(context.feeds, bars, syminfo, chart_key, security=request.security,
-                         magnifier=request.magnifier_path, load=load, syminfo_for=syminfo_for)
+                         magnifier=request.magnifier_path, load=load, syminfo_for=syminfo_for,
+                         session=symbol.session)
 
 
 def _check_magnifier(context: BacktestContext, request: BacktestRequest, chart: Bars,

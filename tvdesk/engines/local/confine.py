@@ -85,7 +85,7 @@ def scrub_environment(scratch: Path, temp: Path | None = None) -> None:
     # socket now and then. Forget it too, so it is made again under `temp`.
     import multiprocessing.process
 
-    multiprocessing.process.current_process()._config.pop("tempdir", None)
+    multiprocessing.process.current_process()._config.pop("tempdir", None)  # type: ignore[attr-defined]
 
 
 def limit_memory(megabytes: int) -> bool:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from tvdesk.data.market_data import Bars, parse_timeframe
+from tvdesk.engines.local.sessions import Session, parse_session
 
 _MINUTE_MS = 60_000
 _CONTEXT_RE = re.compile(r"symbol='([^']*)', timeframe='([^']*)'")
@@ -82,46 +83,65 @@ def timeframe_ms(timeframe: str) -> float:
     return parsed[1]
 
 
-def period_starts(times: np.ndarray, timeframe: str, timezone: str) -> np.ndarray:
+def period_starts(times: np.ndarray, timeframe: str, timezone: str,
+                  session: Session | None = None) -> np.ndarray:
     """The open (UTC ms) of the `timeframe` period each bar opening at `times` belongs to.
 
-    Days, weeks (Monday) and months start at local midnight of the exchange timezone; intraday
-    periods count from each local midnight, as TradingView's 24-hour sessions do (a 90-minute
-    period restarts every day). Multi-day, multi-week and multi-month periods are not handled
-    here (their grid is TradingView's year-reset one; see `aggregate_file`).
+    Periods start at the session open in the exchange timezone (midnight for a 24-hour
+    session): a day is a trading day (an overnight session's day opens the evening before),
+    a week starts with Monday's trading day, a month with its first; intraday periods count
+    from each session open, as TradingView's do (a 90-minute period restarts every day).
+    Multi-day, multi-week and multi-month periods are not handled here (their grid is
+    TradingView's year-reset one; see `FeedFiles.aggregate_file`).
     """
+    session = session or parse_session(None)
     unit, count = unit_of(timeframe)
-    local = pd.to_datetime(np.asarray(times, dtype=np.int64), unit="ms", utc=True) \
-        .tz_convert(timezone)
-    midnight = local.normalize()
-    if unit == "D" and count == 1:
-        starts = midnight
-    elif unit == "W" and count == 1:
-        starts = midnight - pd.to_timedelta(local.day_of_week, unit="D")
-    elif unit == "M" and count == 1:
-        starts = midnight - pd.to_timedelta(local.day - 1, unit="D")
-    elif unit in ("", "S"):
+    stamps = np.asarray(times, dtype=np.int64)
+    local = pd.to_datetime(stamps, unit="ms", utc=True).tz_convert(timezone)
+    # The trading day each bar belongs to, as a local date at midnight.
+    shifted = local - pd.to_timedelta(session.offset_ms, unit="ms")
+    day = shifted.normalize().tz_localize(None)
+    if session.overnight:
+        day = day + pd.Timedelta(days=1)
+    if unit in ("", "S"):
         size = count * (_MINUTE_MS if unit == "" else 1000)
-        since = (np.asarray(times, dtype=np.int64) - _ms(midnight)) // size * size
-        return _ms(midnight) + since
+        opens = _local_ms(day, timezone, session, overnight_back=True)
+        return opens + (stamps - opens) // size * size
+    if unit == "D" and count == 1:
+        starts = day
+    elif unit == "W" and count == 1:
+        starts = day - pd.to_timedelta(day.day_of_week, unit="D")
+    elif unit == "M" and count == 1:
+        starts = day - pd.to_timedelta(day.day - 1, unit="D")
     else:
         raise ValueError(f"{timeframe!r} periods are aggregated from daily bars")
-    # Rebuilding each start from its wall-clock date keeps DST days right: the local
-    # midnight of a date, not 24 hours after the previous one.
-    naive = starts.tz_localize(None)
-    return _ms(naive.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward"))
+    return _local_ms(starts, timezone, session, overnight_back=True)
+
+
+def _local_ms(days: pd.DatetimeIndex, timezone: str, session: Session, *,
+              overnight_back: bool) -> np.ndarray:
+    """UTC ms of the session open of each trading day (naive local dates at midnight).
+
+    Rebuilding each open from its wall-clock date keeps DST days right: the local open of a
+    date, not 24 hours after the previous one.
+    """
+    opens = days + pd.to_timedelta(session.offset_ms, unit="ms")
+    if session.overnight and overnight_back:
+        opens = opens - pd.Timedelta(days=1)
+    return _ms(opens.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward"))
 
 
 def _ms(index: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
 
 
-def aggregate(candles: Candles, timeframe: str, timezone: str) -> Candles:
+def aggregate(candles: Candles, timeframe: str, timezone: str,
+              session: Session | None = None) -> Candles:
     """The bars of `timeframe` built from finer `candles`: first open, highest high, lowest
     low, last close, summed volume; a period opens at its period start (not at its first bar)."""
     if not len(candles):
         return candles
-    starts = period_starts(candles.times, timeframe, timezone)
+    starts = period_starts(candles.times, timeframe, timezone, session)
     first = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]])
     last = np.r_[first[1:] - 1, len(starts) - 1]
     return Candles(

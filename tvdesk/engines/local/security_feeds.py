@@ -40,6 +40,7 @@ from tvdesk.engines.local.feeds import (
     timeframe_ms,
     unit_of,
 )
+from tvdesk.engines.local.sessions import Session, parse_session
 from tvdesk.errors import PineError
 
 
@@ -66,7 +67,8 @@ class SecurityFeeds:
     def __init__(self, files: FeedFiles, chart: Bars, chart_syminfo: Any, chart_key: str,
                  security: Sequence[tuple[str, str]] = (), magnifier: str | None = None,
                  load: Callable[[str], Bars] | None = None,
-                 syminfo_for: Callable[[str, Bars], Any] | None = None) -> None:
+                 syminfo_for: Callable[[str, Bars], Any] | None = None,
+                 session: Session | None = None) -> None:
         self.files = files
         self.chart = chart
         self.syminfo = chart_syminfo
@@ -77,6 +79,7 @@ class SecurityFeeds:
         self._magnifier = magnifier
         self._load = load
         self._syminfo_for = syminfo_for
+        self.session = session or parse_session(None)
         self.used: list[str] = []  # what answered each context, for the result's properties
 
     # -- the chart's own feed ----------------------------------------------------------------
@@ -169,12 +172,13 @@ class SecurityFeeds:
                                     _code(timeframe))
         unit, count = unit_of(timeframe)
         if unit in ("D", "W", "M") and count > 1:
-            daily = self.files.write(f"{key}|1D", aggregate(Candles.of(bars), "1D", tz),
+            daily = self.files.write(f"{key}|1D",
+                                     aggregate(Candles.of(bars), "1D", tz, self.session),
                                      source.syminfo, "1D")
             return self.files.aggregate_file(f"{key}|{timeframe}", daily, _code(timeframe),
                                              source.syminfo)
         return self.files.write(f"{key}|{timeframe}",
-                                aggregate(Candles.of(bars), timeframe, tz),
+                                aggregate(Candles.of(bars), timeframe, tz, self.session),
                                 source.syminfo, _code(timeframe))
 
 

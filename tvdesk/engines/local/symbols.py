@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from datetime import time as dt_time
+from dataclasses import dataclass, field
 
 from tvdesk.data.market_data import Bars, derive_mintick, parse_timeframe
+from tvdesk.engines.local.sessions import Session, parse_session, pynecore_hours
 from tvdesk.model import SymbolSpec
 
 _FOREX_CODES = {"EUR", "USD", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "SEK", "NOK", "MXN"}
@@ -34,6 +34,7 @@ class ResolvedSymbol:
     timeframe: str
     warnings: tuple[str, ...]
     facts: tuple[str, ...] = ()  # each fact the run used and where it came from
+    session: Session = field(default_factory=lambda: parse_session(None))
 
 
 def _guess_kind(ticker: str) -> tuple[str, str | None]:
@@ -99,6 +100,9 @@ def resolve_symbol(spec: SymbolSpec, bars: Bars) -> ResolvedSymbol:
     currency = spec.currency or "USD"
     facts.append(f"currency {currency} ({'given' if spec.currency else 'assumed'})")
     facts.append(f"timezone {spec.timezone}")
+    session = parse_session(spec.session)
+    facts.append(f"session {session.text} (given)" if spec.session
+                 else "session 24 hours from midnight (assumed; set --session)")
     facts.append(f"timeframe {spec.timeframe or bars.timeframe} "
                  f"({'given' if spec.timeframe else 'from the bars'})")
     if spec.timeframe and not _same_timeframe(spec.timeframe, bars.timeframe):
@@ -110,7 +114,7 @@ def resolve_symbol(spec: SymbolSpec, bars: Bars) -> ResolvedSymbol:
         ticker=name.upper(), prefix=(prefix or "LOCAL").upper(), kind=kind, currency=currency,
         basecurrency=base, mintick=mintick, pointvalue=pointvalue, mincontract=mincontract,
         timezone=spec.timezone, timeframe=spec.timeframe or bars.timeframe,
-        warnings=tuple(warnings), facts=tuple(facts),
+        warnings=tuple(warnings), facts=tuple(facts), session=session,
     )
 
 
@@ -133,21 +137,18 @@ def _ticker_from_path(path: str) -> str:
 
 
 def to_pynecore(symbol: ResolvedSymbol):  # -> pynecore SymInfo (imported lazily: heavy)
-    from pynecore.core.syminfo import SymInfo, SymInfoInterval, SymInfoSession
+    from pynecore.core.syminfo import SymInfo
 
     # TradingView's way: mintick = minmove / pricescale with pricescale a power of ten.
     decimals = len(f"{symbol.mintick:.10f}".rstrip("0").split(".")[1])
     pricescale = 10 ** decimals
-    whole_day = [SymInfoInterval(day=d, start=dt_time(0, 0), end=dt_time(23, 59, 59))
-                 for d in range(7)]
+    opening_hours, session_starts, session_ends = pynecore_hours(symbol.session)
     return SymInfo(
         prefix=symbol.prefix, description=symbol.ticker, ticker=symbol.ticker,
         currency=symbol.currency, basecurrency=symbol.basecurrency, period=symbol.timeframe,
         type=symbol.kind, mintick=symbol.mintick,
         pricescale=pricescale, minmove=max(1, round(symbol.mintick * pricescale)),
         pointvalue=symbol.pointvalue, mincontract=symbol.mincontract,
-        opening_hours=whole_day,
-        session_starts=[SymInfoSession(day=d, time=dt_time(0, 0)) for d in range(7)],
-        session_ends=[SymInfoSession(day=d, time=dt_time(23, 59, 59)) for d in range(7)],
+        opening_hours=opening_hours, session_starts=session_starts, session_ends=session_ends,
         timezone=symbol.timezone,
     )
