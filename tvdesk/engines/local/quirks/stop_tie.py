@@ -3,13 +3,13 @@
 TradingView: when a buy stop and a sell stop (two `strategy.entry` stops in opposite
 directions, say) rest at the same price and the next bar opens exactly at that price, both
 trigger at the open. TradingView fills the LONG one first and the short one second (which
-then reverses the long), whatever order the script placed them in. Measured on a public,
-TradingView-validated probe (BINANCE:ETHUSDT.P 15m, a year of daily pairs of stop entries
-at the previous close, placed short-first on one pass and long-first on another): on every
-bar whose open equals that close, TradingView's list of trades shows the long entry closed
-by the short one at the open, in both placement orders. (When the two levels differ and the
-open gaps through both, the long stop is necessarily the lower level, which PyneCore already
-fills first.)
+then closes or reverses the long), whatever order the script placed them in. Measured on a
+public, TradingView-validated probe (BINANCE:ETHUSDT.P 15m, a year of daily pairs of stop
+entries at the previous close, placed short-first on one pass and long-first on another): on
+all 363 traded bars whose open equals that close (174 of them short-first), TradingView's list
+of trades shows the long entry closed by the short one at the open. (When the two levels
+differ and the open gaps through both, the long stop is necessarily the lower level, which
+PyneCore already fills first.)
 
 PyneCore 6.11: `SimPosition._process_at_bar_open` collects the orders the open gapped through
 (`_check_already_filled`) by walking its `PriceOrderBook` (`iter_orders()`: price levels
