@@ -5,7 +5,8 @@
 DIR is a local checkout of a public TradingView-validated corpus laid out as
 pineforge-4pass/pineforge-corpus is: `validation/<category>-<slug>/` folders, each with a
 `strategy.pine`, TradingView's `tv_trades.csv` ("List of trades", chart times in UTC+8 unless
-`inputs.json` says otherwise) and an optional `inputs.json`, plus shared bars in `data/`
+`inputs.json` says otherwise) and an optional `inputs.json` (script inputs, and which export
+to compare when a folder holds several), plus shared bars in `data/`
 (Binance ETH-USDT perpetual, 15-minute, with a 1-minute companion for the magnifier and
 lower-timeframe probes). The corpus is fetched by whoever runs this; none of it is committed.
 
@@ -142,7 +143,8 @@ def probes(corpus: Path, work: Path, only: str | None) -> list[Probe]:
         base = ["--script", str(script), "--data", str(data), *SYMBOL_FLAGS,
                 "--tv-timezone", tz, *extra]
         exports = sorted(folder.glob("trades-*.csv"))
-        if exports and not (folder / "tv_trades.csv").exists():
+        if exports and not (folder / "tv_trades.csv").exists() \
+                and not settings.get("tv_trades_csv"):
             # One script, several exports: each names the "Analysis mode" it was taken with.
             for export in exports:
                 mode = export.stem.removeprefix("trades-")
