@@ -195,12 +195,13 @@ class FeedFiles:
             for row in candles.rows():
                 writer.write(OHLCV(*row))
         dc_replace(syminfo, period=period).save_toml(path.with_suffix(".toml"))
-        if len(self._written) > 32:  # a worker sees few data files; keep the folder bounded
-            for old in self._written.values():
+        self._written[key] = path
+        if len(self._written) > 64:  # a worker sees few data files; keep the folder bounded
+            # The oldest half goes; the files of the run being prepared are the newest.
+            for old_key in list(self._written)[:32]:
+                old = self._written.pop(old_key)
                 old.unlink(missing_ok=True)
                 old.with_suffix(".toml").unlink(missing_ok=True)
-            self._written.clear()
-        self._written[key] = path
         return path
 
     def aggregate_file(self, key: str, daily: Path, timeframe: str, syminfo: Any) -> Path:
