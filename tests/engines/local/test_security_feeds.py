@@ -266,30 +266,6 @@ def test_a_tradingview_chart_exports_name_gives_symbol_and_timeframe(
     assert symbol_from_file_name(name) == expected
 
 
-def test_remembered_session_ends_equal_pynecores() -> None:
-    from datetime import date, timedelta
-    from zoneinfo import ZoneInfo
-
-    from pynecore.core import security
-
-    from tvdesk.engines.local.security_feeds import memoize_session_ends
-    from tvdesk.engines.local.symbols import ResolvedSymbol, to_pynecore
-
-    memoize_session_ends()
-    memoize_session_ends()  # idempotent: one wrapper, not two
-    remembered = security._day_session_ends
-    original = remembered.original
-    assert not getattr(original, "tvdesk", False)
-    symbol = ResolvedSymbol("ABC", "TEST", "other", "USD", None, 0.01, 1.0, 1.0,
-                            "America/New_York", "60", ())
-    hours = to_pynecore(symbol).opening_hours
-    tz = ZoneInfo("America/New_York")
-    for offset in range(0, 400, 7):  # across both DST changes
-        day = date(2024, 1, 1) + timedelta(days=offset)
-        assert remembered(day, tz, hours) == original(day, tz, hours)
-        assert remembered(day, tz, hours) == original(day, tz, hours)  # from the memo
-
-
 # -------------------------------------------------------------------------- sessions
 
 

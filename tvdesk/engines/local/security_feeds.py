@@ -222,40 +222,7 @@ def preload_security_children() -> None:
 
     preload.tvdesk = True  # type: ignore[attr-defined]
     security_mp.preload_in_forkserver = preload
-    memoize_session_ends()
 
-
-def memoize_session_ends() -> None:
-    """Remember PyneCore's per-date session ends (`security._day_session_ends`).
-
-    PyneCore recomputes them for every chart bar and every context, four times a bar on a
-    daily context: about a third of the chart's extra time per bar (profiled on a year of
-    15-minute bars). The answer depends only on the date, the timezone and the symbol's hours,
-    which are fixed for a run; the memo keeps the objects it was computed for and answers
-    only for those same objects. Idempotent.
-    """
-    from pynecore.core import security
-
-    original = security._day_session_ends
-    if getattr(original, "tvdesk", False):
-        return
-    memo: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
-
-    def day_session_ends(open_date: Any, tz: Any, opening_hours: Any,
-                         corrections: Any = None) -> Any:
-        key = (open_date, tz, id(opening_hours), id(corrections))
-        hit = memo.get(key)
-        if hit is not None and hit[0] is opening_hours and hit[1] is corrections:
-            return hit[2]
-        value = original(open_date, tz, opening_hours, corrections)
-        if len(memo) > 20_000:
-            memo.clear()
-        memo[key] = (opening_hours, corrections, value)
-        return value
-
-    day_session_ends.tvdesk = True  # type: ignore[attr-defined]
-    day_session_ends.original = original  # type: ignore[attr-defined]
-    security._day_session_ends = day_session_ends
 
 
 def provisioning_runner() -> type:

@@ -17,7 +17,6 @@ import pynecore.lib
 from pynecore.core import script_runner, security_process  # noqa: F401  (preloading)
 
 from tvdesk.engines.local.quirks import apply_all
-from tvdesk.engines.local.security_feeds import memoize_session_ends
 
 
 def _import_library() -> None:
@@ -32,5 +31,4 @@ def _import_library() -> None:
 
 _import_library()
 apply_all()
-memoize_session_ends()
 assert pynecore.lib  # the package itself is what children need first
