@@ -192,7 +192,10 @@ def read_roots() -> list[Path]:
     import tvdesk
 
     roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-             Path(tvdesk.__file__).parent, Path(pynecore.__file__).parent}
+             Path(tvdesk.__file__).parent, Path(pynecore.__file__).parent,
+             # A frozen app's executable holds its code archive: a module first imported
+             # after confinement is read from it, and request.security's forkserver runs it.
+             Path(sys.executable)}
     roots.update(Path(entry) for entry in sys.path if entry)
     roots.update(Path(p) for p in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc",
                                    "/opt", "/proc", "/sys", "/dev", "/System", "/Library"))

