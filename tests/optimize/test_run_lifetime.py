@@ -170,7 +170,7 @@ def _done_trials(store: Path) -> int:
         with closing(sqlite3.connect(store)) as conn:
             return conn.execute("SELECT count(*) FROM trials WHERE status = 'done'"
                                 ).fetchone()[0]
-    except sqlite3.OperationalError:  # no tables yet
+    except sqlite3.DatabaseError:  # no tables yet, or the file caught half-written at creation
         return 0
 
 
