@@ -99,6 +99,23 @@ def _lockout(text: str) -> str | None:
     return None
 
 
+async def _reveal_signin_form(driver: Driver, email: Any, attempts: int = 3) -> None:
+    """Click "Email" until the username field shows.
+
+    A click that lands before the page's script has wired the button does nothing, and the
+    form stays hidden: on a loaded machine the whole sign-in then failed after the step
+    timeout. Each attempt waits a few seconds for the field before clicking again; whatever
+    happens, the username step that follows reports a form that never appeared.
+    """
+    for _attempt in range(attempts):
+        await email.first.click()
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            if await driver.probe("signin_username") is not None:
+                return
+            await asyncio.sleep(0.1)
+
+
 async def _captcha_or_lockout(driver: Driver, error: str) -> str | None:
     """Why TradingView wants a human, given the error text already read; None if it does
     not."""
@@ -148,7 +165,7 @@ async def log_in(driver: Driver, urls: Urls, credentials: Credentials, *,
     if reason is None:
         email = await driver.wait_for("signin_email_button", timeout=driver.step_timeout / 2)
         if email is not None:
-            await email.first.click()
+            await _reveal_signin_form(driver, email)
         await driver.fill("signin_username", credentials.username)
         await driver.fill("signin_password", credentials.password)
         await driver.click("signin_submit")
