@@ -15,11 +15,11 @@ START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 
 
 def write_bars(path: Path, bars: Sequence[tuple[float, float, float, float]],
-               step_ms: int = DAY_MS) -> Path:
+               step_ms: int = DAY_MS, start_ms: int = START_MS) -> Path:
     """Write (open, high, low, close) rows as a unix-seconds OHLCV CSV, one bar per step."""
     lines = ["time,open,high,low,close,volume"]
     for i, (o, h, lo, c) in enumerate(bars):
-        lines.append(f"{(START_MS + i * step_ms) // 1000},{o},{h},{lo},{c},1000")
+        lines.append(f"{(start_ms + i * step_ms) // 1000},{o},{h},{lo},{c},1000")
     path.write_text("\n".join(lines) + "\n")
     return path
 

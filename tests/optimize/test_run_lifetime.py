@@ -174,6 +174,18 @@ def _done_trials(store: Path) -> int:
         return 0
 
 
+def _kill_9_leaves_nothing(process: subprocess.Popen[str]) -> list[str]:
+    """Kill the session's leader with -9; what of its session is still alive after 30 s."""
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 30
+    left = _session_processes(process.pid)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling the kernel's process table: there is no event to await
+        left = _session_processes(process.pid)
+    return left
+
+
 @pytest.fixture
 def started() -> Iterator[list[subprocess.Popen[str]]]:
     """Processes a test started; killed with their sessions if the test fails midway."""
@@ -200,14 +212,7 @@ def test_kill_9_of_the_cli_leaves_no_process_behind(tmp_path: Path, started) -> 
     _wait_for_line(process, "worker 2: trial")  # both workers are busy
     before = _session_processes(process.pid)
     assert len(before) >= 4, before  # the CLI, a forkserver, two workers (and a tracker)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    deadline = time.monotonic() + 30
-    left = _session_processes(process.pid)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.1)  # polling the kernel's process table: there is no event to await
-        left = _session_processes(process.pid)
-    assert left == [], f"left behind after kill -9: {left}"
+    assert _kill_9_leaves_nothing(process) == []
 
 
 def test_a_second_resume_is_refused_then_the_run_completes_once(tmp_path: Path,
@@ -354,11 +359,4 @@ def test_kill_9_during_request_security_trials_leaves_no_process_behind(
     before = _session_processes(process.pid)
     # The CLI, the pool's forkserver and two workers, plus each worker's own forkserver.
     assert sum("forkserver" in line for line in before) >= 3, before
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    deadline = time.monotonic() + 30
-    left = _session_processes(process.pid)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.1)  # polling the kernel's process table: there is no event to await
-        left = _session_processes(process.pid)
-    assert left == [], f"left behind after kill -9: {left}"
+    assert _kill_9_leaves_nothing(process) == []

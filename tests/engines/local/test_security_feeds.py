@@ -21,17 +21,15 @@ from tvdesk.model import BacktestRequest, BacktestResult, SymbolSpec
 from tvdesk.pine.loader import load_strategy_source
 from tvdesk.pine.transpile import TranspileCache
 
+from engine_helpers import write_bars
+
 HOUR_MS = 3_600_000
 START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC, a Monday
 
 
 def write(path: Path, rows: Sequence[tuple[float, float, float, float]], step_ms: int,
           start_ms: int = START_MS) -> Path:
-    lines = ["time,open,high,low,close,volume"]
-    for i, (o, h, lo, c) in enumerate(rows):
-        lines.append(f"{(start_ms + i * step_ms) // 1000},{o},{h},{lo},{c},10")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_bars(path, rows, step_ms, start_ms)
 
 
 def flat(price: float) -> tuple[float, float, float, float]:

@@ -132,12 +132,7 @@ def _new_pool_dir(root: Path) -> str:
     cannot be removed anyway).
     """
     root.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix":
-        for stale in root.glob("pool-*-*"):
-            owner = stale.name.split("-")[1]
-            if owner.isdigit() and not pid_alive(int(owner)):
-                shutil.rmtree(stale, ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"pool-{os.getpid()}-", dir=root)
+    return _fresh_owned_dir(root, "pool")
 
 
 def _new_temp_root() -> str:
@@ -148,12 +143,18 @@ def _new_temp_root() -> str:
     """
     base = Path("/tmp") if os.name == "posix" and os.access("/tmp", os.W_OK) else \
         Path(tempfile.gettempdir())
+    return _fresh_owned_dir(base, "tvd")
+
+
+def _fresh_owned_dir(base: Path, kind: str) -> str:
+    """A new folder `KIND-PID-xxxx` in `base`, after removing those of processes that are gone
+    (POSIX only: on Windows a live process's folder cannot be removed anyway)."""
     if os.name == "posix":
-        for stale in base.glob("tvd-*-*"):
+        for stale in base.glob(f"{kind}-*-*"):
             owner = stale.name.split("-")[1]
             if owner.isdigit() and not pid_alive(int(owner)):
                 shutil.rmtree(stale, ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"tvd-{os.getpid()}-", dir=base)
+    return tempfile.mkdtemp(prefix=f"{kind}-{os.getpid()}-", dir=base)
 
 
 def _context() -> mp.context.BaseContext:
