@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from tvdesk.errors import InputError
 from tvdesk.exports import aliases
+from tvdesk.exports.dates import parse_datetime
+from tvdesk.exports.numbers import parse_number
 
 EXCEL_EPOCH = datetime(1899, 12, 30)
 EXCEL_EPOCH_1904 = datetime(1904, 1, 1)
@@ -34,21 +36,25 @@ def located(error: CellError | str, *, source: str, line: int | None, column: st
     return InputError(f"{where}{error}", source=source, line=line, column=column)
 
 
-def to_float(value: object) -> float | None:
-    """A number cell, or None when empty. Text such as "1234.5" or "0.27 %" is accepted."""
+def to_float(value: object, decimal: str | None = None) -> float | None:
+    """A number cell, or None when empty.
+
+    Text in any locale's form is accepted ("1234.5", "0,27 %", "−1 234,5", see
+    `tvdesk.exports.numbers`); `decimal` is the column's decimal mark when it is known.
+    """
     if value is None:
         return None
     if isinstance(value, bool):
         raise CellError(f"expected a number, found {value!r}")
     if isinstance(value, (int, float)):
         return float(value)
-    text = str(value).strip().replace("\u2212", "-")
+    text = str(value).strip()
     if not text:
         return None
-    try:
-        return float(text.rstrip("%").strip())
-    except ValueError:
-        raise CellError(f"expected a number, found {text!r}") from None
+    number = parse_number(text, decimal)
+    if number is None:
+        raise CellError(f"expected a number, found {text!r}")
+    return number
 
 
 def to_int(value: object) -> int | None:
@@ -68,7 +74,8 @@ def to_text(value: object) -> str:
     return str(value).strip()
 
 
-def to_datetime(value: object, tz: tzinfo, *, date1904: bool = False) -> datetime:
+def to_datetime(value: object, tz: tzinfo, *, date1904: bool = False,
+                day_first: bool | None = None) -> datetime:
     """A chart-timezone time: an Excel serial number, a datetime, or ISO text.
 
     TradingView writes the chart's wall-clock time without an offset, so naive values get `tz`
@@ -89,7 +96,7 @@ def to_datetime(value: object, tz: tzinfo, *, date1904: bool = False) -> datetim
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        parsed = _parse_other(text)
+        parsed = parse_datetime(text, day_first)
     if parsed is None:
         try:
             return _from_serial(float(text), tz, date1904)
@@ -107,34 +114,17 @@ def _from_serial(serial: float, tz: tzinfo, date1904: bool) -> datetime:
     return (epoch + timedelta(seconds=round(serial * 86400))).replace(tzinfo=tz)
 
 
-_OTHER_FORMATS = ("%b %d, %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d, %Y", "%d %b %Y %H:%M",
-                  "%d %b %Y", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%d.%m.%Y %H:%M", "%d.%m.%Y")
-
-
-def _parse_other(text: str) -> datetime | None:
-    for fmt in _OTHER_FORMATS:
-        try:
-            return datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-    return None
-
-
 # --------------------------------------------------------------------------- durations
 
-_UNIT_DAYS: dict[str, float] = {}
-for _days, _names in (
-    (1 / 86400, ("s", "sec", "secs", "second", "seconds", "seg", "segundo", "segundos")),
-    (1 / 1440, ("min", "mins", "minute", "minutes", "minuto", "minutos")),
-    (1 / 24, ("h", "hr", "hrs", "hour", "hours", "hora", "horas")),
-    (1.0, ("d", "day", "days", "dia", "dias")),
-    (7.0, ("w", "wk", "week", "weeks", "semana", "semanas")),
-    (30.4375, ("mo", "month", "months", "mes", "meses")),
-    (365.25, ("y", "yr", "year", "years", "ano", "anos")),
-):
-    _UNIT_DAYS.update(dict.fromkeys(_names, _days))
+_DAYS_PER_UNIT = {"seconds": 1 / 86400, "minutes": 1 / 1440, "hours": 1 / 24, "days": 1.0,
+                  "weeks": 7.0, "months": 30.4375, "years": 365.25}
+_UNIT_DAYS: dict[str, float] = {
+    aliases.normalise(word): _DAYS_PER_UNIT[unit]
+    for unit, words in aliases.DURATION_UNIT_NAMES.items() for word in words
+}
 
-_DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([a-z]+)")
+# A number and a unit word in any script ("31 days", "31 дн.", "31日", "2 semanas").
+_DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([^\W\d_]+)\.?")
 
 
 def duration_days(text: str) -> float | None:

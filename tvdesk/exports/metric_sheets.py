@@ -23,6 +23,7 @@ from typing import Any
 
 from tvdesk.exports import aliases
 from tvdesk.exports.cells import CellError, duration_days, located, to_text
+from tvdesk.exports.numbers import parse_number
 from tvdesk.metric_catalog import BY_KEY, Scope, variant_key
 
 _HEADER_SEARCH_ROWS = 10
@@ -113,8 +114,4 @@ def _value(key: str, scope: Scope, percent: bool, cell: Any) -> tuple[str, float
 
 
 def _number(text: str) -> float | None:
-    cleaned = text.replace("\u2212", "-").replace("\u00a0", " ").rstrip("%").strip()
-    try:
-        return float(cleaned)
-    except ValueError:
-        return None
+    return parse_number(text)

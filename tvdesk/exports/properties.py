@@ -21,6 +21,7 @@ from typing import Any
 
 from tvdesk.exports import aliases
 from tvdesk.exports.cells import EXCEL_EPOCH, to_text
+from tvdesk.exports.dates import find_datetimes, slashed_day_first
 from tvdesk.model import BacktestResult, FrozenMap
 
 _RANGES = ("trading_range", "backtesting_range")
@@ -77,51 +78,25 @@ def _value(raw: Any) -> Any:
     return number if math.isfinite(number) else text
 
 
-_MONTHS = {name: i + 1 for i, name in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
-_MONTHS.update({"fev": 2, "abr": 4, "mai": 5, "ago": 8, "set": 9, "out": 10, "dez": 12})
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_NAMED = re.compile(r"\b([a-z]{3})[a-z]*\.? (\d{1,2}),? (\d{4})")
-_DAY_NAMED = re.compile(r"\b(\d{1,2}) (?:de )?([a-z]{3})[a-z]*\.?(?: de)? (\d{4})")
-_DOTTED = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})")
-_SERIAL = re.compile(r"^\s*(\d{5}(?:\.\d+)?)\s*(?:[-–—]|to|a|até)\s*(\d{5}(?:\.\d+)?)\s*$")
+_SERIAL = re.compile(r"^\s*(\d{5}(?:\.\d+)?)\s*(?:[-–—]|to|a|até|bis|по|-)\s*(\d{5}(?:\.\d+)?)\s*$")
 
 
 def date_range(text: str) -> tuple[str | None, str | None]:
     """First and last date written in a range such as "2024-01-02 — 2024-12-31", as ISO text.
 
-    Accepts ISO dates, "Jan 02, 2024", "02 jan 2024", "02.01.2024" and Excel serials. Slashed
-    dates are refused on purpose: 01/02/2024 means a different day in English and Portuguese.
+    Accepts every form `tvdesk.exports.dates` reads in any known language ("Jan 02, 2024",
+    "02 янв. 2024", "02.01.2024", "2024年1月2日") and Excel serials. Slashed dates count only
+    when a day above 12 says which part is the day: 01/02/2024 is another day in French.
     """
-    norm = aliases.normalise(text)
-    found: list[tuple[int, date | None]] = []
-    for match in _ISO.finditer(norm):
-        found.append((match.start(), _date(match.group(1), match.group(2), match.group(3))))
-    for match in _NAMED.finditer(norm):
-        month = _MONTHS.get(match.group(1))
-        if month:
-            found.append((match.start(), _date(match.group(3), month, match.group(2))))
-    for match in _DAY_NAMED.finditer(norm):
-        month = _MONTHS.get(match.group(2))
-        if month:
-            found.append((match.start(), _date(match.group(3), month, match.group(1))))
-    for match in _DOTTED.finditer(norm):
-        found.append((match.start(), _date(match.group(3), match.group(2), match.group(1))))
-    serial = _SERIAL.match(norm)
+    serial = _SERIAL.match(aliases.normalise(text))
     if serial:
-        found = [(i, (EXCEL_EPOCH + timedelta(days=float(serial.group(i + 1)))).date())
-                 for i in range(2)]
-    dates = [d for _pos, d in sorted(found, key=lambda pair: pair[0]) if d is not None]
-    if len(dates) < 2:
+        start, end = ((EXCEL_EPOCH + timedelta(days=float(serial.group(i)))).date().isoformat()
+                      for i in (1, 2))
+        return start, end
+    found = find_datetimes(text, slashed_day_first([text]))
+    if len(found) < 2:
         return None, None
-    return dates[0].isoformat(), dates[-1].isoformat()
-
-
-def _date(year: str | int, month: str | int, day: str | int) -> date | None:
-    try:
-        return date(int(year), int(month), int(day))
-    except ValueError:
-        return None
+    return found[0][1].date().isoformat(), found[-1][1].date().isoformat()
 
 
 # --------------------------------------------------------------------------- stale-export check
