@@ -407,11 +407,13 @@ def test_missing_sheet(tmp_path: Path) -> None:
     assert "'Performance'" in str(error)  # lists the sheets it has
 
 
-def test_unknown_trade_header(tmp_path: Path) -> None:
+def test_an_extra_unknown_column_is_named_in_a_warning_and_the_rest_reads(
+        tmp_path: Path) -> None:
     written = write_xlsx(tmp_path / "e.xlsx", extra_header="Banana USD")
-    error = raises(written.path, "unknown List-of-trades column 'Banana USD'")
-    assert (error.line, error.column) == (1, "Banana USD")
-    assert "Trade #" in str(error) and "sheet 'List of trades'" in str(error)
+    result = read_export(written.path)
+    assert_trades(result.trades, make_trades())
+    assert any("sheet 'List of trades': columns not read: 'Banana USD'" in w
+               for w in result.warnings)
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "csv"])
@@ -443,10 +445,22 @@ def test_non_numeric_metric_cell(tmp_path: Path) -> None:
     assert error.column == "Long USD" and "sheet 'Performance'" in str(error)
 
 
-def test_unknown_trade_type(tmp_path: Path) -> None:
+def test_an_unknown_trade_type_is_read_from_its_trade_and_named(tmp_path: Path) -> None:
     written = write_xlsx(tmp_path / "e.xlsx", overrides={(1, "exit", "type"): "Sideways"})
-    error = raises(written.path, "unknown trade type 'Sideways'")
-    assert error.column == "Type"
+    result = read_export(written.path)
+    assert_trades(result.trades, make_trades())
+    assert any("trade types not in tvdesk's label tables" in w and "'Sideways' as exit "
+               in w for w in result.warnings)
+
+
+def test_type_words_nothing_can_explain_fail_naming_the_word(tmp_path: Path) -> None:
+    path = tmp_path / "flat.csv"
+    path.write_text("Trade #,Type,Signal,Date/Time,Price USD,Contracts,Profit USD\n"
+                    "1,Aus A,x,2024-01-03 10:00,100,1,0\n1,Ein A,y,2024-01-02 10:00,100,1,0\n"
+                    "2,Aus B,x,2024-01-05 10:00,100,1,0\n2,Ein B,y,2024-01-04 10:00,100,1,0\n",
+                    encoding="utf-8")
+    error = raises(path, "cannot tell whether the trade type 'Ein A' is long or short")
+    assert error.column == "Type" and error.line == 3
 
 
 def test_duplicate_entry_rows(tmp_path: Path) -> None:

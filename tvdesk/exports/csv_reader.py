@@ -53,8 +53,8 @@ def _read(path: str | Path, tz: tzinfo) -> tuple[tuple[Trade, ...], list[str], s
                          "strategy export: pass it as market data with --data",
                          source=source, line=header_line)
     where = Where(source=source, tz=tz)
-    columns = map_header(header, where, header_line)
-    rows = ((reader.line_num, cells) for cells in reader)
+    rows = [(reader.line_num, cells) for cells in reader]
+    columns = map_header(header, where, header_line, [cells for _line, cells in rows])
     trades, warnings = build_trades(rows, columns, where)
     return trades, warnings, columns.currency
 

@@ -97,28 +97,27 @@ def slashed_day_first(texts: Iterable[str]) -> bool | None:
 
 def _build(form: str, groups: tuple[str | None, ...], day_first: bool | None
            ) -> datetime | None:
+    def num(i: int) -> int:
+        return int(groups[i] or 0)
+
     if form == "ymd":
-        y, m, d = groups[0], groups[1], groups[2]
+        y, m, d = num(0), num(1), num(2)
     elif form == "dmy":
-        d, m, y = groups[0], groups[1], groups[2]
+        d, m, y = num(0), num(1), num(2)
     elif form == "slashed":
-        a, b, y = int(groups[0] or 0), int(groups[1] or 0), groups[2]
+        a, b, y = num(0), num(1), num(2)
         first = True if a > 12 else False if b > 12 else day_first
         if first is None:
             return None
         d, m = (a, b) if first else (b, a)
-    elif form == "mdy_named":
-        month = month_number(groups[0] or "")
+    else:
+        named = 0 if form == "mdy_named" else 1
+        month = month_number(groups[named] or "")
         if month is None:
             return None
-        m, d, y = month, groups[1], groups[2]
-    else:  # dmy_named
-        month = month_number(groups[1] or "")
-        if month is None:
-            return None
-        d, m, y = groups[0], month, groups[2]
-    hour, minute, second = (int(g) if g else 0 for g in groups[3:6])
+        d, m, y = num(1 - named), month, num(2)
+    hour, minute, second = num(3), num(4), num(5)
     try:
-        return datetime(int(y or 0), int(m or 0), int(d or 0), hour, minute, second)
+        return datetime(y, m, d, hour, minute, second)
     except ValueError:
         return None

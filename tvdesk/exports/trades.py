@@ -9,13 +9,14 @@ the unrealised P&L; it becomes `Trade(open=True)` with no exit time or price.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from tvdesk.errors import InputError
-from tvdesk.exports import aliases
+from tvdesk.exports import aliases, trade_layout, type_words
 from tvdesk.exports.cells import CellError, located, to_datetime, to_float, to_int, to_text
 from tvdesk.model import Trade
 
@@ -26,7 +27,11 @@ class TradeColumns:
 
     index: dict[str, int]
     headers: dict[str, str]
-    currency: str | None
+    currency: str | None  # of the P&L columns (a USDJPY export: prices in JPY, P&L in USD)
+    price_currency: str | None = None
+    decimals: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    day_first: bool | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,40 +48,60 @@ class Where:
         return located(message, source=self.source, line=line, column=column, sheet=self.sheet)
 
 
-def map_header(cells: Sequence[Any], where: Where, line: int) -> TradeColumns:
-    """Canonical fields of a List-of-trades header row; an unknown header is an InputError."""
-    index: dict[str, int] = {}
-    headers: dict[str, str] = {}
-    currency: str | None = None
-    for position, cell in enumerate(cells):
-        header = to_text(cell)
-        if not header:
-            continue
-        found = aliases.trade_column(header)
-        if found is None:
-            raise where.error(
-                f"unknown List-of-trades column {header!r}; known columns are "
-                f"{aliases.known_trade_headers()}", line, header)
-        field, cur = found
-        if field in index:
-            raise where.error(f"columns {headers[field]!r} and {header!r} both mean {field}",
-                              line, header)
-        index[field] = position
-        headers[field] = header
-        currency = currency or cur
+def map_header(cells: Sequence[Any], where: Where, line: int,
+               rows: Sequence[Sequence[Any]] = ()) -> TradeColumns:
+    """Canonical fields of a List-of-trades header row, by structure and names (see
+    `tvdesk.exports.trade_layout`); `rows` are the data rows below it."""
+    facts = trade_layout.profile(cells, rows)
+    layout = trade_layout.assign(facts)
+    index = layout.index
     missing = [f for f in aliases.REQUIRED_TRADE_FIELDS if f not in index]
     if missing:
+        unknown = [f for f in facts if f.header and f.label is None]
         names = ", ".join(" / ".join(aliases.TRADE_COLUMNS[f][:3]) for f in missing)
-        raise where.error(f"the List-of-trades header lacks required columns: {names}",
-                          line, None)
-    return TradeColumns(index, headers, currency)
+        raise where.error(
+            f"cannot tell which column holds the {', '.join(missing)}: no known header names "
+            f"it ({names}) and no known List-of-trades layout has {len(facts)} columns like "
+            f"these" + (f"; headers not known: {', '.join(repr(f.header) for f in unknown)}"
+                        if unknown else ""), line, None)
+    headers = {name: facts[pos].header or trade_layout.column_letter(pos)
+               for name, pos in index.items()}
+    warnings: list[str] = []
+    sheet = f"sheet {where.sheet!r}" if where.sheet else "the List of trades"
+    if layout.assumed:
+        warnings.append(f"{sheet}: columns read by their position and content, as TradingView's "
+                        f"{layout.name or 'usual'} layout places them (their names are not in "
+                        f"tvdesk's label tables): {trade_layout.describe(layout.assumed)}")
+    for fact, structural in layout.overruled:
+        taken = next((n for n, p in index.items() if p == fact.position), None)
+        warnings.append(
+            f"{sheet}: column {fact.header!r} (column {trade_layout.column_letter(fact.position)})"
+            f" is named like {fact.label} but sits where the layout has {structural}; read as "
+            f"{taken or 'nothing'}")
+    unused = [f for f in facts if f.header and f.position not in index.values()]
+    if unused:
+        warnings.append(f"{sheet}: columns not read: "
+                        + ", ".join(repr(f.header) for f in unused))
+    money = [facts[index[f]].currency for f in _PNL_FIELDS if f in index]
+    price_currency = facts[index["price"]].currency
+    return TradeColumns(
+        index=index, headers=headers,
+        currency=next((c for c in money if c), None) or price_currency,
+        price_currency=price_currency,
+        decimals={name: facts[pos].decimal for name, pos in index.items()},
+        day_first=trade_layout.day_first_of(rows, index["datetime"]),
+        warnings=tuple(warnings))
+
+
+_PNL_FIELDS = ("profit", "cum_profit", "run_up", "drawdown", "commission", "position_value")
 
 
 @dataclass(slots=True)
 class _Row:
     line: int
     role: str | None
-    side: str
+    side: str | None  # None: a type word no table knows, worked out from the trades
+    word: str
     signal: str
     time: datetime | None
     values: dict[str, float | None]
@@ -98,8 +123,9 @@ class _RowReader:
         self.type_at = cols.index["type"]
         self.time_at = cols.index["datetime"]
         self.signal_at = cols.index.get("signal")
-        self.numeric = [(f, cols.index[f]) for f in _NUMERIC if f in cols.index]
-        self.types: dict[str, tuple[str | None, str]] = {}
+        self.numeric = [(f, cols.index[f], cols.decimals.get(f)) for f in _NUMERIC
+                        if f in cols.index]
+        self.types: dict[str, tuple[str | None, str | None]] = {}
         self.opens: dict[str, bool] = {}
 
     def read(self, cells: Sequence[Any], line: int) -> tuple[int, _Row]:
@@ -111,7 +137,10 @@ class _RowReader:
             if number is None:
                 raise CellError("expected a trade number, found an empty cell")
             field = "type"
-            role, side = self._type(to_text(cells[self.type_at]))
+            word = to_text(cells[self.type_at])
+            if not word:
+                raise CellError("expected a trade type, found an empty cell")
+            role, side = self._type(word)
             signal = "" if self.signal_at is None else to_text(cells[self.signal_at])
             field = "datetime"
             raw_time = cells[self.time_at]
@@ -119,23 +148,20 @@ class _RowReader:
             if is_open and raw_time in (None, ""):
                 time = None
             else:
-                time = to_datetime(raw_time, self.where.tz, date1904=self.where.date1904)
+                time = to_datetime(raw_time, self.where.tz, date1904=self.where.date1904,
+                                   day_first=self.cols.day_first)
             values: dict[str, float | None] = {}
-            for field, position in self.numeric:  # `field` names the error
+            for field, position, decimal in self.numeric:  # `field` names the error
                 value = cells[position]
-                values[field] = value if type(value) is float else to_float(value)
+                values[field] = value if type(value) is float else to_float(value, decimal)
         except CellError as exc:
             raise self.where.error(exc, line, self.cols.headers.get(field, field)) from None
-        return number, _Row(line, role, side, signal, time, values, is_open)
+        return number, _Row(line, role, side, word, signal, time, values, is_open)
 
-    def _type(self, raw: str) -> tuple[str | None, str]:
+    def _type(self, raw: str) -> tuple[str | None, str | None]:
         kind = self.types.get(raw)
         if kind is None:
-            kind = aliases.trade_type(raw)
-            if kind is None:
-                known = ", ".join(a for group in aliases.TRADE_TYPES.values() for a in group)
-                raise CellError(f"unknown trade type {raw!r}; expected one of {known}")
-            self.types[raw] = kind
+            kind = self.types[raw] = aliases.trade_type(raw) or (None, None)
         return kind
 
     def _is_open(self, signal: str) -> bool:
@@ -159,8 +185,12 @@ def build_trades(rows: Iterable[tuple[int, Sequence[Any]]], cols: TradeColumns,
             groups[number] = [row]
         else:
             group.append(row)
+    warnings = list(cols.warnings)
+    unknown = sorted({w for w, kind in reader.types.items() if kind[1] is None})
+    if unknown:
+        learned = type_words.learn(groups, where, cols)
+        warnings.append(type_words.describe(learned, where))
     trades: list[Trade] = []
-    warnings: list[str] = []
     for number in sorted(groups):
         entry, exit_row = _roles(number, groups[number], where, cols)
         if exit_row is None:

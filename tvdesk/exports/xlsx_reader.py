@@ -100,8 +100,9 @@ def _trades(book: XlsxBook, sheet: str, tz: tzinfo,
     header = _first_filled(rows)
     if header is None:
         return (), [f"sheet {sheet!r} is empty: the export has no trades"], None
-    columns = map_header(header[1], where, header[0])
-    trades, warnings = build_trades(rows, columns, where)
+    body = list(rows)
+    columns = map_header(header[1], where, header[0], [cells for _line, cells in body])
+    trades, warnings = build_trades(body, columns, where)
     return trades, warnings, columns.currency
 
 
