@@ -19,6 +19,7 @@ Key rules (documented for the `--json` interface):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tvdesk.exports import aliases
@@ -29,61 +30,127 @@ from tvdesk.metric_catalog import BY_KEY, Scope, variant_key
 _HEADER_SEARCH_ROWS = 10
 
 
+@dataclass(slots=True)
+class MetricRow:
+    """A row whose label no locale table knows: kept whole until its values are matched."""
+
+    sheet: str
+    line: int
+    label: str
+    cells: Sequence[Any]
+    columns: dict[int, tuple[Scope, bool, str]]
+
+    def number(self, scope: Scope, percent: bool = False) -> float | None:
+        for position, (col_scope, col_percent, _header) in self.columns.items():
+            if (col_scope, col_percent) == (scope, percent) and position < len(self.cells):
+                cell = self.cells[position]
+                if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+                    return float(cell)
+                if isinstance(cell, str):
+                    return _number(cell)
+        return None
+
+
 def read_metric_sheet(rows: Iterable[tuple[int, Sequence[Any]]], *, source: str, sheet: str,
-                      into: dict[str, Any], unknown: list[str]) -> str | None:
-    """Add the sheet's metrics to `into`; return the currency its header names, if any."""
+                      into: dict[str, Any], unknown: list[MetricRow],
+                      warnings: list[str] | None = None) -> str | None:
+    """Add the sheet's metrics to `into`; return the currency its header names, if any.
+
+    Rows with a label no table knows go to `unknown` (see `store_row` and
+    `tvdesk.exports.metric_evidence`), so their values can still be matched to a metric.
+    """
     columns: dict[int, tuple[Scope, bool, str]] | None = None
     currency: str | None = None
     for line, cells in rows:
         if columns is None:
-            columns, currency = _header(cells)
+            columns, currency, note = _header(cells, sheet)
+            if note and warnings is not None:
+                warnings.append(note)
             if columns is None and line >= _HEADER_SEARCH_ROWS:
                 break
             continue
         label = to_text(cells[0]) if cells else ""
         if not label:
             continue
+        row = MetricRow(sheet, line, label, cells, columns)
         found = aliases.metric_label(label)
         if found is None:
-            key, forced_percent = aliases.slug(label), False
-            unknown.append(label)
+            unknown.append(row)
         else:
-            key, forced_percent = found
-        in_row: set[str] = set()
-        for position, (scope, percent, header) in columns.items():
-            if position >= len(cells) or cells[position] in (None, ""):
-                continue
-            try:
-                target, value = _value(key, scope, percent or forced_percent, cells[position])
-            except CellError as exc:
-                raise located(exc, source=source, line=line, column=header,
-                              sheet=sheet) from None
-            if target in in_row and percent:
-                target = f"{target}_percent"  # a count with its share in the % column
-            in_row.add(target)
-            into.setdefault(target, value)
+            store_row(row, *found, into=into, source=source)
     if columns is None:
         raise located(
             "no header row with All / Long / Short columns (such as 'All USD', 'All %', "
-            "'Long USD') in the first rows", source=source, line=None, column=sheet,
+            "'Long USD', or the same shape in any language: a label column, then a money and "
+            "a % column per scope) in the first rows", source=source, line=None, column=sheet,
             sheet=sheet)
     return currency
 
 
-def _header(cells: Sequence[Any]) -> tuple[dict[int, tuple[Scope, bool, str]] | None,
-                                           str | None]:
-    columns: dict[int, tuple[Scope, bool, str]] = {}
+def store_row(row: MetricRow, key: str, forced_percent: bool, *, into: dict[str, Any],
+              source: str) -> None:
+    """Every value of one row under `key`'s variant keys (the first value of a key wins)."""
+    in_row: set[str] = set()
+    for position, (scope, percent, header) in row.columns.items():
+        if position >= len(row.cells) or row.cells[position] in (None, ""):
+            continue
+        try:
+            target, value = _value(key, scope, percent or forced_percent, row.cells[position])
+        except CellError as exc:
+            raise located(exc, source=source, line=row.line, column=header,
+                          sheet=row.sheet) from None
+        if target in in_row and percent:
+            target = f"{target}_percent"  # a count with its share in the % column
+        in_row.add(target)
+        into.setdefault(target, value)
+
+
+def store_unknown(row: MetricRow, *, into: dict[str, Any], source: str) -> None:
+    """A row nothing identified, kept under a snake_case key of its label."""
+    store_row(row, aliases.slug(row.label), False, into=into, source=source)
+
+
+_SCOPE_ORDER: tuple[Scope, ...] = ("all", "long", "short")
+
+
+def _header(cells: Sequence[Any], sheet: str
+            ) -> tuple[dict[int, tuple[Scope, bool, str]] | None, str | None, str | None]:
+    """The scope columns of a header row, by shape: after the label column, a run of headers
+    "<word> <CURRENCY>" / "<word> %", one word per scope, in TradingView's fixed order All,
+    Long, Short. Known scope words confirm the order; a disagreement is reported."""
+    words: list[str] = []
+    parsed: dict[int, tuple[str, bool, str]] = {}
     currency: str | None = None
     for position, cell in enumerate(cells):
         if position == 0:
             continue
+        if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+            return None, None, None  # a data row, not a header
         header = to_text(cell)
-        found = aliases.metric_column(header) if header else None
-        if found is not None:
-            scope, percent, cur = found
-            columns[position] = (scope, percent, header)
-            currency = currency or cur
-    return (columns or None), currency
+        if not header:
+            continue
+        base, cur = aliases.split_currency(header)
+        percent = base.endswith("%")
+        word = base[:-1].strip() if percent else base
+        if not percent and cur is None and aliases.metric_column(header) is None:
+            return None, None, None  # neither a scope word nor a money/percent header
+        parsed[position] = (word, percent, header)
+        currency = currency or cur
+        if word not in words:
+            words.append(word)
+    if not parsed or len(words) > len(_SCOPE_ORDER):
+        return None, None, None
+    by_order = dict(zip(words, _SCOPE_ORDER, strict=False))
+    known = {w: found[0] for w in words if (found := aliases.metric_column(w)) is not None}
+    note = None
+    disagree = [w for w, scope in known.items() if scope != by_order[w]]
+    if disagree:
+        note = (f"sheet {sheet!r}: scope columns {', '.join(repr(w) for w in words)} read as "
+                f"{' / '.join(by_order[w].capitalize() for w in words)} by their order; the "
+                f"words {', '.join(repr(w) for w in disagree)} name another scope")
+    columns = {position: (by_order[word], percent, header)
+               for position, (word, percent, header) in parsed.items()}
+    return columns, currency, note
 
 
 def _value(key: str, scope: Scope, percent: bool, cell: Any) -> tuple[str, float | int | None]:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from tvdesk.errors import InputError
-from tvdesk.exports import aliases
+from tvdesk.exports import aliases, metric_evidence
 from tvdesk.exports.aliases import SheetKind
 from tvdesk.exports.checks import consistency_warnings
-from tvdesk.exports.metric_sheets import read_metric_sheet
+from tvdesk.exports.metric_sheets import MetricRow, read_metric_sheet, store_row, store_unknown
 from tvdesk.exports.properties import read_properties
-from tvdesk.exports.trades import Where, build_trades, map_header
+from tvdesk.exports.trades import TradeColumns, Where, build_trades, map_header
 from tvdesk.exports.xlsx_parts import XlsxBook
 from tvdesk.model import BacktestResult, FrozenMap, Trade
 
@@ -34,25 +34,52 @@ def read_xlsx(path: str | Path, tz: tzinfo) -> BacktestResult:
     with XlsxBook(path) as book:
         sheets, warnings = locate_sheets(book.sheet_names, source)
         metrics: dict[str, Any] = {}
-        unknown: list[str] = []
+        unknown: list[MetricRow] = []
         currency = None
         for kind in _METRIC_SHEETS:
             if kind in sheets:
                 found = read_metric_sheet(book.rows(sheets[kind]), source=source,
-                                          sheet=sheets[kind], into=metrics, unknown=unknown)
+                                          sheet=sheets[kind], into=metrics, unknown=unknown,
+                                          warnings=warnings)
                 currency = currency or found
-        trades, trade_warnings, trade_currency = _trades(book, sheets["trades"], tz)
+        trades, trade_warnings, columns = _trades(book, sheets["trades"], tz)
         props = read_properties(book.rows(sheets["properties"])) if "properties" in sheets \
             else {}
-    if unknown:
-        warnings.append("metric labels this version does not know, kept under snake_case "
-                        "keys: " + ", ".join(repr(label) for label in unknown))
-    if not props.get("currency") and (currency or trade_currency):
-        props["currency"] = currency or trade_currency
+    warnings += _name_unknown_rows(unknown, trades, metrics, source)
+    trade_currency = columns.currency if columns else None
+    if not props.get("currency") and (trade_currency or currency):
+        props["currency"] = trade_currency or currency
+    if columns is not None and columns.price_currency:
+        props.setdefault("price_currency", columns.price_currency)
     warnings += trade_warnings
     warnings += consistency_warnings(metrics, trades)
     return BacktestResult(source="export", metrics=FrozenMap(metrics), trades=trades,
                           properties=FrozenMap(props), warnings=tuple(warnings))
+
+
+def _name_unknown_rows(unknown: list[MetricRow], trades: Sequence[Trade],
+                       metrics: dict[str, Any], source: str) -> list[str]:
+    """Rows with unknown labels: named by their values where the trades prove which metric
+    they are, else kept under snake_case keys; both reported."""
+    if not unknown:
+        return []
+    named = metric_evidence.identify(unknown, trades, set(metrics))
+    warnings = []
+    for row, key, _why in named:
+        store_row(row, key, False, into=metrics, source=source)
+    if named:
+        warnings.append("metric rows named by their values (their labels are not in tvdesk's "
+                        "label tables): " + "; ".join(
+                            f"{row.label!r} (sheet {row.sheet!r}, row {row.line}) as {key}, "
+                            f"equal to {why}" for row, key, why in named))
+    taken = {id(row) for row, _key, _why in named}
+    rest = [row for row in unknown if id(row) not in taken]
+    for row in rest:
+        store_unknown(row, into=metrics, source=source)
+    if rest:
+        warnings.append("metric labels this version does not know, kept under snake_case "
+                        "keys: " + ", ".join(repr(row.label) for row in rest))
+    return warnings
 
 
 def read_xlsx_trades(path: str | Path, tz: tzinfo) -> tuple[Trade, ...]:
@@ -94,7 +121,7 @@ def locate_sheets(names: Sequence[str], source: str, need: Sequence[SheetKind] =
 
 
 def _trades(book: XlsxBook, sheet: str, tz: tzinfo,
-            ) -> tuple[tuple[Trade, ...], list[str], str | None]:
+            ) -> tuple[tuple[Trade, ...], list[str], TradeColumns | None]:
     where = Where(source=book.source, sheet=sheet, tz=tz, date1904=book.date1904)
     rows = iter(book.rows(sheet))
     header = _first_filled(rows)
@@ -103,7 +130,7 @@ def _trades(book: XlsxBook, sheet: str, tz: tzinfo,
     body = list(rows)
     columns = map_header(header[1], where, header[0], [cells for _line, cells in body])
     trades, warnings = build_trades(body, columns, where)
-    return trades, warnings, columns.currency
+    return trades, warnings, columns
 
 
 def _first_filled(rows: Iterator[tuple[int, list[Any]]]) -> tuple[int, list[Any]] | None:
