@@ -17,8 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import Workbook
+
+from tvdesk.model import Trade
 
 from export_layouts import LAYOUTS, METRIC_ROWS, SPLIT_PERCENT_ROWS, Layout
 
@@ -428,3 +432,39 @@ def write_chart_csv(path: Path) -> Path:
     path.write_text("\ufefftime,open,high,low,close,Volume\n"
                     "1704187800,100,101,99.5,100.5,1200\n", encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------- comparing
+
+COMPARED = ("number", "side", "entry_time", "entry_price", "qty", "exit_time", "exit_price",
+            "profit", "profit_percent", "entry_signal", "exit_signal", "open", "run_up",
+            "run_up_percent", "drawdown", "drawdown_percent", "cum_profit")
+
+
+def expected(fx: FxTrade, tz: str = "UTC") -> dict[str, Any]:
+    zone = ZoneInfo(tz)
+    return {
+        "number": fx.number, "side": fx.side, "entry_time": fx.entry_time.replace(tzinfo=zone),
+        "entry_price": fx.entry_price, "qty": fx.qty,
+        "exit_time": None if fx.open else fx.exit_time.replace(tzinfo=zone),
+        "exit_price": None if fx.open else fx.exit_price, "profit": fx.profit,
+        "profit_percent": fx.profit_percent, "entry_signal": fx.entry_signal,
+        "exit_signal": "" if fx.open else fx.exit_signal, "open": fx.open,
+        "run_up": fx.run_up, "run_up_percent": fx.run_up_percent, "drawdown": fx.drawdown,
+        "drawdown_percent": fx.drawdown_percent, "cum_profit": fx.cum_profit,
+    }
+
+
+def projected(trade: Trade) -> dict[str, Any]:
+    return {name: getattr(trade, name) for name in COMPARED}
+
+
+def assert_trades(result_trades: tuple[Trade, ...], fixtures: list[FxTrade],
+                  tz: str = "UTC") -> None:
+    assert [projected(t) for t in result_trades] == [expected(f, tz) for f in fixtures]
+
+
+def assert_metrics(metrics: Any, stats: dict[str, Any]) -> None:
+    for key, value in stats.items():
+        assert key in metrics, key
+        assert metrics[key] == (pytest.approx(value) if value is not None else None), key

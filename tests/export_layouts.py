@@ -7,6 +7,7 @@ TradingView wrote it, so a test fails if the reader's table loses a spelling.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # --------------------------------------------------------------------------- List of trades
 
@@ -232,3 +233,54 @@ LAYOUTS: dict[str, Layout] = {
         ("Todos", "Compra", "Venda"), TYPES_PT, "Aberta", ("Ligado", "Desligado"), _PT_PROPS,
         "day_named", duration_unit="dias"),
 }
+
+
+# --------------------------------------------------------------------------- every UI language
+
+_PROPERTY_KEYS = ("trading_range", "backtesting_range", "symbol", "timeframe", "point_value",
+                  "currency", "tick_size", "initial_capital", "order_size", "pyramiding",
+                  "commission", "slippage", "margin_long", "margin_short",
+                  "recalculate_after_order_filled")
+_SHEET_KINDS = ("performance", "trades_analysis", "risk_adjusted", "trades", "properties")
+
+
+def locale_layout(locale: Any) -> str:
+    """The late-2025 layout written with one language's words from the reader's label data
+    (each table's first spelling; English where the language file has none). Returns the
+    variant name to pass to the writers."""
+    name = f"locale-{locale.code}"
+    if name in LAYOUTS:
+        return name
+
+    def first(table: str, key: str, fallback: str) -> str:
+        words = [w for w in locale.words(table, key)
+                 if table != "sheets" or not set(w) & set("[]:*?/\\")]  # Excel's rule
+        return words[0] if words else fallback
+
+    headers = []
+    english = dict(HEADERS_2025)
+    for field, header in HEADERS_2025:
+        base = field.removesuffix("_percent")
+        word = first("trade_columns", base, english[base].replace(" {cur}", ""))
+        if field.endswith("_percent"):
+            headers.append((field, f"{word} %"))
+        else:
+            headers.append((field, f"{word} {{cur}}" if "{cur}" in header else word))
+    for _kind, key, _shape, labels in METRIC_ROWS:
+        fallback = labels["en2025"]
+        labels[name] = None if fallback is None else first("metrics", key, fallback)
+    LAYOUTS[name] = Layout(
+        sheets=tuple(first("sheets", kind, english_name)[:31]  # type: ignore[arg-type]
+                     for kind, english_name in zip(_SHEET_KINDS, _EN_SHEETS, strict=True)),
+        trade_headers=tuple(headers), labels=name,
+        scopes=tuple(first("metric_columns", scope, scope.title())  # type: ignore[arg-type]
+                     for scope in ("all", "long", "short")),
+        types={(role, side): first("trade_types", f"{role}_{side}", TYPES_EN[(role, side)])
+               for role, side in TYPES_EN},
+        open_signal=first("open_signals", "values", "Open"),
+        bools=(first("bools", "true", "On"), first("bools", "false", "Off")),
+        property_names=tuple(first("properties", key, english_name)
+                             for key, english_name in zip(_PROPERTY_KEYS, _EN_PROPS,
+                                                          strict=True)),
+        range_style="iso", duration_unit=first("duration_units", "days", "days"))
+    return name

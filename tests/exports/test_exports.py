@@ -5,8 +5,6 @@ from __future__ import annotations
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,11 +13,12 @@ from tvdesk.exports import aliases, export_matches, is_chart_data_csv, read_expo
 from tvdesk.exports.cells import duration_days
 from tvdesk.exports.properties import date_range, timeframe_key
 from tvdesk.exports.xlsx_parts import XlsxBook, _expat_rows, _regular_rows
-from tvdesk.model import BacktestResult, Trade
+from tvdesk.model import BacktestResult
 
 from export_fixtures import (
     INPUTS,
-    FxTrade,
+    assert_metrics,
+    assert_trades,
     make_pyramided,
     make_trades,
     pyramided_row_order,
@@ -33,40 +32,6 @@ from export_fixtures import (
 )
 
 VARIANTS = ("2024", "2025", "2026early", "2026mid", "pt")
-COMPARED = ("number", "side", "entry_time", "entry_price", "qty", "exit_time", "exit_price",
-            "profit", "profit_percent", "entry_signal", "exit_signal", "open", "run_up",
-            "run_up_percent", "drawdown", "drawdown_percent", "cum_profit")
-
-
-def expected(fx: FxTrade, tz: str = "UTC") -> dict[str, Any]:
-    zone = ZoneInfo(tz)
-    return {
-        "number": fx.number, "side": fx.side, "entry_time": fx.entry_time.replace(tzinfo=zone),
-        "entry_price": fx.entry_price, "qty": fx.qty,
-        "exit_time": None if fx.open else fx.exit_time.replace(tzinfo=zone),
-        "exit_price": None if fx.open else fx.exit_price, "profit": fx.profit,
-        "profit_percent": fx.profit_percent, "entry_signal": fx.entry_signal,
-        "exit_signal": "" if fx.open else fx.exit_signal, "open": fx.open,
-        "run_up": fx.run_up, "run_up_percent": fx.run_up_percent, "drawdown": fx.drawdown,
-        "drawdown_percent": fx.drawdown_percent, "cum_profit": fx.cum_profit,
-    }
-
-
-def projected(trade: Trade) -> dict[str, Any]:
-    return {name: getattr(trade, name) for name in COMPARED}
-
-
-def assert_trades(result_trades: tuple[Trade, ...], fixtures: list[FxTrade],
-                  tz: str = "UTC") -> None:
-    assert [projected(t) for t in result_trades] == [expected(f, tz) for f in fixtures]
-
-
-def assert_metrics(metrics: Any, stats: dict[str, Any]) -> None:
-    for key, value in stats.items():
-        assert key in metrics, key
-        assert metrics[key] == (pytest.approx(value) if value is not None else None), key
-
-
 # --------------------------------------------------------------------------- alias table
 
 

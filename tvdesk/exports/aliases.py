@@ -33,8 +33,12 @@ SHEET_ORDER: tuple[SheetKind, ...] = (
 )
 """Position of each sheet in the workbook: the fallback when no name is known."""
 
+SHEET_NAME_LIMIT = 31
+"""Excel's (and SheetJS's) longest sheet name: a longer translation is cut to this length."""
+
 SHEETS: dict[SheetKind, tuple[str, ...]] = {
-    kind: words for kind, words in locales.merged("sheets").items()  # type: ignore[misc]
+    kind: tuple(dict.fromkeys(w[:SHEET_NAME_LIMIT].rstrip() for w in words))  # type: ignore[misc]
+    for kind, words in locales.merged("sheets").items()
 }
 
 # --------------------------------------------------------------------------- List of trades

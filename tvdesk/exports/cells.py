@@ -123,8 +123,9 @@ _UNIT_DAYS: dict[str, float] = {
     for unit, words in aliases.DURATION_UNIT_NAMES.items() for word in words
 }
 
-# A number and a unit word in any script ("31 days", "31 дн.", "31日", "2 semanas").
-_DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([^\W\d_]+)\.?")
+# A number and a unit word in any script ("31 days", "31 дн.", "31日", "2 semanas"); a word
+# starts with a letter and runs to a space or digit, so Thai vowel signs (not `\w`) stay in it.
+_DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([^\W\d_][^\s\d,.]*)\.?")
 
 
 def duration_days(text: str) -> float | None:

@@ -34,7 +34,7 @@ _MONTH_PREFIXES = sorted(((w, m) for w, m in _MONTH_WORDS.items() if len(w) >= 3
 
 _AT = r"(?:г\.,?\s*|um\s+|à\s+|a las\s+|alle\s+|às\s+)?"  # "2024 г., 14:30", "um 14:30"
 _TIME = r"(?:[,\s]+" + _AT + r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?)?"
-_WORD = r"([^\W\d_]+)\.?"
+_WORD = r"([^\W\d_][^\s\d,.]*)\.?"  # a letter, then anything to a space (Thai vowel signs)
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[t\s]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?"), "ymd"),
     (re.compile(r"(\d{4})\s*[/年년.]\s*(\d{1,2})\s*[/月월.]\s*(\d{1,2})(?:\s*[日일])?"

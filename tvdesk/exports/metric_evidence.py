@@ -73,6 +73,13 @@ def _expected(trades: Sequence[Trade]) -> list[_Expected]:
                       _WHY[key]) for key, values in out.items()]
 
 
+_HOME = {"net_profit": "performance", "gross_profit": "performance",
+         "gross_loss": "performance", "profit_factor": "risk_adjusted",
+         "percent_profitable": "trades_analysis", "total_trades": "trades_analysis",
+         "winning_trades": "trades_analysis", "losing_trades": "trades_analysis",
+         "total_open_trades": "trades_analysis"}
+"""The sheet each metric sits on, which settles a tie between two rows with equal values."""
+
 _WHY = {"net_profit": "the sum of the closed trades' P&L",
         "gross_profit": "the sum of the winning trades' P&L",
         "gross_loss": "the sum of the losing trades' P&L",
@@ -99,6 +106,11 @@ def identify(rows: Sequence[MetricRow], trades: Sequence[Trade], known: set[str]
             if _agrees(row, expected, closed):
                 matches.setdefault(expected.key, []).append(row)
         reasons[expected.key] = expected.why
+    for key, found in matches.items():
+        if len(found) > 1:  # a tie: the sheet TradingView puts the metric on decides
+            home = [row for row in found if row.kind == _HOME.get(key)]
+            if len(home) == 1:
+                matches[key] = home
     claimed: dict[int, list[str]] = {}
     for key, found in matches.items():
         if len(found) == 1:

@@ -39,6 +39,7 @@ class MetricRow:
     label: str
     cells: Sequence[Any]
     columns: dict[int, tuple[Scope, bool, str]]
+    kind: str = ""  # the sheet's kind (performance, trades_analysis, risk_adjusted)
 
     def number(self, scope: Scope, percent: bool = False) -> float | None:
         for position, (col_scope, col_percent, _header) in self.columns.items():
@@ -53,7 +54,7 @@ class MetricRow:
 
 def read_metric_sheet(rows: Iterable[tuple[int, Sequence[Any]]], *, source: str, sheet: str,
                       into: dict[str, Any], unknown: list[MetricRow],
-                      warnings: list[str] | None = None) -> str | None:
+                      warnings: list[str] | None = None, kind: str = "") -> str | None:
     """Add the sheet's metrics to `into`; return the currency its header names, if any.
 
     Rows with a label no table knows go to `unknown` (see `store_row` and
@@ -72,7 +73,7 @@ def read_metric_sheet(rows: Iterable[tuple[int, Sequence[Any]]], *, source: str,
         label = to_text(cells[0]) if cells else ""
         if not label:
             continue
-        row = MetricRow(sheet, line, label, cells, columns)
+        row = MetricRow(sheet, line, label, cells, columns, kind)
         found = aliases.metric_label(label)
         if found is None:
             unknown.append(row)
@@ -133,7 +134,7 @@ def _header(cells: Sequence[Any], sheet: str
         percent = base.endswith("%")
         word = base[:-1].strip() if percent else base
         if not percent and cur is None and aliases.metric_column(header) is None:
-            return None, None, None  # neither a scope word nor a money/percent header
+            return _positional(cells, sheet)  # no scope word, no money or % suffix
         parsed[position] = (word, percent, header)
         currency = currency or cur
         if word not in words:
@@ -151,6 +152,29 @@ def _header(cells: Sequence[Any], sheet: str
     columns = {position: (by_order[word], percent, header)
                for position, (word, percent, header) in parsed.items()}
     return columns, currency, note
+
+
+_POSITIONAL: tuple[tuple[Scope, bool], ...] = (
+    ("all", False), ("all", True), ("long", False), ("long", True), ("short", False),
+    ("short", True))
+
+
+def _positional(cells: Sequence[Any], sheet: str
+                ) -> tuple[dict[int, tuple[Scope, bool, str]] | None, None, str | None]:
+    """A header of six words no table knows and no suffix: TradingView's fixed order of
+    All, All %, Long, Long %, Short, Short % is assumed, and said."""
+    texts = [to_text(c) for c in cells[1:]]
+    while texts and not texts[-1]:
+        texts.pop()
+    if len(texts) != len(_POSITIONAL) or not all(texts) or any(
+            isinstance(c, (int, float)) and not isinstance(c, bool) for c in cells[1:]):
+        return None, None, None
+    columns = {i + 1: (scope, percent, text)
+               for i, ((scope, percent), text) in enumerate(zip(_POSITIONAL, texts,
+                                                                strict=True))}
+    note = (f"sheet {sheet!r}: header {', '.join(repr(t) for t in texts)} names no scope tvdesk "
+            f"knows; read by position as All, All %, Long, Long %, Short, Short %")
+    return columns, None, note
 
 
 def _value(key: str, scope: Scope, percent: bool, cell: Any) -> tuple[str, float | int | None]:

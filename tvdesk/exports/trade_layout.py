@@ -111,6 +111,10 @@ def profile(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[Column
             position=position, header=text, label=found[0] if found else None,
             currency=found[1] if found else currency, percent=base.endswith("%"), kind=kind,
             distinct=distinct, max_repeat=repeat, decimal=decimal))
+    marks = {f.decimal for f in facts if f.decimal}
+    if len(marks) == 1:  # one file, one locale: a mark one column proves holds for all
+        for fact in facts:
+            fact.decimal = fact.decimal or next(iter(marks))
     return facts
 
 
@@ -140,8 +144,8 @@ def _kind(cell: Any, decimal: str | None) -> str:
     number = parse_number(text, decimal)
     if number is not None:
         return "int" if number.is_integer() and not any(c in text for c in ".,") else "number"
-    if parse_datetime(text) is not None or _iso(text):
-        return "date"
+    if _iso(text) or parse_datetime(text, day_first=True) is not None:
+        return "date"  # (day-first or not is settled for the whole column later)
     return "text"
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from tvdesk.errors import InputError
-from tvdesk.exports import aliases, trade_layout, type_words
+from tvdesk.exports import aliases, locales, trade_layout, type_words
 from tvdesk.exports.cells import CellError, located, to_datetime, to_float, to_int, to_text
 from tvdesk.model import Trade
 
@@ -190,14 +190,52 @@ def build_trades(rows: Iterable[tuple[int, Sequence[Any]]], cols: TradeColumns,
     if unknown:
         learned = type_words.learn(groups, where, cols)
         warnings.append(type_words.describe(learned, where))
+    pairs = {number: _roles(number, groups[number], where, cols) for number in sorted(groups)}
+    if not any(reader.opens.values()) and not _english(reader.types):
+        warnings += _open_by_shape(pairs)
     trades: list[Trade] = []
-    for number in sorted(groups):
-        entry, exit_row = _roles(number, groups[number], where, cols)
+    for number, (entry, exit_row) in pairs.items():
         if exit_row is None:
             warnings.append(f"trade {number} has an entry row (row {entry.line}) but no exit "
                             f"row: taken as still open")
         trades.append(_trade(number, entry, exit_row))
     return tuple(trades), warnings
+
+
+_ENGLISH_TYPES = frozenset(
+    aliases.normalise(word) for words in locales.locales()[0].tables["trade_types"].values()
+    for word in words)
+
+
+def _english(types: dict[str, tuple[str | None, str | None]]) -> bool:
+    return all(aliases.normalise(word) in _ENGLISH_TYPES for word in types)
+
+
+def _open_by_shape(pairs: dict[int, tuple[_Row, _Row | None]]) -> list[str]:
+    """Open trades in a language whose word for "Open" no table knows, told by their shape.
+
+    TradingView lists a trade still open at the last bar with an exit row that carries the
+    "Open" signal, the last bar's time and the unrealised P&L. So: the exit signal of the
+    newest trade counts as that word when every exit row with it sits at the latest time in
+    the list, the trades with it are the newest ones, and no entry row uses it.
+    """
+    exits = {n: x for n, (_e, x) in pairs.items() if x is not None and x.time is not None}
+    if not exits:
+        return []
+    newest = max(exits)
+    word = exits[newest].signal
+    last = max(x.time for x in exits.values())  # type: ignore[type-var]
+    marked = [n for n, x in exits.items() if x.signal == word]
+    if not word or any(exits[n].time != last for n in marked) or \
+            any(e.signal == word for e, _x in pairs.values()) or \
+            sorted(marked) != sorted(exits)[-len(marked):] or len(marked) == len(exits):
+        return []
+    for number in marked:
+        exits[number].open = True
+    numbers = ", ".join(str(n) for n in sorted(marked))
+    return [f"trade{'s' if len(marked) > 1 else ''} {numbers} taken as still open: the exit "
+            f"signal {word!r} (not in tvdesk's label tables) appears only on the newest "
+            f"trades, at the last bar"]
 
 
 def _roles(number: int, rows: list[_Row], where: Where,

@@ -90,7 +90,8 @@ def learn(groups: dict[int, list[_Row]], where: Where, cols: TradeColumns
                 f"that shows it", line, type_header)
         role: str | None = "entry" if not counts["exit"] else \
             "exit" if not counts["entry"] else None
-        learned[word] = Learned(role, side, sum(counts.values()), votes.get(word, Counter()))
+        learned[word] = Learned(role, side, sum(counts.values()),
+                                group_votes.get(root(word), Counter()))
     for rows in groups.values():
         for row in rows:
             if row.side is None:

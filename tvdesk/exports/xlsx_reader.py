@@ -40,7 +40,7 @@ def read_xlsx(path: str | Path, tz: tzinfo) -> BacktestResult:
             if kind in sheets:
                 found = read_metric_sheet(book.rows(sheets[kind]), source=source,
                                           sheet=sheets[kind], into=metrics, unknown=unknown,
-                                          warnings=warnings)
+                                          warnings=warnings, kind=kind)
                 currency = currency or found
         trades, trade_warnings, columns = _trades(book, sheets["trades"], tz)
         props = read_properties(book.rows(sheets["properties"])) if "properties" in sheets \
