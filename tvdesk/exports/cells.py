@@ -51,6 +51,11 @@ def to_float(value: object, decimal: str | None = None) -> float | None:
     text = str(value).strip()
     if not text:
         return None
+    if decimal != ",":
+        try:
+            return float(text)  # the plain form, by far the commonest
+        except ValueError:
+            pass
     number = parse_number(text, decimal)
     if number is None:
         raise CellError(f"expected a number, found {text!r}")

@@ -10,14 +10,24 @@ the unrealised P&L; it becomes `Trade(open=True)` with no exit time or price.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from tvdesk.errors import InputError
 from tvdesk.exports import aliases, locales, trade_layout, type_words
-from tvdesk.exports.cells import CellError, located, to_datetime, to_float, to_int, to_text
+from tvdesk.exports.cells import (
+    EXCEL_EPOCH,
+    EXCEL_EPOCH_1904,
+    CellError,
+    located,
+    to_datetime,
+    to_float,
+    to_int,
+    to_text,
+)
 from tvdesk.model import Trade
 
 
@@ -125,19 +135,32 @@ class _RowReader:
         self.signal_at = cols.index.get("signal")
         self.numeric = [(f, cols.index[f], cols.decimals.get(f)) for f in _NUMERIC
                         if f in cols.index]
+        self.names = [f for f, _p, _d in self.numeric]
+        positions = [p for _f, p, _d in self.numeric]
+        self.pick: Callable[[Sequence[Any]], tuple[Any, ...]] = (
+            (lambda cells: (cells[positions[0]],)) if len(positions) == 1
+            else operator.itemgetter(*positions))
+        self.plain = {float, type(None)}
         self.types: dict[str, tuple[str | None, str | None]] = {}
         self.opens: dict[str, bool] = {}
+        self.epoch = EXCEL_EPOCH_1904 if where.date1904 else EXCEL_EPOCH
 
     def read(self, cells: Sequence[Any], line: int) -> tuple[int, _Row]:
         if len(cells) < self.width:
             cells = [*cells, *([None] * (self.width - len(cells)))]
         field = "trade_number"
         try:
-            number = to_int(cells[self.number_at])
+            raw_number = cells[self.number_at]
+            if type(raw_number) is float and raw_number.is_integer():
+                number: int | None = int(raw_number)  # the XLSX case, checked cheaply
+            else:
+                number = to_int(raw_number)
             if number is None:
                 raise CellError("expected a trade number, found an empty cell")
             field = "type"
-            word = to_text(cells[self.type_at])
+            word = cells[self.type_at]
+            if type(word) is not str or word != word.strip():
+                word = to_text(word)
             if not word:
                 raise CellError("expected a trade type, found an empty cell")
             role, side = self._type(word)
@@ -147,16 +170,31 @@ class _RowReader:
             is_open = role != "entry" and self._is_open(signal)
             if is_open and raw_time in (None, ""):
                 time = None
+            elif type(raw_time) is float:
+                time = self._serial(raw_time)
             else:
                 time = to_datetime(raw_time, self.where.tz, date1904=self.where.date1904,
                                    day_first=self.cols.day_first)
-            values: dict[str, float | None] = {}
-            for field, position, decimal in self.numeric:  # `field` names the error
-                value = cells[position]
-                values[field] = value if type(value) is float else to_float(value, decimal)
+            raw_values = self.pick(cells)
+            if self.plain >= set(map(type, raw_values)):  # floats and blanks (XLSX): as-is
+                values: dict[str, float | None] = dict(zip(self.names, raw_values,
+                                                           strict=True))
+            else:
+                values = {}
+                for field, position, decimal in self.numeric:  # `field` names the error
+                    value = cells[position]
+                    values[field] = value if type(value) is float else to_float(value,
+                                                                                  decimal)
         except CellError as exc:
             raise self.where.error(exc, line, self.cols.headers.get(field, field)) from None
         return number, _Row(line, role, side, word, signal, time, values, is_open)
+
+    def _serial(self, serial: float) -> datetime:
+        """An Excel serial in the chart's timezone (to_datetime's rule, without the dispatch)."""
+        if not 0 <= serial <= 2_958_465:
+            raise CellError(f"expected an Excel date serial number, found {serial!r}")
+        return (self.epoch + timedelta(seconds=round(serial * 86400))).replace(
+            tzinfo=self.where.tz)
 
     def _type(self, raw: str) -> tuple[str | None, str | None]:
         kind = self.types.get(raw)
@@ -176,9 +214,11 @@ def build_trades(rows: Iterable[tuple[int, Sequence[Any]]], cols: TradeColumns,
     """Pair the rows by trade number into trades (sorted by number), plus any warnings."""
     groups: dict[int, list[_Row]] = {}
     reader = _RowReader(cols, where)
+    number_at = cols.index["trade_number"]
     for line, cells in rows:
-        if not any(c not in (None, "") for c in cells):
-            continue
+        if (len(cells) <= number_at or cells[number_at] in (None, "")) and \
+                not any(c not in (None, "") for c in cells):
+            continue  # an empty row (checked cell by cell only when its number is missing)
         number, row = reader.read(cells, line)
         group = groups.get(number)
         if group is None:

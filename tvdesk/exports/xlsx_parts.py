@@ -14,6 +14,7 @@ is exactly what the export readers convert.
 
 from __future__ import annotations
 
+import operator
 import posixpath
 import re
 import zipfile
@@ -177,28 +178,46 @@ class XlsxBook:
 # if any cell does not fit that shape (rich text, formulas, prefixes), the count of matches
 # falls short of the count of `<c` tags and the sheet goes through expat instead.
 _CELL = re.compile(
-    r'<c r="([A-Z]{1,3})(\d+)"(?: s="\d+")?(?: t="(\w+)")?(?: s="\d+")?\s*'
+    r'<c r="([A-Z]{1,3})(\d+)"([^>/]*)'
     r'(?:/>|>(?:<v>([^<]*)</v>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>)')
-_ANY_CELL = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+# The same for a sheet with no empty cell (no `<c .../>`, no `<c ...></c>`), which is what
+# SheetJS writes: a sixth faster, because nothing is optional.
+_FULL_CELL = re.compile(
+    r'<c r="([A-Z]{1,3})(\d+)"([^>]*)><(?:v>([^<]*)</v|is><t[^>]*>([^<]*)</t></is)></c>')
+_KIND = re.compile(r'\bt="(\w+)"')
 
 
 def _regular_rows(data: bytes, strings: list[str]) -> list[tuple[int, Row]] | None:
     text = data.decode("utf-8")
     root = _ROOT.search(data)
-    if root is None or root.group(1):
-        return None
-    cells = _CELL.findall(text)
-    if len(cells) != len(_ANY_CELL.findall(text)):
-        return None
+    start = text.find("<sheetData")
+    if root is None or root.group(1) or ":c r=" in text[start:start + 4096]:
+        return None  # namespace prefixes (on every cell if on one): expat reads them
+    # Every cell tag must have matched (tags cannot hide in text, where "<" is escaped). The
+    # strict pattern fits what SheetJS writes; a sheet with empty cells needs the general one.
+    tags = text.count("<c ")
+    cells = _FULL_CELL.findall(text)
+    if len(cells) != tags:
+        cells = _CELL.findall(text)
+        if len(cells) != tags:
+            return None
+    dense = _dense_rows(cells, strings)
+    if dense is not None:
+        return dense
+    kinds: dict[str, str] = {}  # a sheet has a handful of distinct attribute strings
     rows: list[tuple[int, Row]] = []
     columns: dict[str, int] = {}
     row: Row = []
     current = ""
-    for letters, number, kind, value, inline in cells:
+    for letters, number, attrs, value, inline in cells:
         if number != current:
             row = []
             rows.append((int(number), row))
             current = number
+        kind = kinds.get(attrs)
+        if kind is None:
+            found = _KIND.search(attrs)
+            kind = kinds[attrs] = found.group(1) if found else ""
         col = columns.get(letters)
         if col is None:
             col = columns[letters] = _column_index(letters)
@@ -221,6 +240,54 @@ def _regular_rows(data: bytes, strings: list[str]) -> list[tuple[int, Row]] | No
         else:
             row[col] = cell
     return rows
+
+
+_LETTERS, _NUMBER, _ATTRS = (operator.itemgetter(i) for i in range(3))
+
+
+def _dense_rows(cells: list[tuple[str, str, str, str, str]], strings: list[str]
+                ) -> list[tuple[int, Row]] | None:
+    """The common shape, converted in bulk: every row holds the same columns A, B, C, ... and
+    every cell is a number, an inline string or a shared string. None for anything else."""
+    if not cells:
+        return None
+    kinds = {attrs: (found.group(1) if (found := _KIND.search(attrs)) else "")
+             for attrs in set(map(_ATTRS, cells))}
+    shared = {a for a, k in kinds.items() if k == "s"}
+    if any(k not in ("n", "", "inlineStr", "s") for k in kinds.values()):
+        return None
+    first = cells[0][1]
+    width = next((i for i, cell in enumerate(cells) if cell[1] != first), len(cells))
+    if len(cells) % width:
+        return None
+    letters = list(map(_LETTERS, cells[:width]))
+    if letters != [_column_letters(i) for i in range(width)] or \
+            list(map(_LETTERS, cells)) != letters * (len(cells) // width):
+        return None
+    try:
+        if shared:
+            values = [strings[int(v)] if a in shared else float(v) if v
+                      else ((unescape(i) if "&" in i else i) or None)
+                      for _l, _n, a, v, i in cells]
+        else:  # a <v> is a number here, an <is> a string (SheetJS's and openpyxl's way)
+            values = [float(v) if v else ((unescape(i) if "&" in i else i) or None)
+                      for _l, _n, _a, v, i in cells]
+    except (ValueError, IndexError):
+        return None  # a bad number or string index: the careful loop says where
+    numbers = list(map(_NUMBER, cells[::width]))
+    if len(set(numbers)) != len(numbers):
+        return None
+    return [(int(number), values[at:at + width])
+            for number, at in zip(numbers, range(0, len(values), width), strict=True)]
+
+
+def _column_letters(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def _number(text: str) -> float | str:
