@@ -208,6 +208,23 @@ def test_tradingview_workbook_round_trips_through_the_export_reader(run: Run,
     assert load_workbook(path).sheetnames == list(SHEETS)
     back = read_export(path, timezone="UTC")
     assert back.warnings == ()
+    assert_reads_back(result, back)
+    assert back.properties["inputs"] == best.inputs
+    assert back.properties["symbol"] == "FX:EURUSD"
+
+
+def test_the_run_report_workbook_reads_back_as_its_best_trial(run: Run, tmp_path: Path) -> None:
+    best, result = run.data.details[0]
+    path = tmp_path / "run.xlsx"
+    path.write_bytes(render_xlsx(run.data))
+    back = read_export(path, timezone="UTC")
+    assert back.warnings[0].startswith(f"a tvdesk run report: read trial T{best.id}'s sheets")
+    assert back.warnings[1:] == ()
+    assert_reads_back(result, back)
+    assert back.properties["inputs"] == best.inputs
+
+
+def assert_reads_back(result: BacktestResult, back: BacktestResult) -> None:
     assert len(back.trades) == len(result.trades) > 0
     for mine, theirs in zip(result.trades, back.trades, strict=True):
         assert (theirs.number, theirs.side, theirs.open) == (mine.number, mine.side, mine.open)
@@ -220,8 +237,6 @@ def test_tradingview_workbook_round_trips_through_the_export_reader(run: Run,
                 "max_drawdown", "max_drawdown_percent", "percent_profitable", "sharpe_ratio"):
         assert back.metrics[key] == pytest.approx(result.metrics[key], rel=1e-9), key
     assert back.metrics["total_trades"] == result.metrics["total_trades"]
-    assert back.properties["inputs"] == best.inputs
-    assert back.properties["symbol"] == "FX:EURUSD"
 
 
 def test_round_trip_keeps_shorts_open_trades_undefined_values_and_the_chart_timezone(

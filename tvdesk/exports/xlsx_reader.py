@@ -9,6 +9,7 @@ Properties sheet is only a warning.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import tzinfo
 from pathlib import Path
@@ -92,6 +93,9 @@ def read_xlsx_trades(path: str | Path, tz: tzinfo) -> tuple[Trade, ...]:
 def locate_sheets(names: Sequence[str], source: str, need: Sequence[SheetKind] = _REQUIRED,
                   ) -> tuple[dict[SheetKind, str], list[str]]:
     """Sheet kind -> sheet name, by alias first and by position second."""
+    report = _run_report_sheets(names)
+    if report is not None:
+        return report
     found: dict[SheetKind, str] = {}
     for name in names:
         kind = aliases.sheet_kind(name)
@@ -118,6 +122,30 @@ def locate_sheets(names: Sequence[str], source: str, need: Sequence[SheetKind] =
         if kind not in found and kind not in need:
             warnings.append(f"the workbook has no {aliases.SHEETS[kind][0]!r} sheet")
     return found, warnings
+
+
+_TRIAL_SHEET = re.compile(r"^T(\d+) ")
+
+
+def _run_report_sheets(names: Sequence[str]
+                       ) -> tuple[dict[SheetKind, str], list[str]] | None:
+    """A tvdesk run report (`tvdesk.reports.run_workbook`): a Summary and, per reported trial,
+    the five export sheets named "T12 Performance", ... in the export's order. Its first trial
+    (the best) is read, and the warning names the others."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        match = _TRIAL_SHEET.match(name)
+        if match:
+            groups.setdefault(match.group(1), []).append(name)
+    complete = {trial: group for trial, group in groups.items()
+                if len(group) == len(aliases.SHEET_ORDER)}
+    if not complete or any(aliases.sheet_kind(n) == "trades" for n in names):
+        return None
+    trial, group = next(iter(complete.items()))
+    others = [f"T{t}" for t in complete if t != trial]
+    note = (f"a tvdesk run report: read trial T{trial}'s sheets"
+            + (f" (the workbook also holds {', '.join(others)})" if others else ""))
+    return dict(zip(aliases.SHEET_ORDER, group, strict=True)), [note]
 
 
 def _trades(book: XlsxBook, sheet: str, tz: tzinfo,
