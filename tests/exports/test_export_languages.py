@@ -284,3 +284,15 @@ def test_a_table_structure_cannot_explain_is_refused_naming_sheet_and_columns(
     assert "cannot tell which column holds the" in message
     assert "no known List-of-trades layout has 14 columns" in message
     assert "'Qqq0'" in message and info.value.line == 1
+
+
+@pytest.mark.parametrize(("lookup", "text", "expected"), [
+    (aliases.trade_column, "Typ", ("type", None)),
+    (aliases.trade_column, "Lucro e Prejuízo Líquido USDC", ("profit", "USDC")),
+    (aliases.metric_column, "Все USDT", ("all", False, "USDT")),
+    (aliases.metric_column, "Длинная USDT", ("long", False, "USDT")),
+    (aliases.metric_column, "Короткая %", ("short", True, None)),
+])
+def test_the_labels_real_german_russian_and_portuguese_exports_use(lookup: Any, text: str,
+                                                                    expected: Any) -> None:
+    assert lookup(text) == expected
