@@ -9,6 +9,7 @@ import csv
 import io
 import random
 import string
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -296,3 +297,13 @@ def test_a_table_structure_cannot_explain_is_refused_naming_sheet_and_columns(
 def test_the_labels_real_german_russian_and_portuguese_exports_use(lookup: Any, text: str,
                                                                     expected: Any) -> None:
     assert lookup(text) == expected
+
+
+def test_a_newest_trade_closed_with_its_own_signal_stays_closed_in_english(
+        tmp_path: Path) -> None:
+    """Only a file in a language whose "Open" tvdesk cannot know is read by shape."""
+    trades = make_trades(6, open_last=False)
+    trades[-1] = replace(trades[-1], exit_signal="Close at end")
+    result = read_export(write_csv(tmp_path / "en.csv", trades, variant="2026mid").path)
+    assert not any(t.open for t in result.trades)
+    assert_trades(result.trades, trades)

@@ -96,8 +96,7 @@ def test_run_stop_and_resume_from_the_toolbar(window, loop, qtbot) -> None:
     (run_id,) = wait_for(loop, window.controller.run_started)
 
     async def stop_after_trials() -> None:
-        while seen.count("trial_finished") < 3:
-            await asyncio.sleep(0.05)
+        await trials_seen(window, seen, 3)
         window.stop_action.trigger()
 
     loop.run_until_complete(stop_after_trials())
@@ -112,8 +111,7 @@ def test_run_stop_and_resume_from_the_toolbar(window, loop, qtbot) -> None:
     window.resume_action.trigger()
 
     async def stop_again() -> None:
-        while seen.count("trial_finished") < 2:
-            await asyncio.sleep(0.05)
+        await trials_seen(window, seen, 2)
         window.controller.stop()
 
     loop.run_until_complete(stop_again())
@@ -122,6 +120,20 @@ def test_run_stop_and_resume_from_the_toolbar(window, loop, qtbot) -> None:
         assert store.count_trials(run_id, status="done") >= done_before + 2
         keys = [t.params_key for t in store.trials(run_id, status="done")]
         assert len(keys) == len(set(keys)), "resume ran no parameter set twice"
+
+
+async def trials_seen(window: MainWindow, seen: list[str], count: int,
+                      timeout: float = 180.0) -> None:
+    """Wait for `count` finished trials; fail with what the run did instead (a run that ended
+    or failed early, or one that stalled), never hang the suite."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while seen.count("trial_finished") < count:
+        if not window.controller.running:
+            pytest.fail(f"the run ended before {count} trials finished; events: {seen}")
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"no {count} finished trials in {timeout:.0f} s; events: {seen}, busy "
+                        f"workers: {window.controller.busy_workers}")
+        await asyncio.sleep(0.05)
 
 
 def test_a_run_that_fails_to_start_shows_the_error_and_frees_the_buttons(window,

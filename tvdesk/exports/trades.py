@@ -231,7 +231,7 @@ def build_trades(rows: Iterable[tuple[int, Sequence[Any]]], cols: TradeColumns,
         learned = type_words.learn(groups, where, cols)
         warnings.append(type_words.describe(learned, where))
     pairs = {number: _roles(number, groups[number], where, cols) for number in sorted(groups)}
-    if not any(reader.opens.values()) and not _english(reader.types):
+    if not any(reader.opens.values()) and not _english(cols):
         warnings += _open_by_shape(pairs)
     trades: list[Trade] = []
     for number, (entry, exit_row) in pairs.items():
@@ -242,13 +242,19 @@ def build_trades(rows: Iterable[tuple[int, Sequence[Any]]], cols: TradeColumns,
     return tuple(trades), warnings
 
 
-_ENGLISH_TYPES = frozenset(
-    aliases.normalise(word) for words in locales.locales()[0].tables["trade_types"].values()
+_ENGLISH_HEADERS = frozenset(
+    aliases.normalise(word) for words in locales.locales()[0].tables["trade_columns"].values()
     for word in words)
 
 
-def _english(types: dict[str, tuple[str | None, str | None]]) -> bool:
-    return all(aliases.normalise(word) in _ENGLISH_TYPES for word in types)
+def _english(cols: TradeColumns) -> bool:
+    """Whether the table's headers are English, where "Open" is known for certain."""
+    for header in cols.headers.values():
+        named = aliases.split_currency(header)[0]
+        if not {aliases.normalise(named), aliases.normalise(named.removesuffix("%"))} & \
+                _ENGLISH_HEADERS:
+            return False
+    return True
 
 
 def _open_by_shape(pairs: dict[int, tuple[_Row, _Row | None]]) -> list[str]:
