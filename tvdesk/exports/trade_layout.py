@@ -29,6 +29,7 @@ from typing import Any
 from tvdesk.exports import aliases
 from tvdesk.exports.dates import parse_datetime, slashed_day_first
 from tvdesk.exports.numbers import decimal_mark, parse_number
+from tvdesk.exports.xlsx_parts import column_letters
 
 _P = "_percent"
 LAYOUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -87,12 +88,8 @@ class Layout:
 
 
 def column_letter(position: int) -> str:
-    letters = ""
-    position += 1
-    while position:
-        position, rest = divmod(position - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    """'A' for the first column, 'AB' for the 28th."""
+    return column_letters(position)
 
 
 def profile(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[ColumnFacts]:

@@ -261,7 +261,7 @@ def _dense_rows(cells: list[tuple[str, str, str, str, str]], strings: list[str]
     if len(cells) % width:
         return None
     letters = list(map(_LETTERS, cells[:width]))
-    if letters != [_column_letters(i) for i in range(width)] or \
+    if letters != [column_letters(i) for i in range(width)] or \
             list(map(_LETTERS, cells)) != letters * (len(cells) // width):
         return None
     try:
@@ -281,7 +281,8 @@ def _dense_rows(cells: list[tuple[str, str, str, str, str]], strings: list[str]
             for number, at in zip(numbers, range(0, len(values), width), strict=True)]
 
 
-def _column_letters(index: int) -> str:
+def column_letters(index: int) -> str:
+    """0 -> 'A', 27 -> 'AB': the letters of a column index (the inverse of _column_index)."""
     letters = ""
     index += 1
     while index:
