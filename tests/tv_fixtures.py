@@ -10,8 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tvdesk.app.requests import RunOptions, build_request
+from tvdesk.config import TradingViewSettings
+from tvdesk.engines.tradingview import TradingViewEngine
+from tvdesk.engines.tradingview.session import Credentials
+from tvdesk.model import BacktestRequest
 
 from fake_tradingview import FakeTradingView, ensure_monaco
 
@@ -44,3 +51,33 @@ def chromium_path() -> str:
     if not path:
         _unavailable("no Chromium found: set TVDESK_BROWSER or install chromium")
     return str(path)
+
+
+# --------------------------------------------------------------------------- engine tests
+
+ROOT = Path(__file__).resolve().parents[1]
+SMA = ROOT / "pine" / "examples" / "sma_cross.pine"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_tv: FakeTradingView) -> Path:
+    """A fresh tvdesk home (browser profile, sheets, diagnostics) pointed at the fake site."""
+    monkeypatch.setenv("TVDESK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TVDESK_TRADINGVIEW_URL", fake_tv.base_url)
+    return tmp_path / "home"
+
+
+def engine_for(fake_tv: FakeTradingView, chromium_path: str, **kwargs: object
+               ) -> TradingViewEngine:
+    settings = TradingViewSettings(browser=chromium_path, pause_seconds=(0.0, 0.0),
+                                   step_timeout=10.0, report_timeout=30.0)
+    credentials = Credentials(fake_tv.username, fake_tv.password, fake_tv.totp_secret)
+    return TradingViewEngine(settings, credentials=lambda: credentials,
+                             notify=lambda message: None, **kwargs)  # type: ignore[arg-type]
+
+
+def sma_request(*inputs: str, date_from: str | None = None,
+                date_to: str | None = None) -> BacktestRequest:
+    return build_request(RunOptions(script=str(SMA), symbol="FX:EURUSD", timeframe="60",
+                                    inputs=inputs, date_from=date_from, date_to=date_to),
+                         engine="tradingview")

@@ -81,13 +81,16 @@ def cmd_tv(args: argparse.Namespace) -> int:
     except TvdeskError as exc:
         error = exc
     rows = check_rows(engine.step_log, engine.book)
-    print(format_check_table(rows))
+    print(format_check_table(rows, engine.step_log))
     print(f"selectors: {engine.book.source}")
     if args.json:
         write_json_atomically(args.json, {
             "ok": error is None, "error": str(error) if error else None,
             "steps": [{"step": r.step, "what": r.what, "status": r.status,
-                       "selector": r.matched, "seconds": r.seconds} for r in rows]})
+                       "selector": r.matched, "seconds": r.seconds} for r in rows],
+            "popups_closed": dict(engine.step_log.popups),
+            "unknown_dialogs_closed": dict(engine.step_log.unknown_modals),
+            "unknown_dialogs_left_open": dict(engine.step_log.left_open)})
     if error is not None:
         print(f"tvdesk: error: {error}", file=sys.stderr)
         return error.exit_code

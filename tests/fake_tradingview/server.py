@@ -12,7 +12,8 @@ tvdesk's own local engine, in-process, on one bundled data file whatever the sym
 
 Knobs (settable at any time, read by request handlers or sent to the page on each update):
 `captcha`, `too_many_attempts`, `stale_exports`, `deep_backtesting`, `broken`,
-`expose_monaco`, `popups`, `report_delay`. Records: `password_logins`, `signin_attempts`,
+`expose_monaco`, `popups`, `focus_modals`, `report_delay`. Records: `events` (modals shown,
+closed, and keys typed into them), `password_logins`, `signin_attempts`,
 `totp_failures`, `backtests`, `exports`, `accept_languages`.
 """
 
@@ -137,6 +138,9 @@ class FakeTradingView:
         self.deep_backtesting = False
         self.broken: set[str] = set()
         self.expose_monaco = True
+        # The real site's modal offers: aria-modal, they take the keyboard focus, and they open
+        # at random moments (after the chart loads, while the report opens, after settings).
+        self.focus_modals = False
         # records
         self.password_logins = 0
         self.signin_attempts = 0
@@ -144,6 +148,7 @@ class FakeTradingView:
         self.backtests: list[dict[str, Any]] = []
         self.exports: list[str] = []
         self.accept_languages: list[str] = []
+        self.events: list[str] = []  # what pages reported: modals shown, closed, keys they got
         # internals
         self._lock = threading.RLock()
         self._engine_lock = threading.Lock()
@@ -160,7 +165,10 @@ class FakeTradingView:
         rng = random.Random(seed)
         self._delays = {"cookie_banner_ms": rng.randint(0, 400),
                         "gopro_ms": rng.randint(850, 1250),
-                        "gopro_report_ms": rng.randint(250, 600)}
+                        "gopro_report_ms": rng.randint(250, 600),
+                        "modal_chart_ms": rng.randint(1000, 2000),
+                        "modal_report_ms": rng.randint(100, 400),
+                        "modal_settings_ms": rng.randint(50, 300)}
         self.base_url = ""
 
     # ------------------------------------------------------------------ lifecycle
@@ -234,6 +242,7 @@ class FakeTradingView:
         with self._lock:
             return {
                 "popups": self.popups,
+                "focus_modals": self.focus_modals,
                 "seed": self.seed,
                 "delays": dict(self._delays),
                 "deep_backtesting": self.deep_backtesting,
@@ -731,6 +740,10 @@ def _make_handler(site: FakeTradingView) -> type[BaseHTTPRequestHandler]:
             elif path in ("/accounts/two-factor", "/accounts/two-factor/"):
                 reply, token = site.two_factor(body)
                 self._json(reply, set_cookie=token)
+            elif path == "/api/event":
+                with site._lock:
+                    site.events.append(str(body.get("name") or "?"))
+                self._json({"ok": True})
             elif path in ("/api/compile", "/api/backtest"):
                 if not self._logged_in():
                     self._json({"error": "not signed in"}, 401)

@@ -87,39 +87,53 @@ def test_bad_input_is_shown_inline_next_to_its_field(window, field: str, value: 
 
 
 def test_run_stop_and_resume_from_the_toolbar(window, loop, qtbot) -> None:
+    """The whole scenario runs inside one `run_until_complete`: qasync's returns through a
+    last `processEvents` with no running loop, so a run still going on across two calls
+    would resume its tasks outside the loop ("no running event loop")."""
     window.setup.max_iterations.setValue(400)
     window.setup.holdout.setValue(0)
     seen: list[str] = []
     window.controller.event.connect(lambda e: seen.append(e.kind))
-    window.run_action.trigger()
-    assert window.stop_action.isEnabled() and not window.run_action.isEnabled()
-    (run_id,) = wait_for(loop, window.controller.run_started)
 
-    async def stop_after_trials() -> None:
+    async def scenario() -> None:
+        started = next_emit(window.controller.run_started)
+        window.run_action.trigger()
+        assert window.stop_action.isEnabled() and not window.run_action.isEnabled()
+        (run_id,) = await started
         await trials_seen(window, seen, 3)
+        finished = next_emit(window.controller.run_finished)
         window.stop_action.trigger()
-
-    loop.run_until_complete(stop_after_trials())
-    _, status = wait_for(loop, window.controller.run_finished)
-    assert status == "stopped"
-    assert window.run_action.isEnabled() and not window.stop_action.isEnabled()
-    with RunStore.open(window.controller.store_path) as store:
-        done_before = store.count_trials(run_id, status="done")
-        assert done_before >= 3 and store.unfinished_trials(run_id) == []
-        assert store.get_run(run_id).status == "stopped"
-    seen.clear()
-    window.resume_action.trigger()
-
-    async def stop_again() -> None:
+        _, status = await finished
+        assert status == "stopped"
+        assert window.run_action.isEnabled() and not window.stop_action.isEnabled()
+        with RunStore.open(window.controller.store_path) as store:
+            done_before = store.count_trials(run_id, status="done")
+            assert done_before >= 3 and store.unfinished_trials(run_id) == []
+            assert store.get_run(run_id).status == "stopped"
+        seen.clear()
+        finished = next_emit(window.controller.run_finished)
+        window.resume_action.trigger()
         await trials_seen(window, seen, 2)
         window.controller.stop()
+        await finished
+        with RunStore.open(window.controller.store_path) as store:
+            assert store.count_trials(run_id, status="done") >= done_before + 2
+            keys = [t.params_key for t in store.trials(run_id, status="done")]
+            assert len(keys) == len(set(keys)), "resume ran no parameter set twice"
 
-    loop.run_until_complete(stop_again())
-    wait_for(loop, window.controller.run_finished)
-    with RunStore.open(window.controller.store_path) as store:
-        assert store.count_trials(run_id, status="done") >= done_before + 2
-        keys = [t.params_key for t in store.trials(run_id, status="done")]
-        assert len(keys) == len(set(keys)), "resume ran no parameter set twice"
+    loop.run_until_complete(asyncio.wait_for(scenario(), 280))
+
+
+def next_emit(signal) -> asyncio.Future:
+    """A future for the signal's next emission (its arguments)."""
+    future = asyncio.get_event_loop().create_future()
+
+    def done(*args):
+        if not future.done():
+            future.set_result(args)
+
+    signal.connect(done)
+    return future
 
 
 async def trials_seen(window: MainWindow, seen: list[str], count: int,

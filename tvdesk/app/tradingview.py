@@ -7,6 +7,7 @@ The CLI and the GUI both call these; none of it knows about terminals or widgets
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -80,12 +81,27 @@ def check_rows(step_log: StepLog, book: SelectorBook) -> list[CheckRow]:
     return rows
 
 
-def format_check_table(rows: list[CheckRow]) -> str:
+def format_check_table(rows: list[CheckRow], step_log: StepLog | None = None) -> str:
     width = max(len(r.step) for r in rows)
     lines = [f"{'step':<{width}}  {'status':<11}  selector that worked"]
     for r in rows:
         lines.append(f"{r.step:<{width}}  {r.status:<11}  {r.matched}")
+    if step_log is not None:
+        lines += ["", *popup_lines(step_log)]
     return "\n".join(lines)
+
+
+def popup_lines(step_log: StepLog) -> list[str]:
+    """What got in the way during the check: known pop-ups closed, dialogs tvdesk does not
+    know (closed, or left open because they hold form fields)."""
+    def counted(counter: Counter[str]) -> str:
+        return "; ".join(f"{what!r} ×{n}" for what, n in counter.most_common())
+
+    return [
+        f"pop-ups closed: {counted(step_log.popups) or 'none'}",
+        f"unknown dialogs closed: {counted(step_log.unknown_modals) or 'none'}",
+        f"unknown dialogs with form fields, left open: {counted(step_log.left_open) or 'none'}",
+    ]
 
 
 # ------------------------------------------------------------------- confirm on TradingView

@@ -12,9 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tv_fixtures import SMA, engine_for, sma_request
 
 from tvdesk import paths
-from tvdesk.app.requests import RunOptions, build_request
 from tvdesk.config import TradingViewSettings
 from tvdesk.engines.local import LocalEngine
 from tvdesk.engines.tradingview import TradingViewEngine
@@ -26,32 +26,7 @@ from tvdesk.model import BacktestRequest, Strategy
 from fake_tradingview import FakeTradingView
 
 ROOT = Path(__file__).resolve().parents[3]
-SMA = ROOT / "pine" / "examples" / "sma_cross.pine"
 DATA = ROOT / "resources" / "data" / "EURUSD_1h.csv"
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_tv: FakeTradingView) -> Path:
-    """A fresh tvdesk home (browser profile, sheets, diagnostics) pointed at the fake site."""
-    monkeypatch.setenv("TVDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TVDESK_TRADINGVIEW_URL", fake_tv.base_url)
-    return tmp_path / "home"
-
-
-def engine_for(fake_tv: FakeTradingView, chromium_path: str, **kwargs: object
-               ) -> TradingViewEngine:
-    settings = TradingViewSettings(browser=chromium_path, pause_seconds=(0.0, 0.0),
-                                   step_timeout=10.0, report_timeout=30.0)
-    credentials = Credentials(fake_tv.username, fake_tv.password, fake_tv.totp_secret)
-    return TradingViewEngine(settings, credentials=lambda: credentials,
-                             notify=lambda message: None, **kwargs)  # type: ignore[arg-type]
-
-
-def sma_request(*inputs: str, date_from: str | None = None,
-                date_to: str | None = None) -> BacktestRequest:
-    return build_request(RunOptions(script=str(SMA), symbol="FX:EURUSD", timeframe="60",
-                                    inputs=inputs, date_from=date_from, date_to=date_to),
-                         engine="tradingview")
 
 
 def test_a_run_matches_the_export_and_the_local_engine(

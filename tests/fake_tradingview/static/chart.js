@@ -502,6 +502,7 @@
     if (state.reportOpen && !state.reportOpenedOnce) {
       state.reportOpenedOnce = true;
       setTimeout(showGopro, (CFG.delays || {}).gopro_report_ms || 300);
+      laterModal('A special offer for you', 'modal_report_ms');  // while the range is probed
     }
   }
 
@@ -949,6 +950,10 @@
     }
     closeSettings();
     renderLegend();
+    if (!state.settingsModalShown) {  // once a page: while the fresh report is awaited
+      state.settingsModalShown = true;
+      laterModal('Your trial ends soon', 'modal_settings_ms');
+    }
     if (changed && item.kind === 'strategy') {
       state.reportId = item.id;
       state.error = null;
@@ -971,7 +976,49 @@
       el('p', { text: 'Deep Backtesting, more indicators per chart, second-based intervals and more. 30 days free.' }),
       el('button', { type: 'button', class: 'btn btn-primary', text: 'Explore plans' })));
     document.body.append(overlay);
+    focusGopro();
   }
+
+  // Offers as the real site shows them since 2026: aria-modal (role queries then see nothing
+  // else), the focus moves into them, and they open at random moments. Keys that reach one
+  // are reported as `modal-keys`: what a careless bot types into the upgrade offer.
+  function report(name) {
+    fetch('/api/event', { method: 'POST', credentials: 'same-origin', body: JSON.stringify({ name }) })
+      .catch(() => {});
+  }
+
+  function showFocusModal(label) {
+    if (!CFG.focus_modals || document.querySelector('[data-fake-modal]')) return;
+    const close = (how) => { overlay.remove(); report(`modal-closed:${label}:${how}`); };
+    const primary = el('button', { type: 'button', class: 'btn btn-primary', text: 'Start free trial',
+      onclick: () => report(`modal-accepted:${label}`) });
+    const overlay = el('div', { 'data-fake-modal': label, style: 'position:fixed;inset:0;z-index:1100;background:rgba(0,0,0,.4)' },
+      el('div', { class: 'gopro-card', role: 'dialog', 'aria-modal': 'true', 'aria-label': label, tabindex: '-1' },
+        el('h2', { text: label }),
+        el('p', { text: 'Get more indicators per chart and Deep Backtesting. 30 days free.' }),
+        primary,
+        el('button', { type: 'button', class: 'btn', text: 'Maybe later', onclick: () => close('later') })));
+    overlay.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') close('escape');
+      else if (event.key !== 'Tab' && event.key !== 'Shift') report(`modal-keys:${label}`);
+    });
+    document.body.append(overlay);
+    primary.focus();
+    report(`modal-shown:${label}`);
+  }
+
+  function focusGopro() {
+    const card = document.querySelector('[data-dialog-name="gopro"] [role="dialog"]');
+    if (!CFG.focus_modals || !card) return;
+    card.setAttribute('aria-modal', 'true');
+    const explore = card.querySelector('.btn-primary');
+    if (explore) explore.focus();
+    card.addEventListener('keydown', (event) => {
+      if (event.key !== 'Tab' && event.key !== 'Escape') report('modal-keys:gopro');
+    });
+  }
+
+  const laterModal = (label, key) => setTimeout(() => showFocusModal(label), (CFG.delays || {})[key] || 300);
 
   // ------------------------------------------------------------------ start
 
@@ -1013,6 +1060,7 @@
     loadInitialReport();
     loadMonaco().catch(() => {});
     if (CFG.popups) setTimeout(showGopro, (CFG.delays || {}).gopro_ms || 1000);
+    laterModal('Unlock more with Premium', 'modal_chart_ms');
   }
 
   start();

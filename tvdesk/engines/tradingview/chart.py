@@ -27,20 +27,38 @@ async def open_chart(driver: Driver, urls: Urls, symbol: str, *, load_timeout: f
 
 
 async def set_interval(driver: Driver, interval: str) -> None:
-    """Type the interval as TradingView's own shortcut does, then Enter."""
-    button = await driver.click("interval_button")
-    box = await driver.wait_for("interval_input", timeout=2.0)
-    if box is not None:
-        await box.first.fill(interval)
-        await box.first.press("Enter")
-    else:
-        await driver.page.keyboard.type(interval, delay=40)
-        await driver.page.keyboard.press("Enter")
-    if await driver.wait_gone("interval_input"):  # the box closes when it is applied
-        return
+    """Type the interval as TradingView's own shortcut does, then Enter.
+
+    Keys go only where they belong: into the interval box once it is found and read back, or
+    (to open that box) to the page while nothing else holds the focus. A pop-up that takes
+    the focus midway is closed and the step starts again.
+    """
+    for _attempt in range(3):
+        open_box = await driver.probe("interval_input")
+        box = open_box[0] if open_box else None
+        if box is None:
+            await driver.click("interval_button")
+            box = await driver.wait_for("interval_input", timeout=2.0)
+        if box is None:
+            if not await driver.focus_is_free():
+                continue
+            await driver.page.keyboard.type(interval[0])  # TradingView opens the box
+            box = await driver.wait_for("interval_input", timeout=2.0)
+            if box is None:
+                continue
+        try:
+            await box.first.fill(interval)
+            if await box.first.input_value() != interval:
+                continue  # something else took the keys: start again
+            await box.first.press("Enter")
+        except Exception:
+            if driver.page.is_closed():
+                raise
+            continue
+        if await driver.wait_gone("interval_input"):  # the box closes when it is applied
+            return
     raise await driver.failure("interval_input", seconds=driver.step_timeout,
-                               detail=f"the interval box stayed open after typing {interval!r}"
-                               f" (button: {await button.first.inner_text()!r})")
+                               detail=f"the interval box did not take {interval!r} (3 tries)")
 
 
 async def clear_strategies(driver: Driver) -> int:
@@ -75,6 +93,7 @@ async def hover_and_click(driver: Driver, item: Any, key: str, tries: int = 4) -
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     for attempt in range(tries):
+        await driver.clear_popups()  # an overlay would take the hover
         try:
             await item.hover(timeout=3000)
             button = await driver.wait_for(key, root=item, timeout=2.0)

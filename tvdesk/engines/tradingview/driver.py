@@ -9,8 +9,11 @@ prints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,8 @@ from typing import Any
 
 from tvdesk.engines.tradingview.errors import StepFailed
 from tvdesk.engines.tradingview.selectors import Candidate, SelectorBook, Step
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
 GONE_POLL_SECONDS = 0.1
@@ -39,6 +44,9 @@ class StepRecord:
 @dataclass(slots=True)
 class StepLog:
     records: list[StepRecord] = field(default_factory=list)
+    popups: Counter[str] = field(default_factory=Counter)  # closed pop-ups by what they were
+    unknown_modals: Counter[str] = field(default_factory=Counter)  # by their (masked) text
+    left_open: Counter[str] = field(default_factory=Counter)  # modals with fields, not closed
 
     def add(self, record: StepRecord) -> None:
         # One line per step: the latest outcome replaces an earlier one of the same step.
@@ -49,6 +57,83 @@ class StepLog:
                 self.records[i] = record
                 return
         self.records.append(record)
+
+
+_SHOWN_JS = """(el) => {
+  if (!el.isConnected) return false;
+  const style = getComputedStyle(el);
+  if (style.display === 'none' || style.visibility === 'hidden') return false;
+  const box = el.getBoundingClientRect();
+  return box.width > 0 && box.height > 0;
+}"""
+
+# Finds, in one round trip, the known pop-ups shown (by index) and every shown blocking dialog
+# that is neither tvdesk's own nor inside a known pop-up; each of those is tagged with a
+# fresh `data-tvdesk-modal` number so a locator can reach exactly it.
+_SCAN_JS = """
+([known, blocking, own, fields]) => {
+  const shown = """ + _SHOWN_JS + """;
+  const matches = (el, sel) => {
+    try { return !!(sel && el.closest(sel)); } catch (e) { return false; }
+  };
+  const found = [];
+  known.forEach((sel, index) => {
+    try {
+      if (Array.from(document.querySelectorAll(sel)).some(shown)) found.push({index});
+    } catch (e) {}
+  });
+  let modals = [];
+  try { modals = Array.from(document.querySelectorAll(blocking)); } catch (e) {}
+  for (const el of modals) {
+    if (!shown(el) || matches(el, own) || known.some((sel) => matches(el, sel))) continue;
+    try { if (own && el.querySelector(own)) continue; } catch (e) {}
+    if (el.parentElement && el.parentElement.closest('[data-tvdesk-modal]')) continue;
+    window.__tvdeskModal = (window.__tvdeskModal || 0) + 1;
+    const tag = String(window.__tvdeskModal);
+    el.setAttribute('data-tvdesk-modal', tag);
+    let hasFields = false;
+    try { hasFields = !!el.querySelector(fields); } catch (e) {}
+    const text = el.getAttribute('aria-label') || el.innerText || '';
+    found.push({index: -1, tag, fields: hasFields, text: text.trim().slice(0, 200)});
+  }
+  return found;
+}
+"""
+
+
+_CLOSE_JS = """([containerCss, closeCss, names]) => {
+  const shown = """ + _SHOWN_JS + """;
+  const all = (root, css) => { try { return Array.from(root.querySelectorAll(css)); }
+                               catch (e) { return []; } };
+  const container = all(document, containerCss).find(shown);
+  if (!container) return 'gone';
+  let button = closeCss ? all(container, closeCss).find(shown) : null;
+  if (!button) {
+    const wanted = new Set(names.map((n) => n.trim().toLowerCase()));
+    const named = (b) => [b.getAttribute('aria-label'), b.innerText].some(
+      (t) => t && wanted.has(t.trim().toLowerCase()));
+    button = all(container, 'button, [role="button"]').find((b) => shown(b) && named(b));
+  }
+  if (button) { button.click(); return 'button'; }
+  const target = container.contains(document.activeElement) ? document.activeElement : container;
+  for (const type of ['keydown', 'keyup']) {
+    target.dispatchEvent(new KeyboardEvent(type, {key: 'Escape', code: 'Escape', keyCode: 27,
+                                                   bubbles: true, cancelable: true}));
+  }
+  return 'escape';
+}"""
+_GONE_JS = """(containerCss) => {
+  const shown = """ + _SHOWN_JS + """;
+  try { return !Array.from(document.querySelectorAll(containerCss)).some(shown); }
+  catch (e) { return true; }
+}"""
+_HAS_FOCUS_JS = "(el) => el === document.activeElement || el.contains(document.activeElement)"
+_FREE_FOCUS_JS = """() => {
+  const active = document.activeElement;
+  return !active || active === document.body || !active.closest(
+    "[aria-modal='true'], [role='dialog'], [role='alertdialog'], input, textarea, select, "
+    + "[contenteditable='true']");
+}"""
 
 
 def build_locator(root: Any, candidate: Candidate) -> Any:
@@ -81,6 +166,104 @@ class Driver:
         self.diagnostics = diagnostics
         self.secrets = [s for s in secrets if s]
         self.log = log if log is not None else StepLog()
+        self._clearing = False
+
+    async def clear_popups(self) -> int:
+        """Close every pop-up and foreign blocking dialog shown now; how many were closed.
+
+        Called before every step and inside every probe and wait, because TradingView's offers
+        open at random moments, take the keyboard focus and (being aria-modal) hide the rest
+        of the page from role queries; Playwright's locator handlers only run around actions.
+        One page evaluation finds them all, so a clear page costs one round trip.
+        """
+        if self._clearing or self.page.is_closed():
+            return 0
+        self._clearing = True
+        try:
+            modals = self.book.modals
+            try:
+                found = await self.page.evaluate(
+                    _SCAN_JS, [[p.overlay for p in self.book.popups], modals.blocking,
+                               modals.own, modals.fields])
+            except Exception:  # the page navigated mid-scan: the next poll scans again
+                return 0
+            closed = 0
+            for item in found:
+                if item["index"] >= 0:
+                    popup = self.book.popups[item["index"]]
+                    if await self._close(popup.overlay, popup.close, ()):
+                        self.log.popups[popup.what] += 1
+                        closed += 1
+                    continue
+                text = self._masked(item["text"]) or "(no text)"
+                modal = f"[data-tvdesk-modal='{item['tag']}']"
+                if item["fields"]:
+                    if text not in self.log.left_open:
+                        await self._diagnose("modal_with_fields")
+                    self.log.left_open[text] += 1
+                    continue
+                if await self._close(modal, modals.close, modals.close_names):
+                    if text not in self.log.unknown_modals:
+                        log.info("closed a dialog tvdesk does not know: %s", text)
+                        await self._diagnose("unknown_modal")
+                    self.log.unknown_modals[text] += 1
+                    closed += 1
+            return closed
+        finally:
+            self._clearing = False
+
+    async def _close(self, container: str, close_css: str, names: tuple[str, ...]) -> bool:
+        """Press the close button of the dialog `container` (CSS) finds, by CSS and then by
+        name, else Escape inside it; True when it is gone within a second.
+
+        It all happens in the page (`element.click()`, a keydown event): a Playwright action
+        would first run the locator handlers, which see this very dialog and start closing it
+        too, and the action would then wait for an element that is gone.
+        """
+        try:
+            await self.page.evaluate(_CLOSE_JS, [container, close_css, list(names)])
+        except Exception:
+            return False
+        for _ in range(10):
+            with contextlib.suppress(Exception):
+                if await self.page.evaluate(_GONE_JS, container):
+                    return True
+            await asyncio.sleep(GONE_POLL_SECONDS)
+        return False
+
+    async def focus(self, key: str, element: Any) -> None:
+        """Click `element` and make sure it (or something inside it) has the keyboard focus
+        before anyone types: a pop-up that opened meanwhile would take the keys otherwise."""
+        for attempt in range(ACTION_TRIES):
+            await self.clear_popups()
+            with contextlib.suppress(Exception):
+                await element.click(timeout=self._ms(None) / 2)
+                if await element.evaluate(_HAS_FOCUS_JS):
+                    return
+            await asyncio.sleep(RETRY_PAUSE * (attempt + 1))
+        raise await self.failure(key, seconds=self.step_timeout,
+                                 detail="the element never kept the keyboard focus (a dialog "
+                                 "took it each time)")
+
+    async def focus_is_free(self) -> bool:
+        """Whether typing now reaches the page itself (TradingView's shortcuts), not a field
+        or a dialog that holds the focus."""
+        await self.clear_popups()
+        try:
+            return bool(await self.page.evaluate(_FREE_FOCUS_JS))
+        except Exception:
+            return False
+
+    def _masked(self, text: str) -> str:
+        from tvdesk.secrets import mask
+
+        return " ".join(mask(text, self.secrets).split())[:100]
+
+    async def _diagnose(self, name: str) -> None:
+        from tvdesk.engines.tradingview.diagnostics import save_diagnostics
+
+        with contextlib.suppress(Exception):
+            await save_diagnostics(self.page, name, self.diagnostics, self.secrets)
 
     async def _scope(self, step: Step, root: Any) -> Any:
         if root is not None:
@@ -97,6 +280,7 @@ class Driver:
         earlier candidates are asked once more.
         """
         step = self.book[key]
+        await self.clear_popups()
         scope = await self._scope(step, root)
         found = await self._first_visible(scope, step.candidates)
         if found is not None and found[1] > 1:

@@ -58,7 +58,7 @@ async def open_editor(driver: Driver) -> Any:
 
 
 async def _select_all(driver: Driver, editor: Any) -> None:
-    await editor.click()
+    await driver.focus("pine_editor", editor)  # keys reach the editor, not a pop-up
     await driver.page.keyboard.press("ControlOrMeta+A")
 
 

@@ -167,6 +167,15 @@ class TradingViewEngine:
         driver = Driver(page, self.book, step_timeout=self.settings.step_timeout,
                         diagnostics=diagnostics_dir(), secrets=self._secrets(),
                         log=self.step_log)
+
+        async def clear(_found: Any) -> None:
+            await driver.clear_popups()  # tvdesk's own dialogs are left alone there
+
+        # Any blocking dialog in the way of an action (a hover, a click on a located element)
+        # goes through the same rules as between steps; tvdesk's own dialogs match this
+        # locator too, so Playwright must not wait for it to vanish.
+        await page.add_locator_handler(page.locator(self.book.modals.blocking), clear,
+                                       no_wait_after=True)
         return _Page(page, driver, PageState())
 
     async def _start(self) -> str:

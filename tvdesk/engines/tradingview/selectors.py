@@ -60,11 +60,28 @@ class Popup:
     close: str
 
 
+CLOSE_NAMES = ("×", "✕", "No thanks", "Maybe later", "Not now", "Got it", "Close", "Dismiss",
+               "Skip")
+
+
+@dataclass(frozen=True, slots=True)
+class Modals:
+    """How to tell a blocking dialog tvdesk did not open, and how to close it."""
+
+    blocking: str = "[aria-modal='true'], [role='dialog'], [role='alertdialog']"
+    own: str = ""  # tvdesk's own dialogs (settings, date range, interval): never closed
+    fields: str = ("input, textarea, select, [contenteditable='true'], [role='textbox'], "
+                   "[role='combobox'], [role='tab']")
+    close: str = "[data-name='close'], [data-name='popup-close']"
+    close_names: tuple[str, ...] = CLOSE_NAMES
+
+
 @dataclass(frozen=True, slots=True)
 class SelectorBook:
     steps: Mapping[str, Step]
     popups: tuple[Popup, ...]
     source: str
+    modals: Modals = Modals()
 
     def __getitem__(self, key: str) -> Step:
         try:
@@ -90,14 +107,32 @@ def _candidate(source: str, step: str, raw: Any) -> Candidate:
     return Candidate(kind, raw[kind], raw.get("name"), raw.get("name_regex"))
 
 
-def _parse(text: str, source: str) -> tuple[dict[str, Step], list[Popup]]:
+def _modals(raw: Any, source: str) -> Modals:
+    if not isinstance(raw, Mapping) or set(raw) - {"blocking", "own", "fields", "close",
+                                                   "close_names"}:
+        raise ConfigError("[modals] takes blocking, own, fields, close (CSS texts) and "
+                          "close_names (a list of button names)", source=source)
+    names = raw.get("close_names", list(CLOSE_NAMES))
+    texts = {k: raw[k] for k in ("blocking", "own", "fields", "close") if k in raw}
+    if not all(isinstance(v, str) for v in texts.values()) or not isinstance(names, list) \
+            or not all(isinstance(n, str) for n in names):
+        raise ConfigError("[modals]: CSS keys must be text, close_names a list of texts",
+                          source=source)
+    return Modals(**texts, close_names=tuple(names))
+
+
+def _parse(text: str, source: str) -> tuple[dict[str, Step], list[Popup], Modals | None]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=source) from None
     steps: dict[str, Step] = {}
     popups: list[Popup] = []
+    modals: Modals | None = None
     for key, table in data.items():
+        if key == "modals":
+            modals = _modals(table, source)
+            continue
         if key == "popups":
             for raw in table:
                 if not all(isinstance(raw.get(k), str) for k in ("what", "overlay", "close")):
@@ -114,12 +149,12 @@ def _parse(text: str, source: str) -> tuple[dict[str, Step], list[Popup]]:
             optional=bool(table.get("optional", False)),
             scope=table.get("scope"),
         )
-    return steps, popups
+    return steps, popups, modals
 
 
 @cache
 def _load(override: Path | None, mtime: float | None) -> SelectorBook:
-    steps, popups = _parse(BUNDLED.read_text(encoding="utf-8"), str(BUNDLED))
+    steps, popups, modals = _parse(BUNDLED.read_text(encoding="utf-8"), str(BUNDLED))
     source = str(BUNDLED)
     if override is not None:
         try:
@@ -127,15 +162,17 @@ def _load(override: Path | None, mtime: float | None) -> SelectorBook:
         except OSError as exc:
             raise ConfigError(f"cannot read the selector file: {exc}", source=str(override)) \
                 from None
-        extra_steps, extra_popups = _parse(text, str(override))
+        extra_steps, extra_popups, extra_modals = _parse(text, str(override))
         steps.update(extra_steps)
         popups = extra_popups or popups
+        modals = extra_modals or modals
         source = f"{override} (over the bundled {BUNDLED.name})"
     for step in steps.values():
         if step.scope is not None and step.scope not in steps:
             raise ConfigError(f"step [{step.key}] is scoped to unknown step {step.scope!r}",
                               source=source)
-    return SelectorBook(steps=steps, popups=tuple(popups), source=source)
+    return SelectorBook(steps=steps, popups=tuple(popups), source=source,
+                        modals=modals or Modals())
 
 
 def load_selectors() -> SelectorBook:

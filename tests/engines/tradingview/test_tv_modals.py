@@ -1,0 +1,47 @@
+"""The real site's surprises on the fake one: offers that are aria-modal, take the keyboard
+focus and open at random moments (right at chart load, while the report's date range is
+probed, while a fresh report is awaited). tvdesk closes them wherever they appear, never types
+into them, and reports what it met."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tv_fixtures import engine_for, sma_request
+
+from tvdesk.app.tradingview import check_rows, format_check_table
+
+from fake_tradingview import FakeTradingView
+
+pytestmark = pytest.mark.usefixtures("home")
+
+
+@pytest.mark.parametrize("chart_modal_ms", [0, None])
+def test_focus_stealing_modals_are_closed_and_never_typed_into(
+        fake_tv: FakeTradingView, chromium_path: str, chart_modal_ms: int | None) -> None:
+    fake_tv.focus_modals = True
+    if chart_modal_ms is not None:  # the offer is up before tvdesk types the interval
+        fake_tv._delays["modal_chart_ms"] = chart_modal_ms
+    request = sma_request("Fast Length=12", date_from="2017-06-01", date_to="2017-12-31")
+
+    async def main() -> tuple:
+        async with engine_for(fake_tv, chromium_path) as engine:
+            first = await engine.run(request)
+            second = await engine.run(sma_request("Fast Length=9", date_from="2017-06-01",
+                                                  date_to="2017-12-31"))
+            return first, second, engine.step_log, engine.book
+
+    first, second, step_log, book = asyncio.run(main())
+    assert first.properties["inputs"]["Fast Length"] == 12
+    assert second.properties["inputs"]["Fast Length"] == 9
+    assert fake_tv.backtests[-1]["interval"] == "60"
+    events = list(fake_tv.events)
+    shown = {e.split(":")[1] for e in events if e.startswith("modal-shown:")}
+    assert {"Unlock more with Premium", "A special offer for you"} <= shown
+    assert not [e for e in events if e.startswith(("modal-keys", "modal-accepted"))], events
+    closed = {e.split(":")[1] for e in events if e.startswith("modal-closed:")}
+    assert shown <= closed
+    assert sum(step_log.unknown_modals.values()) >= len(shown)
+    table = format_check_table(check_rows(step_log, book), step_log)
+    assert "A special offer for you" in table and "closed" in table
