@@ -4,6 +4,8 @@ settings, browser discovery, the check table, inputs read from Pine text."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from tvdesk.app.tradingview import check_rows, format_check_table
 from tvdesk.config import TradingViewSettings, load_settings, save_settings
 from tvdesk.engines.tradingview.browser import BrowserNotFound, find_browser, profile_dir
 from tvdesk.engines.tradingview.driver import StepLog, StepRecord
-from tvdesk.engines.tradingview.pacing import HOUR, Pacer, risk_warnings
+from tvdesk.engines.tradingview.pacing import HOUR, Pacer, PacingLedger, risk_warnings
 from tvdesk.engines.tradingview.script_text import same_code, tag_title, tv_interval
 from tvdesk.engines.tradingview.selectors import BUNDLED, _parse, load_selectors
 from tvdesk.errors import ConfigError, InputError
@@ -86,6 +88,54 @@ def test_pacer_pauses_after_each_run_and_caps_runs_per_hour(
     assert starts[1] - starts[0] == pytest.approx(15.0)  # 5 s run + 10 s pause
     assert starts[2] - starts[1] == pytest.approx(15.0)
     assert starts[3] - starts[0] == pytest.approx(HOUR)  # the 4th waits for the hour
+
+
+def test_two_pacers_sharing_a_ledger_share_the_pause_and_the_hourly_cap(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What two tvdesk processes on one account do: each its own Pacer, one ledger file."""
+    clock = FakeClock()
+    clock.now = 1_000_000.0
+
+    async def fake_sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    monkeypatch.setattr("tvdesk.engines.tradingview.pacing.asyncio.sleep", fake_sleep)
+    path = tmp_path / "pacing.sqlite"
+    cli, gui = (Pacer((10.0, 10.0), runs_per_hour=3, clock=clock,
+                      ledger=PacingLedger(path, "Trader@Example.com")) for _ in range(2))
+
+    async def one_run(pacer: Pacer) -> float:
+        await pacer.slot()
+        started = clock.now
+        clock.now += 5.0
+        pacer.finished()
+        return started
+
+    async def alternate() -> list[float]:
+        return [await one_run(p) for p in (cli, gui, cli, gui)]
+
+    starts = asyncio.run(alternate())
+    assert starts[1] - starts[0] == pytest.approx(15.0)  # gui waits for cli's pause
+    assert starts[2] - starts[1] == pytest.approx(15.0)
+    assert starts[3] - starts[0] == pytest.approx(HOUR)  # the 4th start of the account
+    other = PacingLedger(path, "someone-else")  # another account is not held back
+    assert other.reserve(clock.now, 3) == (0.0, 1)
+    assert "trader" not in path.read_bytes().decode("latin-1").casefold()
+
+
+def test_separate_processes_never_take_more_starts_than_the_cap(tmp_path: Path) -> None:
+    path = tmp_path / "pacing.sqlite"
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from tvdesk.engines.tradingview.pacing import PacingLedger\n"
+        "ledger = PacingLedger(Path(sys.argv[1]), 'trader')\n"
+        "print(sum(ledger.reserve(time.time(), 5)[0] == 0 for _ in range(6)))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    taken = [int(p.communicate(timeout=120)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sum(taken) == 5  # 18 tries from 3 processes, the hourly cap is 5
 
 
 def test_risk_warnings_only_beyond_the_safe_defaults() -> None:

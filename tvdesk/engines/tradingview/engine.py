@@ -26,7 +26,12 @@ from tvdesk.engines.tradingview.browser import (
 from tvdesk.engines.tradingview.driver import Driver, StepLog
 from tvdesk.engines.tradingview.errors import CaptchaRequired, LoginFailed, TradingViewError
 from tvdesk.engines.tradingview.loop_thread import LoopThread
-from tvdesk.engines.tradingview.pacing import Pacer, risk_warnings
+from tvdesk.engines.tradingview.pacing import (
+    Pacer,
+    PacingLedger,
+    pacing_ledger_path,
+    risk_warnings,
+)
 from tvdesk.engines.tradingview.run import (
     PageState,
     RunLimits,
@@ -219,7 +224,9 @@ class TradingViewEngine:
             for _ in range(self.page_count - 1):
                 self._idle.put_nowait(await self._new_page())
             low, high = self.settings.pause_seconds
-            self._pacer = Pacer((low, high), self.settings.runs_per_hour, notify=self.notify)
+            self._pacer = Pacer((low, high), self.settings.runs_per_hour, notify=self.notify,
+                                ledger=PacingLedger(pacing_ledger_path(),
+                                                    credentials.username))
         except PlaywrightError as exc:
             await self._shutdown()
             from tvdesk.secrets import mask

@@ -2,21 +2,34 @@
 
 Traders who ran 2–6 tabs for hours were banned for minutes to hours, and one account was
 closed. The pacer spaces runs by a random pause and caps runs per rolling hour, shared by
-every page of the account; `risk_warnings` says when settings go past the safe defaults.
+every page of the account and, through a `PacingLedger`, by every tvdesk process using it (a
+CLI optimisation, the GUI and its "re-run on TradingView" together stay under the cap);
+`risk_warnings` says when settings go past the safe defaults.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import random
+import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from tvdesk.config import TradingViewSettings
 
 SAFE = TradingViewSettings()
 HOUR = 3600.0
+
+
+def pacing_ledger_path() -> Path:
+    """The ledger every tvdesk process of this user shares (in tvdesk's data folder)."""
+    from tvdesk import paths
+
+    return paths.data_dir() / "tradingview-pacing.sqlite"
 
 
 def risk_warnings(settings: TradingViewSettings, pages: int) -> list[str]:
@@ -36,6 +49,64 @@ def risk_warnings(settings: TradingViewSettings, pages: int) -> list[str]:
     return warnings
 
 
+class PacingLedger:
+    """Run starts and the earliest next start of one account, in a SQLite file that every
+    tvdesk process of this user shares.
+
+    SQLite's write lock (`BEGIN IMMEDIATE`) makes each reservation atomic across processes on
+    every platform, without a lock-file library. Times are wall-clock seconds (processes do
+    not share a monotonic clock). The account is stored as a hash of its name.
+    """
+
+    def __init__(self, path: Path, account: str) -> None:
+        self.path = path
+        self.account = hashlib.sha256(account.strip().casefold().encode()).hexdigest()[:16]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS starts (account TEXT NOT NULL, "
+                       "at REAL NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS next_start (account TEXT PRIMARY KEY, "
+                       "at REAL NOT NULL)")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def reserve(self, now: float, runs_per_hour: int) -> tuple[float, int]:
+        """Take a start now if the pause and the hourly cap allow it: (0, starts in the last
+        hour). Otherwise nothing is taken: (seconds to wait, starts in the last hour)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM starts WHERE account = ? AND at <= ?",
+                       (self.account, now - HOUR))
+            starts = [at for (at,) in db.execute(
+                "SELECT at FROM starts WHERE account = ? ORDER BY at", (self.account,))]
+            row = db.execute("SELECT at FROM next_start WHERE account = ?",
+                             (self.account,)).fetchone()
+            wait = max(0.0, (row[0] if row else 0.0) - now)
+            if len(starts) >= runs_per_hour:
+                wait = max(wait, starts[len(starts) - runs_per_hour] + HOUR - now)
+            if wait > 0:
+                return wait, len(starts)
+            db.execute("INSERT INTO starts (account, at) VALUES (?, ?)", (self.account, now))
+            return 0.0, len(starts) + 1
+
+    def pause_until(self, at: float) -> None:
+        """No start of this account before `at` (the end of a run plus its pause)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO next_start (account, at) VALUES (?, ?) ON CONFLICT(account)"
+                       " DO UPDATE SET at = max(at, excluded.at)", (self.account, at))
+
+
 class Pacer:
     """Await `slot()` before each run and call `finished()` after it.
 
@@ -44,12 +115,14 @@ class Pacer:
     """
 
     def __init__(self, pause_seconds: tuple[float, float], runs_per_hour: int, *,
-                 clock: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], float] | None = None,
                  rng: random.Random | None = None,
-                 notify: Callable[[str], None] | None = None) -> None:
+                 notify: Callable[[str], None] | None = None,
+                 ledger: PacingLedger | None = None) -> None:
         self.pause_seconds = pause_seconds
         self.runs_per_hour = runs_per_hour
-        self.clock = clock
+        self.ledger = ledger
+        self.clock = clock or (time.time if ledger is not None else time.monotonic)
         self.rng = rng or random.Random()
         self.notify = notify
         self._starts: deque[float] = deque()
@@ -67,6 +140,9 @@ class Pacer:
         return wait
 
     async def slot(self) -> None:
+        if self.ledger is not None:
+            await self._shared_slot(self.ledger)
+            return
         async with self._lock:  # one page at a time passes the gate, in order
             while (wait := self.delay()) > 0:
                 if wait > 60 and self.notify is not None:
@@ -77,6 +153,23 @@ class Pacer:
             self._starts.append(now)
             self._next_allowed = now  # until this run finishes, others follow their own pause
 
+    async def _shared_slot(self, ledger: PacingLedger) -> None:
+        async with self._lock:
+            told = False
+            while True:
+                wait, recent = await asyncio.to_thread(ledger.reserve, self.clock(),
+                                                       self.runs_per_hour)
+                if wait <= 0:
+                    return
+                if wait > 60 and self.notify is not None and not told:
+                    told = True
+                    self.notify(f"pacing: {recent} TradingView runs of this account in the last"
+                                f" hour, by every tvdesk process (cap {self.runs_per_hour}); "
+                                f"waiting {wait / 60:.0f} min")
+                await asyncio.sleep(min(wait, 5.0))
+
     def finished(self) -> None:
         low, high = self.pause_seconds
         self._next_allowed = max(self._next_allowed, self.clock() + self.rng.uniform(low, high))
+        if self.ledger is not None:
+            self.ledger.pause_until(self._next_allowed)
