@@ -72,7 +72,10 @@ plot(basis, "Basis")
 """
 
 _PROPERTY_SETTINGS = {"initial_capital": "initial_capital", "order_size": "default_qty_value",
-                      "commission": "commission_value", "slippage": "slippage"}
+                      "commission": "commission_value", "slippage": "slippage",
+                      "pyramiding": "pyramiding", "order_size_type": "default_qty_type"}
+_QTY_TYPES = {"Contracts": "strategy.fixed", "USD": "strategy.cash",
+              "% of equity": "strategy.percent_of_equity"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INTERVAL = re.compile(r"^\s*(\d*)\s*([a-zA-Z]*)\s*$")
 
@@ -374,6 +377,8 @@ class FakeTradingView:
             for key, value in (body.get("properties") or {}).items():
                 if key not in _PROPERTY_SETTINGS:
                     return {"error": f"unknown property {key!r}"}
+                if key == "order_size_type":
+                    value = _QTY_TYPES.get(str(value), "?")
                 settings.append((_PROPERTY_SETTINGS[key], value))
             request = BacktestRequest(
                 strategy=strategy, data_path=str(self.data_csv),

@@ -124,8 +124,9 @@ def test_inputs_only_change_reuses_the_loaded_script_and_reverts_defaults(
 
 def test_properties_are_set_in_the_settings_dialog(
         home: Path, fake_tv: FakeTradingView, chromium_path: str) -> None:
-    request = replace(sma_request(), settings=(("initial_capital", 25000),
-                                               ("commission_value", 0.1)))
+    request = replace(sma_request(), settings=(
+        ("initial_capital", 25000), ("commission_value", 0.1),
+        ("default_qty_type", "strategy.fixed"), ("default_qty_value", 3), ("pyramiding", 2)))
 
     async def main() -> object:
         async with engine_for(fake_tv, chromium_path) as engine:
@@ -134,7 +135,28 @@ def test_properties_are_set_in_the_settings_dialog(
     result = asyncio.run(main())
     sent = fake_tv.backtests[-1]["properties"]
     assert float(sent["initial_capital"]) == 25000 and float(sent["commission"]) == 0.1
+    assert sent["order_size_type"] == "Contracts" and float(sent["order_size"]) == 3
+    assert float(sent["pyramiding"]) == 2
     assert result.metrics["initial_capital"] == 25000  # type: ignore[attr-defined]
+    echo = result.properties  # type: ignore[attr-defined]
+    assert echo["order_size"] == "3 Contracts" and echo["pyramiding"] == 2
+    assert {t.qty for t in result.trades} == {3.0}  # type: ignore[attr-defined]
+
+
+def test_every_property_set_is_checked_against_the_exports_echo() -> None:
+    from tvdesk.engines.tradingview.run import property_echo_problems
+
+    echo = {"order_size": "50 % of equity", "pyramiding": 1, "commission": "0.1 %",
+            "slippage": "2 ticks"}
+    assert property_echo_problems(echo, {"default_qty_type": "strategy.percent_of_equity",
+                                         "default_qty_value": 50, "pyramiding": 1,
+                                         "commission_value": 0.1, "slippage": 2}) == []
+    problems = property_echo_problems(echo, {"default_qty_type": "strategy.cash",
+                                             "default_qty_value": 40, "pyramiding": 3})
+    assert len(problems) == 3
+    assert any("order size '50 % of equity'" in p and "expected 40" in p for p in problems)
+    assert any("pyramiding 1" in p for p in problems)
+    assert any("expected a size in the account currency" in p for p in problems)
 
 
 def test_a_range_or_property_left_open_goes_back_to_the_default(

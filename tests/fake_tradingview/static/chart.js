@@ -718,6 +718,7 @@
     return {
       initial_capital: pick('initial_capital', 1000000),
       order_size: pick('default_qty_value', 1),
+      order_size_type: QTY_TYPES[String(d.default_qty_type || 'strategy.fixed').replace('strategy.', '')] || 'Contracts',
       commission: pick('commission_value', 0),
       slippage: pick('slippage', 0),
       pyramiding: pick('pyramiding', 1),
@@ -734,7 +735,8 @@
       { key: 'initial_capital', label: 'Initial capital', control: 'number', qa: 'initial-capital-input' },
       { key: 'base_currency', label: 'Base currency', control: 'combo', options: ['Default', 'USD', 'EUR', 'GBP'] },
       { key: 'order_size', label: 'Order size', control: 'number', qa: 'order-size-input' },
-      { key: 'pyramiding', label: 'Pyramiding', control: 'number' },
+      { key: 'order_size_type', label: 'Order size unit', control: 'combo', options: ['Contracts', 'USD', '% of equity'], qa: 'order-size-type' },
+      { key: 'pyramiding', label: 'Pyramiding', control: 'number', qa: 'pyramiding-input' },
       { key: 'commission', label: 'Commission', control: 'number', qa: 'commission-input' },
       { key: 'verify_price', label: 'Verify price for limit orders', control: 'number' },
       { key: 'slippage', label: 'Slippage', control: 'number', qa: 'slippage-input' },
@@ -760,7 +762,8 @@
     });
   }
 
-  const PROPERTY_KEYS = ['initial_capital', 'order_size', 'commission', 'slippage'];
+  const PROPERTY_KEYS = ['initial_capital', 'order_size', 'commission', 'slippage', 'pyramiding'];
+  const QTY_TYPES = { fixed: 'Contracts', cash: 'USD', percent_of_equity: '% of equity' };
 
   function openSettings(item) {
     closeSettings();
@@ -926,7 +929,7 @@
     }
     const props = {};
     if (item.kind === 'strategy') {
-      const labels = { initial_capital: 'Initial capital', order_size: 'Order size', commission: 'Commission', slippage: 'Slippage' };
+      const labels = { initial_capital: 'Initial capital', order_size: 'Order size', commission: 'Commission', slippage: 'Slippage', pyramiding: 'Pyramiding' };
       for (const key of PROPERTY_KEYS) {
         const number = parseNumber(draft.props[key]);
         if (number === null || number < 0) {
@@ -935,6 +938,7 @@
         }
         props[key] = number;
       }
+      props.order_size_type = String(draft.props.order_size_type || 'Contracts');
     }
     let changed = false;
     for (const [key, value] of Object.entries(values)) {

@@ -199,7 +199,10 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     transpiled = context.transpiles.get(request.strategy.source)
     decl = context.declarations(transpiled.source_hash, transpiled.python)
     inputs = resolve_inputs(request, decl.inputs)
-    settings = dict(request.settings)
+    # "strategy.percent_of_equity" (as a profile or the TradingView engine writes it) is the
+    # bare name to PyneCore, whose constants are string literals.
+    settings = {key: value.rsplit(".", 1)[1] if isinstance(value, str)
+                and value.startswith("strategy.") else value for key, value in request.settings}
 
     bars, ohlcv = context.bars(request.data_path, request.symbol.timezone)
     # Bars before --from only warm up; an empty window is refused, saying which kind it is.

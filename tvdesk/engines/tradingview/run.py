@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -35,8 +36,14 @@ from tvdesk.engines.tradingview.report import (
 )
 from tvdesk.engines.tradingview.script_text import new_token, tag_title, tv_interval
 from tvdesk.engines.tradingview.session import Urls
-from tvdesk.engines.tradingview.settings_dialog import PROPERTY_STEPS, apply_settings
+from tvdesk.engines.tradingview.settings_dialog import (
+    PROPERTY_STEPS,
+    QTY_TYPE_OPTIONS,
+    apply_settings,
+    qty_type_name,
+)
 from tvdesk.errors import InputError
+from tvdesk.exports.numbers import parse_number
 from tvdesk.model import BacktestRequest, BacktestResult, FrozenMap
 from tvdesk.pine.declarations import match_inputs
 
@@ -114,6 +121,12 @@ def check_request(request: BacktestRequest) -> str:
         raise InputError(f"the TradingView engine can set {', '.join(PROPERTY_STEPS)} through "
                          f"the settings dialog, not {', '.join(unknown)}; put those in the "
                          "script's strategy() declaration", source="settings")
+    qty_type = dict(request.settings).get("default_qty_type")
+    if qty_type is not None:
+        try:
+            qty_type_name(qty_type)
+        except ValueError as exc:
+            raise InputError(str(exc), source="settings") from None
     return interval
 
 
@@ -200,14 +213,49 @@ def check_export(result: BacktestResult, request: BacktestRequest,
     from tvdesk.exports import export_matches
 
     problems: list[str] = []
-    capital = dict(request.settings).get("initial_capital")
+    settings = dict(request.settings)
+    capital = settings.get("initial_capital")
     got = result.metrics.get("initial_capital")
     if capital is not None and (got is None or abs(float(got) - float(capital)) > 1e-6):
         problems.append(f"initial capital {got!r} in the export, expected {capital!r}")
+    problems += property_echo_problems(result.properties, settings)
     return problems + export_matches(result, inputs=inputs or None,
                           date_from=request.date_from.date() if request.date_from else None,
                           date_to=request.date_to.date() if request.date_to else None,
                           symbol=request.symbol.ticker, timeframe=request.symbol.timeframe)
+
+
+def property_echo_problems(echo: Any, settings: dict[str, Any]) -> list[str]:
+    """Every property the run set, compared with the export's Properties sheet: order size
+    and its unit ("50 % of equity", "10 Contracts", "1000 USD"), pyramiding, commission,
+    slippage ("2 ticks")."""
+    problems: list[str] = []
+    order = str(echo.get("order_size") or "")
+    checks = (("default_qty_value", "order_size", _first_number(order)),
+              ("pyramiding", "pyramiding", _first_number(str(echo.get("pyramiding") or ""))),
+              ("commission_value", "commission",
+               _first_number(str(echo.get("commission") or ""))),
+              ("slippage", "slippage", _first_number(str(echo.get("slippage") or ""))))
+    for key, name, got in checks:
+        if key not in settings:
+            continue
+        if got is None or abs(got - float(settings[key])) > 1e-9 * max(1.0, abs(got)):
+            shown = echo.get(name)
+            problems.append(f"{name.replace('_', ' ')} {shown!r} in the export, expected "
+                            f"{settings[key]!r}")
+    if "default_qty_type" in settings:
+        wanted = qty_type_name(settings["default_qty_type"])
+        unit = ("percent_of_equity" if "%" in order else
+                "fixed" if "contract" in order.casefold() else "cash" if order else None)
+        if unit != wanted:
+            problems.append(f"order size {order or None!r} in the export, expected a size in "
+                            f"{QTY_TYPE_OPTIONS.get(wanted, 'the account currency')}")
+    return problems
+
+
+def _first_number(text: str) -> float | None:
+    match = re.search(r"-?\d+(?:[.,]\d+)*", text)
+    return None if match is None else parse_number(match.group(0))
 
 
 async def run_on_page(driver: Driver, state: PageState, request: BacktestRequest, urls: Urls,

@@ -20,9 +20,24 @@ from tvdesk.exports.properties import same_value
 PROPERTY_STEPS = {
     "initial_capital": "property_initial_capital",
     "default_qty_value": "property_order_size",
+    "default_qty_type": "property_order_size_type",
+    "pyramiding": "property_pyramiding",
     "commission_value": "property_commission",
     "slippage": "property_slippage",
 }
+"""strategy() arguments the settings dialog sets, and the selector step of each field."""
+
+QTY_TYPE_OPTIONS = {"fixed": "Contracts", "percent_of_equity": "% of equity"}
+"""The order-size unit's options; "cash" is the option named by the account currency."""
+
+
+def qty_type_name(value: Any) -> str:
+    """"strategy.percent_of_equity", "percent_of_equity" -> "percent_of_equity"."""
+    name = str(value).strip().rsplit(".", 1)[-1].casefold()
+    if name not in ("fixed", "cash", "percent_of_equity"):
+        raise ValueError(f"order size type {value!r}: expected strategy.fixed, "
+                         "strategy.cash or strategy.percent_of_equity")
+    return name
 
 _FIND_CONTROL = """(root, [title, tag]) => {
   const norm = s => (s || '').replace(/\\s+/g, ' ').trim();
@@ -124,6 +139,29 @@ async def _set_control(driver: Driver, control: Any, kind: str, value: Any) -> b
     return True
 
 
+async def _set_qty_type(driver: Driver, control: Any, name: str) -> bool:
+    """Pick the order-size unit: "Contracts", "% of equity", or for cash the one option that
+    is neither (TradingView names it by the account currency)."""
+    await control.scroll_into_view_if_needed()
+    current = " ".join((await control.inner_text()).split())
+    known = set(QTY_TYPE_OPTIONS.values())
+    if name in QTY_TYPE_OPTIONS and current == QTY_TYPE_OPTIONS[name]:
+        return False
+    if name == "cash" and current and current not in known:
+        return False
+    await control.click()
+    options = driver.page.get_by_role("option")
+    await options.first.wait_for(timeout=driver.step_timeout * 1000)
+    for index in range(await options.count()):
+        option = options.nth(index)
+        text = " ".join((await option.inner_text()).split())
+        if (text == QTY_TYPE_OPTIONS.get(name)) or (name == "cash" and text not in known):
+            await option.click()
+            return True
+    raise await driver.failure("property_order_size_type", seconds=driver.step_timeout,
+                               detail=f"no option for the order size type {name!r}")
+
+
 async def _set_input(driver: Driver, dialog: Any, rows: Any, title: str, value: Any,
                      index: int) -> bool:
     tag = f"c{index}"
@@ -168,7 +206,10 @@ async def apply_settings(driver: Driver, legend_item: Any, inputs: Mapping[str, 
             if field is None:
                 raise await driver.failure(step, seconds=driver.step_timeout,
                                            detail="not found in the Properties tab")
-            changed |= await _set_control(driver, field, "text", value)
+            if key == "default_qty_type":
+                changed |= await _set_qty_type(driver, field, qty_type_name(value))
+            else:
+                changed |= await _set_control(driver, field, "text", value)
     await driver.click("settings_ok", root=dialog)
     if await driver.wait_gone("settings_dialog"):
         return changed
