@@ -13,8 +13,8 @@ tvdesk's own local engine, in-process, on one bundled data file whatever the sym
 Knobs (settable at any time, read by request handlers or sent to the page on each update):
 `captcha`, `too_many_attempts`, `stale_exports`, `deep_backtesting`, `broken`,
 `expose_monaco`, `popups`, `focus_modals`, `report_delay`. Records: `events` (modals shown,
-closed, and keys typed into them), `password_logins`, `signin_attempts`,
-`totp_failures`, `backtests`, `exports`, `accept_languages`.
+closed, keys typed into them, and `layout-change:<id>:<what>`), `layouts`, `password_logins`,
+`signin_attempts`, `totp_failures`, `backtests`, `exports`, `accept_languages`.
 """
 
 from __future__ import annotations
@@ -144,6 +144,8 @@ class FakeTradingView:
         # The real site's modal offers: aria-modal, they take the keyboard focus, and they open
         # at random moments (after the chart loads, while the report opens, after settings).
         self.focus_modals = False
+        # The account's chart layouts (id -> name); the first is the trader's own.
+        self.layouts: dict[str, str] = {LAYOUT_ID: "My main layout"}
         # records
         self.password_logins = 0
         self.signin_attempts = 0
@@ -246,6 +248,7 @@ class FakeTradingView:
             return {
                 "popups": self.popups,
                 "focus_modals": self.focus_modals,
+                "layouts": dict(self.layouts),
                 "seed": self.seed,
                 "delays": dict(self._delays),
                 "deep_backtesting": self.deep_backtesting,
@@ -678,7 +681,11 @@ def _make_handler(site: FakeTradingView) -> type[BaseHTTPRequestHandler]:
                 suffix = f"?{url.query}" if url.query else ""
                 self._redirect(f"/chart/{LAYOUT_ID}/{suffix}")
             elif re.fullmatch(r"/chart/[A-Za-z0-9]+/?", path):
-                if not self._logged_in():
+                layout = path.split("/")[2]
+                if layout not in site.layouts:  # deleted, or another account's: the own one
+                    suffix = f"?{url.query}" if url.query else ""
+                    self._redirect(f"/chart/{LAYOUT_ID}/{suffix}")
+                elif not self._logged_in():
                     target = path + (f"?{url.query}" if url.query else "")
                     self._redirect("/accounts/signin/?next=" + quote(target, safe=""))
                 elif not path.endswith("/"):
@@ -745,6 +752,15 @@ def _make_handler(site: FakeTradingView) -> type[BaseHTTPRequestHandler]:
             elif path in ("/accounts/two-factor", "/accounts/two-factor/"):
                 reply, token = site.two_factor(body)
                 self._json(reply, set_cookie=token)
+            elif path == "/api/layouts":
+                name = str(body.get("name") or "").strip()
+                if not self._logged_in() or not name:
+                    self._json({"error": "a layout needs a name"}, 400)
+                else:
+                    with site._lock:
+                        layout = secrets.token_hex(4)
+                        site.layouts[layout] = name
+                    self._json({"id": layout})
             elif path == "/api/event":
                 with site._lock:
                     site.events.append(str(body.get("name") or "?"))

@@ -30,6 +30,11 @@
   let monacoLoading = null;
 
   const broken = (name) => (CFG.broken || []).includes(name);
+  // The layout this page shows (/chart/<id>/). TradingView autosaves a layout on every
+  // change; each change is reported as `layout-change:<id>:<what>`, so a test sees whose
+  // layout a bot edited.
+  const LAYOUT = window.location.pathname.split('/')[2] || '';
+  const layoutChanged = (what) => report(`layout-change:${LAYOUT}:${what}`);
   const overlapRoot = () => document.getElementById('overlap-manager-root');
 
   async function refreshConfig() {
@@ -43,7 +48,49 @@
 
   // ------------------------------------------------------------------ header and chart
 
+  function renderLayoutButton() {
+    const name = (CFG.layouts || {})[LAYOUT] || 'Unnamed';
+    document.getElementById('header-toolbar-layouts').replaceChildren(el('button', {
+      type: 'button', class: 'tb-button', 'data-name': 'save-load-menu',
+      'aria-label': 'Manage layouts', text: name, onclick: (event) => openLayoutMenu(event.currentTarget),
+    }));
+  }
+
+  function openLayoutMenu(anchor) {
+    closeMenus();
+    const menu = el('div', { role: 'menu', class: 'menu', 'data-name': 'layout-menu' },
+      menuItem('Create new layout…', () => { closeMenus(); openCreateLayout(); }),
+      ...Object.entries(CFG.layouts || {}).map(([id, name]) => menuItem(name, () => {
+        closeMenus();
+        window.location.href = `/chart/${id}/?symbol=${encodeURIComponent(state.symbol)}&interval=${encodeURIComponent(state.interval)}`;
+      })));
+    place(menu, anchor);
+  }
+
+  function openCreateLayout() {
+    const input = el('input', { type: 'text', placeholder: 'Layout name', 'aria-label': 'Layout name', class: 'text-input' });
+    const dialog = el('div', { 'data-name': 'create-layout-dialog', role: 'dialog', 'aria-modal': 'true', 'aria-label': 'Create new layout', class: 'dialog date-dialog' },
+      el('div', { class: 'dialog-title', text: 'Create new layout' }),
+      input,
+      el('div', { class: 'dialog-footer' },
+        el('button', { type: 'button', 'data-name': 'cancel-button', class: 'btn btn-secondary', text: 'Cancel', onclick: () => dialog.remove() }),
+        el('button', {
+          type: 'button', 'data-name': 'submit-button', class: 'btn btn-primary', text: 'Save',
+          onclick: async () => {
+            const name = input.value.trim();
+            if (!name) return;
+            const reply = await postJSON('/api/layouts', { name });
+            if (reply && reply.id) {
+              window.location.href = `/chart/${reply.id}/?symbol=${encodeURIComponent(state.symbol)}&interval=${encodeURIComponent(state.interval)}`;
+            }
+          },
+        })));
+    overlapRoot().append(dialog);
+    input.focus();
+  }
+
   function renderHeader() {
+    renderLayoutButton();
     document.getElementById('header-toolbar-symbol-search').textContent = state.symbol;
     document.querySelector('.series-title').textContent =
       `${state.symbol.split(':').pop()} · ${state.interval} · ${state.symbol.split(':')[0]}`;
@@ -89,6 +136,7 @@
   }
 
   function changeInterval(value) {
+    layoutChanged('interval');
     const changed = value !== state.interval;
     state.interval = value;
     const url = new URL(window.location.href);
@@ -213,6 +261,7 @@
   }
 
   function removeItem(item) {
+    layoutChanged('remove');
     state.legend = state.legend.filter((other) => other.id !== item.id);
     if (state.editorItemId === item.id) state.editorItemId = null;
     if (state.reportId === item.id) {
@@ -378,6 +427,7 @@
     }
     clearErrors();
     log('info', `Compiled "${reply.title}", added to the chart`);
+    layoutChanged('add');
     const item = makeItem('strategy', reply, source, true);
     const index = state.legend.findIndex((other) => other.id === state.editorItemId);
     if (index >= 0) state.legend[index] = item;

@@ -7,6 +7,12 @@ import contextlib
 from typing import Any
 
 from tvdesk.engines.tradingview.driver import Driver
+from tvdesk.engines.tradingview.layout import (
+    LAYOUT_NAME,
+    LayoutMemory,
+    create_layout,
+    on_own_layout,
+)
 from tvdesk.engines.tradingview.session import Urls
 
 MAX_LEGEND_ITEMS = 30
@@ -16,10 +22,28 @@ def on_signin_page(url: str) -> bool:
     return "/accounts/signin" in url
 
 
-async def open_chart(driver: Driver, urls: Urls, symbol: str, *, load_timeout: float) -> bool:
-    """Open the chart of `symbol`. False when TradingView sent us to sign in instead."""
-    await driver.page.goto(urls.chart(symbol), wait_until="domcontentloaded",
-                           timeout=load_timeout * 1000)
+async def open_chart(driver: Driver, urls: Urls, symbol: str, *, load_timeout: float,
+                     layout: LayoutMemory | None = None) -> bool:
+    """Open the chart of `symbol` on tvdesk's own layout (created on first use, see
+    tvdesk.engines.tradingview.layout). False when TradingView sent us to sign in instead."""
+    wanted = layout.get() if layout is not None else None
+    if not await _load(driver, urls.chart(symbol, wanted), load_timeout):
+        return False
+    if layout is None or await on_own_layout(driver, wanted):
+        return True
+    created = await create_layout(driver, timeout=load_timeout)
+    layout.remember(created)
+    if not await _load(driver, urls.chart(symbol, created), load_timeout):
+        return False
+    if not await on_own_layout(driver, created):
+        raise await driver.failure("layout_menu", seconds=load_timeout,
+                                   detail=f"the new layout {created} does not open as "
+                                   f"{LAYOUT_NAME!r}")
+    return True
+
+
+async def _load(driver: Driver, url: str, load_timeout: float) -> bool:
+    await driver.page.goto(url, wait_until="domcontentloaded", timeout=load_timeout * 1000)
     if on_signin_page(driver.page.url):
         return False
     await driver.find("interval_button", timeout=load_timeout)

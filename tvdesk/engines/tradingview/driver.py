@@ -101,13 +101,18 @@ _SCAN_JS = """
 """
 
 
-_CLOSE_JS = """([containerCss, closeCss, names]) => {
+_CLOSE_JS = """([containerCss, closeParts, names]) => {
   const shown = """ + _SHOWN_JS + """;
   const all = (root, css) => { try { return Array.from(root.querySelectorAll(css)); }
                                catch (e) { return []; } };
   const container = all(document, containerCss).find(shown);
   if (!container) return 'gone';
-  let button = closeCss ? all(container, closeCss).find(shown) : null;
+  let button = null;
+  for (const [css, text] of closeParts) {
+    button = all(container, css).find((b) => shown(b) && (!text || (b.innerText || '')
+      .toLowerCase().includes(text.toLowerCase())));
+    if (button) break;
+  }
   if (!button) {
     const wanted = new Set(names.map((n) => n.trim().toLowerCase()));
     const named = (b) => [b.getAttribute('aria-label'), b.innerText].some(
@@ -134,6 +139,21 @@ _FREE_FOCUS_JS = """() => {
     "[aria-modal='true'], [role='dialog'], [role='alertdialog'], input, textarea, select, "
     + "[contenteditable='true']");
 }"""
+
+
+_HAS_TEXT = re.compile(r"^(.*?):has-text\((['\"])(.*)\2\)$")
+
+
+def _css_parts(selector_list: str) -> list[tuple[str, str]]:
+    """A selector list as (CSS, text the element must contain) pairs, for the page's own
+    querySelectorAll: Playwright's `button:has-text('Accept')` becomes ("button", "Accept")."""
+    parts: list[tuple[str, str]] = []
+    for part in (p.strip() for p in selector_list.split(",")):
+        if not part:
+            continue
+        match = _HAS_TEXT.match(part)
+        parts.append((match.group(1) or "*", match.group(3)) if match else (part, ""))
+    return parts
 
 
 def build_locator(root: Any, candidate: Candidate) -> Any:
@@ -221,7 +241,7 @@ class Driver:
         too, and the action would then wait for an element that is gone.
         """
         try:
-            await self.page.evaluate(_CLOSE_JS, [container, close_css, list(names)])
+            await self.page.evaluate(_CLOSE_JS, [container, _css_parts(close_css), list(names)])
         except Exception:
             return False
         for _ in range(10):

@@ -25,6 +25,7 @@ from tvdesk.engines.tradingview.browser import (
 )
 from tvdesk.engines.tradingview.driver import Driver, StepLog
 from tvdesk.engines.tradingview.errors import CaptchaRequired, LoginFailed, TradingViewError
+from tvdesk.engines.tradingview.layout import LayoutMemory
 from tvdesk.engines.tradingview.loop_thread import LoopThread
 from tvdesk.engines.tradingview.pacing import (
     Pacer,
@@ -90,6 +91,7 @@ class TradingViewEngine:
         self._context: Any = None
         self._idle: asyncio.Queue[_Page] | None = None
         self._pacer: Pacer | None = None
+        self._layout: LayoutMemory | None = None
         self._login_lock: asyncio.Lock | None = None
         self._start_lock: asyncio.Lock | None = None
         # A login TradingView refused (or a captcha) is not tried again until close():
@@ -211,9 +213,12 @@ class TradingViewEngine:
             choice = find_browser(self.settings.browser,
                                   bundled=self._playwright.chromium.executable_path)
             self.browser_path = choice.path
+            profile = profile_dir(credentials.username)
             self._context = await open_profile(
-                self._playwright, profile_dir(credentials.username), executable=choice.path,
+                self._playwright, profile, executable=choice.path,
                 headless=self.headless, base_url=self.urls.base)
+            # Remembered next to the profile: one layout per browser profile and site.
+            self._layout = LayoutMemory(profile.parent / f"{profile.name}-layout.json")
             first = await self._new_page(self._context.pages[0] if self._context.pages
                                          else None)
             self._login_lock = asyncio.Lock()
@@ -279,7 +284,8 @@ class TradingViewEngine:
                 await pacer.slot()
                 try:
                     return await run_on_page(slot.driver, slot.state, request, self.urls,
-                                             self._limits, downloads_dir())
+                                             self._limits, downloads_dir(),
+                                             layout=self._layout)
                 except SignedOut:
                     if attempt == 2:
                         raise TradingViewError("TradingView keeps sending the page to its "

@@ -27,6 +27,7 @@ from tvdesk.engines.tradingview.chart import (
 from tvdesk.engines.tradingview.driver import Driver
 from tvdesk.engines.tradingview.editor import add_to_chart, set_code
 from tvdesk.engines.tradingview.errors import StaleExport
+from tvdesk.engines.tradingview.layout import LayoutMemory
 from tvdesk.engines.tradingview.report import (
     export_xlsx,
     mark_report,
@@ -131,7 +132,7 @@ def check_request(request: BacktestRequest) -> str:
 
 
 async def prepare(driver: Driver, state: PageState, request: BacktestRequest, urls: Urls,
-                  limits: RunLimits) -> Any:
+                  limits: RunLimits, *, layout: LayoutMemory | None = None) -> Any:
     """Bring the page to the request's chart, script, range and settings; returns the legend
     item of our strategy."""
     interval = check_request(request)
@@ -149,7 +150,8 @@ async def prepare(driver: Driver, state: PageState, request: BacktestRequest, ur
         state.script_hash = None  # a property set earlier goes back to the script's own
     if state.symbol != symbol:
         state.reset()  # a new chart: nothing of the old one holds
-        if not await open_chart(driver, urls, symbol, load_timeout=limits.load_timeout):
+        if not await open_chart(driver, urls, symbol, load_timeout=limits.load_timeout,
+                                layout=layout):
             raise SignedOut()
         await clear_strategies(driver)
         state.symbol = symbol
@@ -259,11 +261,12 @@ def _first_number(text: str) -> float | None:
 
 
 async def run_on_page(driver: Driver, state: PageState, request: BacktestRequest, urls: Urls,
-                      limits: RunLimits, downloads: Path) -> BacktestResult:
-    """The whole flow for one request on a logged-in page."""
+                      limits: RunLimits, downloads: Path, *,
+                      layout: LayoutMemory | None = None) -> BacktestResult:
+    """The whole flow for one request on a logged-in page (on tvdesk's own layout)."""
     from tvdesk.exports import read_export
 
-    await prepare(driver, state, request, urls, limits)
+    await prepare(driver, state, request, urls, limits, layout=layout)
     inputs = expected_inputs(request)
     problems: list[str] = []
     for attempt in (1, 2):

@@ -41,8 +41,9 @@ class Urls:
     def signin(self) -> str:
         return f"{self.base}/accounts/signin/"
 
-    def chart(self, symbol: str) -> str:
-        return f"{self.base}/chart/?symbol={quote(symbol, safe='')}"
+    def chart(self, symbol: str, layout: str | None = None) -> str:
+        where = f"/chart/{layout}/" if layout else "/chart/"
+        return f"{self.base}{where}?symbol={quote(symbol, safe='')}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,16 @@
-"""The real site's surprises on the fake one: offers that are aria-modal, take the keyboard
-focus and open at random moments (right at chart load, while the report's date range is
-probed, while a fresh report is awaited). tvdesk closes them wherever they appear, never types
-into them, and reports what it met."""
+"""The real site's surprises on the fake one.
+
+- Offers that are aria-modal, take the keyboard focus and open at random moments (right at
+  chart load, while the report's date range is probed, while a fresh report is awaited):
+  tvdesk closes them wherever they appear, never types into them, and reports what it met.
+- Layouts that TradingView autosaves: tvdesk works on a layout of its own, created once per
+  browser profile and reused, and never changes the trader's.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from tv_fixtures import engine_for, sma_request
@@ -45,3 +50,28 @@ def test_focus_stealing_modals_are_closed_and_never_typed_into(
     assert sum(step_log.unknown_modals.values()) >= len(shown)
     table = format_check_table(check_rows(step_log, book), step_log)
     assert "A special offer for you" in table and "closed" in table
+
+
+def test_runs_happen_on_tvdesks_own_layout_never_on_the_traders(
+        fake_tv: FakeTradingView, chromium_path: str, home: Path) -> None:
+    from fake_tradingview.server import LAYOUT_ID
+
+    async def one_engine(*inputs: str) -> None:
+        async with engine_for(fake_tv, chromium_path) as engine:
+            await engine.run(sma_request(*inputs))
+
+    asyncio.run(one_engine("Fast Length=12"))
+    created = [name for layout, name in fake_tv.layouts.items() if layout != LAYOUT_ID]
+    assert created == ["tvdesk"]
+    (own,) = [layout for layout in fake_tv.layouts if layout != LAYOUT_ID]
+    asyncio.run(one_engine("Fast Length=9"))  # a later process: the same layout again
+    assert len(fake_tv.layouts) == 2
+    changes = [e for e in fake_tv.events if e.startswith("layout-change:")]
+    assert changes and all(e.startswith(f"layout-change:{own}:") for e in changes), changes
+    remembered = list(home.rglob("*-layout.json"))
+    assert len(remembered) == 1 and own in remembered[0].read_text()
+
+    del fake_tv.layouts[own]  # deleted on the site: made again, the trader's still untouched
+    asyncio.run(one_engine("Fast Length=7"))
+    assert len(fake_tv.layouts) == 2 and own not in fake_tv.layouts
+    assert not [e for e in fake_tv.events if e.startswith(f"layout-change:{LAYOUT_ID}:")]
