@@ -146,6 +146,7 @@ class FakeTradingView:
         self.focus_modals = False
         # The account's chart layouts (id -> name); the first is the trader's own.
         self.layouts: dict[str, str] = {LAYOUT_ID: "My main layout"}
+        self.chart_timezone = "Etc/UTC"  # the account's chart setting; exports use it
         # records
         self.password_logins = 0
         self.signin_attempts = 0
@@ -249,6 +250,7 @@ class FakeTradingView:
                 "popups": self.popups,
                 "focus_modals": self.focus_modals,
                 "layouts": dict(self.layouts),
+                "chart_timezone": self.chart_timezone,
                 "seed": self.seed,
                 "delays": dict(self._delays),
                 "deep_backtesting": self.deep_backtesting,
@@ -398,6 +400,7 @@ class FakeTradingView:
         properties = dict(result.properties)
         properties["symbol"] = symbol  # exactly as the chart shows it
         properties["timeframe"] = interval
+        properties["timezone"] = str(body.get("timezone") or "Etc/UTC")  # the chart's
         result = dataclasses.replace(result, properties=FrozenMap(properties))
         return _summary(self._store(result), result)
 

@@ -119,6 +119,10 @@ def test_tv_check_prints_the_steps_and_fails_on_a_changed_page(cli: Cli,
     assert rows["date_range_dialog"]["status"] == "ok"
     assert rows["settings_dialog"]["status"] == "ok"
     assert not [r for r in rows.values() if r["status"] in ("FAILED", "FALLBACK")]
+    report = json.loads((tmp_path / "check.json").read_text())
+    assert report["popups_closed"].get("upgrade offer", 0) >= 1  # the fake shows it twice
+    assert "pop-ups closed: 'upgrade offer'" in ok.stdout
+    assert "unknown dialogs with form fields, left open: none" in ok.stdout
     cli.fake.broken = {"add_to_chart"}
     broken = cli("tv", "check", "--symbol", "FX:EURUSD", "--timeframe", "60")
     assert broken.returncode == 1

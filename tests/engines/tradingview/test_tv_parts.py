@@ -312,3 +312,14 @@ def test_bad_requests_are_refused_before_any_browser_opens(change: dict, flag: s
     with pytest.raises(InputError, match=message) as caught:
         check_request(bad)
     assert caught.value.source == flag and caught.value.exit_code == 2
+
+
+def test_time_zone_labels_are_read_by_city_and_offset() -> None:
+    from tvdesk.engines.tradingview.chart_timezone import menu_words, offset_minutes
+
+    assert menu_words("America/New_York") == ("New York",)
+    assert menu_words("Etc/UTC") == menu_words("UTC") == ("UTC",)
+    assert offset_minutes("(UTC-5) New York") == -300
+    assert offset_minutes("14:03:22 (UTC+5:30)") == 330
+    assert offset_minutes("UTC") == 0
+    assert offset_minutes("Exchange") is None

@@ -21,6 +21,8 @@ from fake_tradingview import FakeTradingView
 
 pytestmark = pytest.mark.usefixtures("home")
 
+DATA = Path(__file__).resolve().parents[3] / "resources" / "data" / "EURUSD_1h.csv"
+
 
 @pytest.mark.parametrize("chart_modal_ms", [0, None])
 def test_focus_stealing_modals_are_closed_and_never_typed_into(
@@ -75,3 +77,31 @@ def test_runs_happen_on_tvdesks_own_layout_never_on_the_traders(
     asyncio.run(one_engine("Fast Length=7"))
     assert len(fake_tv.layouts) == 2 and own not in fake_tv.layouts
     assert not [e for e in fake_tv.events if e.startswith(f"layout-change:{LAYOUT_ID}:")]
+
+
+def test_the_charts_timezone_is_set_to_the_runs_so_export_times_are_right(
+        fake_tv: FakeTradingView, chromium_path: str) -> None:
+    from dataclasses import replace
+
+    from tvdesk.engines.local import LocalEngine
+    from tvdesk.model import SymbolSpec
+
+    fake_tv.chart_timezone = "Europe/Berlin"  # the trader's own chart setting
+    base = sma_request("Fast Length=12")
+    request = replace(base, symbol=SymbolSpec(ticker=base.symbol.ticker,
+                                              timeframe=base.symbol.timeframe,
+                                              timezone="America/New_York"))
+
+    async def main() -> tuple:
+        async with engine_for(fake_tv, chromium_path) as engine:
+            tv = await engine.run(request)
+            log = engine.step_log
+        async with LocalEngine(processes=1) as local:  # the fake site reads its bars as UTC
+            return tv, await local.run(replace(base, data_path=str(DATA))), log
+
+    tv, local, log = asyncio.run(main())
+    assert "chart-timezone:America/New_York" in fake_tv.events
+    # The same instants: read in New York time, the export's wall times were New York's.
+    assert [t.entry_time for t in tv.trades] == [t.entry_time for t in local.trades]
+    assert str(tv.trades[0].entry_time.tzinfo) == "America/New_York"
+    assert any(r.step == "timezone_option" and r.status == "ok" for r in log.records)

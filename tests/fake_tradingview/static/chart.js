@@ -23,6 +23,7 @@
     reportOpen: false,
     reportOpenedOnce: false,
     pineOpen: false,
+    timezone: CFG.chart_timezone || 'Etc/UTC',
   };
   let nextId = 1;
   let editor = null;
@@ -294,9 +295,55 @@
         type: 'button', 'data-name': 'pine-dialog-button', 'aria-label': 'Pine Editor',
         class: 'bottom-tab', text: 'Pine', onclick: () => togglePine(),
       }),
-      el('button', reportAttrs));
+      el('button', reportAttrs),
+      el('div', { class: 'tb-spacer' }),
+      el('button', {
+        type: 'button', 'data-name': 'time-zone-menu', 'aria-label': 'Time zone',
+        class: 'bottom-tab', text: zoneLabel(state.timezone, true),
+        onclick: (event) => openZoneMenu(event.currentTarget),
+      }));
     document.querySelector('[data-name="pine-dialog-button"]').classList.toggle('active', state.pineOpen);
     document.querySelector('[data-name="backtesting"]').classList.toggle('active', state.reportOpen);
+  }
+
+  // The chart's timezone: every time in an export is written in it. The button shows the
+  // offset, the menu "UTC" or "(UTC-5) New York"; a change is reported as chart-timezone:<tz>.
+  const ZONES = ['Etc/UTC', 'America/New_York', 'America/Chicago', 'Europe/London',
+                 'Europe/Berlin', 'Asia/Tokyo', 'Asia/Kolkata', 'Australia/Sydney'];
+
+  function zoneOffset(zone) {
+    const parts = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'shortOffset' })
+      .formatToParts(new Date());
+    const name = (parts.find((p) => p.type === 'timeZoneName') || {}).value || 'GMT';
+    return name.replace('GMT', 'UTC');
+  }
+
+  function zoneLabel(zone, short) {
+    if (zone === 'Etc/UTC') return 'UTC';
+    const offset = zoneOffset(zone);
+    if (short) return `(${offset})`;
+    return `(${offset}) ${zone.split('/').pop().replace(/_/g, ' ')}`;
+  }
+
+  function openZoneMenu(anchor) {
+    closeMenus();
+    const menu = el('div', { role: 'menu', class: 'menu', 'data-name': 'time-zone-list' },
+      ...ZONES.map((zone) => {
+        const item = menuItem(zoneLabel(zone, false), () => {
+          closeMenus();
+          if (zone === state.timezone) return;
+          state.timezone = zone;
+          report(`chart-timezone:${zone}`);
+          renderToolbar();
+          if (reportStrategy()) requestUpdate();
+        });
+        item.setAttribute('role', 'menuitemradio');
+        item.setAttribute('aria-checked', String(zone === state.timezone));
+        return item;
+      }));
+    place(menu, anchor);
+    const box = menu.getBoundingClientRect();  // open upwards from the bottom toolbar
+    if (box.bottom > window.innerHeight) menu.style.top = `${Math.max(0, anchor.getBoundingClientRect().top - box.height - 4)}px`;
   }
 
   function layoutBottom() {
@@ -600,6 +647,7 @@
       properties: { ...item.props },
       date_from: state.range.from,
       date_to: state.range.to,
+      timezone: state.timezone,
     };
     let reply;
     try {

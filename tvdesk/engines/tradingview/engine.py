@@ -165,6 +165,7 @@ class TradingViewEngine:
 
             async def close(found: Any, popup: Any = popup) -> None:
                 log.info("closing a TradingView pop-up (%s)", popup.what)
+                self.step_log.popups[popup.what] += 1  # `tv check` lists what got in the way
                 try:
                     await found.locator(popup.close).first.click(timeout=3000)
                 except Exception:  # a pop-up without its button: Escape closes most

@@ -24,6 +24,7 @@ from tvdesk.engines.tradingview.chart import (
     open_chart,
     set_interval,
 )
+from tvdesk.engines.tradingview.chart_timezone import set_chart_timezone
 from tvdesk.engines.tradingview.driver import Driver
 from tvdesk.engines.tradingview.editor import add_to_chart, set_code
 from tvdesk.engines.tradingview.errors import StaleExport
@@ -63,6 +64,7 @@ class PageState:
 
     symbol: str | None = None
     interval: str | None = None
+    timezone: str | None = None
     script_hash: str | None = None
     token: str | None = None
     title: str | None = None
@@ -70,7 +72,8 @@ class PageState:
     applied: dict[str, Any] = field(default_factory=dict)
 
     def reset(self) -> None:
-        self.symbol = self.interval = self.script_hash = self.token = self.title = None
+        self.symbol = self.interval = self.timezone = None
+        self.script_hash = self.token = self.title = None
         self.date_range = (None, None)
         self.applied = {}
 
@@ -160,6 +163,13 @@ async def prepare(driver: Driver, state: PageState, request: BacktestRequest, ur
         state.interval = interval
         if state.script_hash is not None:  # the strategy recomputes on the new interval
             state.script_hash = None
+    zone = request.symbol.timezone or "UTC"
+    if state.timezone != zone:
+        how = await set_chart_timezone(driver, zone)
+        log.info("chart timezone %s (%s)", zone, how)
+        if how == "menu" and state.script_hash is not None:
+            state.script_hash = None  # the report recomputes: add the strategy afresh
+        state.timezone = zone
     source_hash = _hash(request.strategy.source)
     if state.script_hash != source_hash:
         await clear_strategies(driver)
