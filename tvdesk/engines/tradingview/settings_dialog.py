@@ -134,9 +134,15 @@ async def _set_control(driver: Driver, control: Any, kind: str, value: Any) -> b
     current = await control.input_value()
     if same_value(text, current):
         return False
-    await control.fill(text)
-    await control.press("Tab")
-    return True
+    for _attempt in range(2):  # a pop-up that took the focus midway: clear it, type again
+        await driver.clear_popups()
+        await control.fill(text)
+        if same_value(text, await control.input_value()):
+            await control.press("Tab")
+            return True
+    raise await driver.failure("settings_rows", seconds=driver.step_timeout,
+                               detail=f"a field did not keep {text!r} (read back "
+                               f"{await control.input_value()!r})")
 
 
 async def _set_qty_type(driver: Driver, control: Any, name: str) -> bool:
