@@ -58,6 +58,7 @@ BROKEN_FEATURES = frozenset({
     "report_button",       # no data-qa-id: `button[data-name='backtesting']` matches
     "export_menu_button",  # no title: `role=button name="Open context menu"` matches
     "date_range_button",   # name without years: `[data-qa-id='date-range-button']` matches
+    "layout_menu",         # no layout menu at all: tvdesk works on the layout it opened
 })
 
 OLD_STRATEGY_SOURCE = """//@version=6

@@ -79,6 +79,26 @@ def test_runs_happen_on_tvdesks_own_layout_never_on_the_traders(
     assert not [e for e in fake_tv.events if e.startswith(f"layout-change:{LAYOUT_ID}:")]
 
 
+def test_a_page_without_a_layout_menu_is_worked_on_as_it_opened_and_said_so(
+        fake_tv: FakeTradingView, chromium_path: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    fake_tv.broken = {"layout_menu"}
+
+    async def main() -> tuple:
+        async with engine_for(fake_tv, chromium_path) as engine:
+            first = await engine.run(sma_request("Fast Length=12"))
+            await engine.run(sma_request("Fast Length=9"))
+            return first, engine.step_log
+
+    with caplog.at_level("WARNING"):
+        first, log = asyncio.run(main())
+    assert first.properties["inputs"]["Fast Length"] == 12
+    assert len(fake_tv.layouts) == 1  # nothing created
+    warned = [r for r in caplog.records if "layout menu was not found" in r.getMessage()]
+    assert len(warned) == 1  # once per engine, not per run
+    assert any(r.step == "layout_create" and r.status == "skipped" for r in log.records)
+
+
 def test_the_charts_timezone_is_set_to_the_runs_so_export_times_are_right(
         fake_tv: FakeTradingView, chromium_path: str) -> None:
     from dataclasses import replace

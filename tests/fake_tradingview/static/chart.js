@@ -50,6 +50,10 @@
   // ------------------------------------------------------------------ header and chart
 
   function renderLayoutButton() {
+    if (broken('layout_menu')) {
+      document.getElementById('header-toolbar-layouts').replaceChildren();
+      return;
+    }
     const name = (CFG.layouts || {})[LAYOUT] || 'Unnamed';
     document.getElementById('header-toolbar-layouts').replaceChildren(el('button', {
       type: 'button', class: 'tb-button', 'data-name': 'save-load-menu',

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from tvdesk.engines.tradingview.driver import Driver
@@ -15,7 +16,10 @@ from tvdesk.engines.tradingview.layout import (
 )
 from tvdesk.engines.tradingview.session import Urls
 
+log = logging.getLogger(__name__)
+
 MAX_LEGEND_ITEMS = 30
+LAYOUT_MENU_SECONDS = 3.0
 
 
 def on_signin_page(url: str) -> bool:
@@ -29,7 +33,16 @@ async def open_chart(driver: Driver, urls: Urls, symbol: str, *, load_timeout: f
     wanted = layout.get() if layout is not None else None
     if not await _load(driver, urls.chart(symbol, wanted), load_timeout):
         return False
-    if layout is None or await on_own_layout(driver, wanted):
+    if layout is None or layout.unavailable or await on_own_layout(driver, wanted):
+        return True
+    if await driver.wait_for("layout_menu", timeout=LAYOUT_MENU_SECONDS) is None:
+        # A page without the layout menu (or with one this selector file does not know):
+        # say so once, loudly, and work on the layout TradingView opened.
+        layout.unavailable = True
+        log.warning("TradingView's layout menu was not found: tvdesk cannot make a chart "
+                    "layout of its own and works on the one TradingView opened, which "
+                    "TradingView saves (see `tvdesk tv check`)")
+        driver.skipped("layout_create", "no layout menu on the page: the open layout is used")
         return True
     created = await create_layout(driver, timeout=load_timeout)
     layout.remember(created)

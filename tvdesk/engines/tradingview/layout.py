@@ -5,7 +5,9 @@ symbol), so a bot working on the layout a trader opened last rewrites that trade
 its first run with a browser profile tvdesk creates a layout named `LAYOUT_NAME` through the
 layout menu and remembers its id in the profile folder; every later run opens
 `/chart/<that id>/`. A layout that is gone (deleted on the site, another account) is noticed
-(TradingView sends the page elsewhere, or the layout has another name) and created again.
+(TradingView sends the page elsewhere, or the layout has another name) and created again. A
+page without a layout menu is worked on as it opened, with a warning (tvdesk.engines.
+tradingview.chart.open_chart).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class LayoutMemory:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.unavailable = False  # the page has no layout menu: the open layout is used
 
     def get(self) -> str | None:
         try:
