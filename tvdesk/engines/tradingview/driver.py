@@ -374,7 +374,18 @@ class Driver:
         return await self._act(key, "click", (), timeout=timeout, root=root)
 
     async def fill(self, key: str, text: str, *, root: Any = None) -> Any:
-        return await self._act(key, "fill", (text,), timeout=None, root=root)
+        """Fill the field and read it back: a dialog that took the focus midway, or a page
+        script that reformatted the text, is caught here rather than in a wrong result."""
+        for _attempt in range(ACTION_TRIES):
+            locator = await self._act(key, "fill", (text,), timeout=None, root=root)
+            try:
+                if await locator.first.input_value() == text:
+                    return locator
+            except Exception:  # not a form field (a custom editor): nothing to read back
+                return locator
+            await self.clear_popups()
+        raise await self.failure(key, seconds=self.step_timeout,
+                                 detail="the field did not keep what was typed into it")
 
     async def _act(self, key: str, action: str, args: tuple[Any, ...], *,
                    timeout: float | None, root: Any) -> Any:

@@ -202,7 +202,13 @@ async def _await_outcome(driver: Driver, urls: Urls, credentials: Credentials) -
                     raise LoginFailed("TradingView asks for a 2FA code but no TOTP secret is "
                                       "stored: run `tvdesk credentials set tradingview`")
                 box = field_found[0].first
-                await box.fill(await fresh_totp(credentials.totp_secret))
+                code = await fresh_totp(credentials.totp_secret)
+                await box.fill(code)
+                kept = "".join(ch for ch in await box.input_value() if ch.isdigit())
+                if kept != code:  # a pop-up took the focus: clear it, type again next pass
+                    await driver.clear_popups()
+                    await asyncio.sleep(0.25)
+                    continue
                 await box.press("Enter")
                 driver.record("signin_totp", field_found[1])
                 code_sent = True
