@@ -35,6 +35,18 @@ async def open_chart(driver: Driver, urls: Urls, symbol: str, *, load_timeout: f
         return False
     if layout is None or layout.unavailable or await on_own_layout(driver, wanted):
         return True
+    async with layout.lock:  # pages of one engine make the layout once, one after another
+        made = layout.get()
+        if made != wanted:  # another page made it meanwhile
+            if not await _load(driver, urls.chart(symbol, made), load_timeout):
+                return False
+            if layout.unavailable or await on_own_layout(driver, made):
+                return True
+        return await _make_layout(driver, urls, symbol, layout, load_timeout)
+
+
+async def _make_layout(driver: Driver, urls: Urls, symbol: str, layout: LayoutMemory,
+                       load_timeout: float) -> bool:
     if await driver.wait_for("layout_menu", timeout=LAYOUT_MENU_SECONDS) is None:
         # A page without the layout menu (or with one this selector file does not know):
         # say so once, loudly, and work on the layout TradingView opened.

@@ -33,6 +33,14 @@ class LayoutMemory:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.unavailable = False  # the page has no layout menu: the open layout is used
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a page makes the layout (made on the engine's loop, on first use)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     def get(self) -> str | None:
         try:
