@@ -161,7 +161,7 @@ class TradingViewEngine:
         page = page or await self._open_window()
         page.set_default_timeout(self.settings.step_timeout * 1000)
         for popup in self.book.popups:
-            overlay = page.locator(popup.overlay)
+            overlay = page.locator(popup.overlay).first  # strict-mode safe (see below)
 
             async def close(found: Any, popup: Any = popup) -> None:
                 log.info("closing a TradingView pop-up (%s)", popup.what)
@@ -182,7 +182,9 @@ class TradingViewEngine:
         # Any blocking dialog in the way of an action (a hover, a click on a located element)
         # goes through the same rules as between steps; tvdesk's own dialogs match this
         # locator too, so Playwright must not wait for it to vanish.
-        await page.add_locator_handler(page.locator(self.book.modals.blocking), clear,
+        # `.first`: Playwright checks a handler's locator in strict mode, and two dialogs at
+        # once (the settings dialog and an offer) would fail the action itself.
+        await page.add_locator_handler(page.locator(self.book.modals.blocking).first, clear,
                                        no_wait_after=True)
         return _Page(page, driver, PageState())
 
