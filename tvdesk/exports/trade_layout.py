@@ -80,11 +80,6 @@ class Layout:
     name: str | None
     assumed: list[tuple[ColumnFacts, str]] = field(default_factory=list)
     overruled: list[tuple[ColumnFacts, str]] = field(default_factory=list)
-    day_first: bool | None = None
-
-    def decimal(self, field_name: str) -> str | None:
-        position = self.index.get(field_name)
-        return None if position is None else self.facts[position].decimal
 
 
 def column_letter(position: int) -> str:
