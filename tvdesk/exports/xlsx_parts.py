@@ -185,6 +185,7 @@ _CELL = re.compile(
 _FULL_CELL = re.compile(
     r'<c r="([A-Z]{1,3})(\d+)"([^>]*)><(?:v>([^<]*)</v|is><t[^>]*>([^<]*)</t></is)></c>')
 _KIND = re.compile(r'\bt="(\w+)"')
+_BARE_CELL = re.compile(r"<c[>/]")
 
 
 def _regular_rows(data: bytes, strings: list[str]) -> list[tuple[int, Row]] | None:
@@ -193,8 +194,11 @@ def _regular_rows(data: bytes, strings: list[str]) -> list[tuple[int, Row]] | No
     start = text.find("<sheetData")
     if root is None or root.group(1) or ":c r=" in text[start:start + 4096]:
         return None  # namespace prefixes (on every cell if on one): expat reads them
-    # Every cell tag must have matched (tags cannot hide in text, where "<" is escaped). The
-    # strict pattern fits what SheetJS writes; a sheet with empty cells needs the general one.
+    # Every cell tag must have matched (tags cannot hide in text, where "<" is escaped), and
+    # a cell without attributes is left to expat. The strict pattern fits what SheetJS
+    # writes; a sheet with empty cells needs the general one.
+    if _BARE_CELL.search(text):
+        return None
     tags = text.count("<c ")
     cells = _FULL_CELL.findall(text)
     if len(cells) != tags:
