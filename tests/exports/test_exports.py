@@ -100,6 +100,16 @@ def test_expat_path_reads_what_the_fast_path_reads(tmp_path: Path, shared: bool)
             assert _regular_rows(data, book._strings) == _expat_rows(data, book._strings)
 
 
+def test_cells_without_a_reference_or_empty_go_through_expat() -> None:
+    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             '<sheetData><row r="1"><c r="A1" t="n"><v>1</v></c><c t="n"><v>2</v></c></row>'
+             '<row r="2"><c r="A2"/><c r="B2" t="n"><v>4</v></c></row></sheetData></worksheet>')
+    assert _regular_rows(sheet.encode(), []) is None  # `<c t=...>` has no r: not the fast path
+    assert _expat_rows(sheet.encode(), []) == [(1, [1.0, 2.0]), (2, [None, 4.0])]
+    bare = sheet.replace('<c t="n"><v>2</v></c>', "<c><v>2</v></c>")
+    assert _regular_rows(bare.encode(), []) is None
+
+
 def test_prefixed_namespace_goes_through_expat(tmp_path: Path) -> None:
     written = write_xlsx(tmp_path / "export.xlsx")
     prefixed = tmp_path / "prefixed.xlsx"
