@@ -192,12 +192,6 @@ def trade_column(header: str) -> tuple[str, str | None] | None:
     return None if field is None else (str(field), currency)
 
 
-def known_trade_headers() -> str:
-    """Every accepted List-of-trades header, grouped by field, for error messages."""
-    groups = _percent_aliases()
-    return "; ".join(f"{field}: {' / '.join(groups[field])}" for field in TRADE_FIELDS)
-
-
 def trade_type(value: str) -> tuple[Role | None, str] | None:
     return _TRADE_TYPES.get(normalise(value))
 

@@ -93,7 +93,7 @@ def to_datetime(value: object, tz: tzinfo, *, date1904: bool = False,
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=tz)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _from_serial(float(value), tz, date1904)
+        return from_serial(float(value), tz, date1904)
     text = "" if value is None else str(value).strip()
     if not text:
         raise CellError("expected a date and time, found an empty cell")
@@ -104,7 +104,7 @@ def to_datetime(value: object, tz: tzinfo, *, date1904: bool = False,
         parsed = parse_datetime(text, day_first)
     if parsed is None:
         try:
-            return _from_serial(float(text), tz, date1904)
+            return from_serial(float(text), tz, date1904)
         except (ValueError, CellError):
             raise CellError(
                 f"expected a date such as 2024-01-31 or 2024-01-31 09:30 (or an Excel serial "
@@ -112,7 +112,8 @@ def to_datetime(value: object, tz: tzinfo, *, date1904: bool = False,
     return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed.astimezone(tz)
 
 
-def _from_serial(serial: float, tz: tzinfo, date1904: bool) -> datetime:
+def from_serial(serial: float, tz: tzinfo, date1904: bool) -> datetime:
+    """An Excel serial date (1900 or 1904 system) as a time in `tz`, to the second."""
     if not math.isfinite(serial) or not 0 <= serial <= _MAX_SERIAL:
         raise CellError(f"expected an Excel date serial number, found {serial!r}")
     epoch = EXCEL_EPOCH_1904 if date1904 else EXCEL_EPOCH

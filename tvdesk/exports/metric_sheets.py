@@ -48,7 +48,7 @@ class MetricRow:
                 if isinstance(cell, (int, float)) and not isinstance(cell, bool):
                     return float(cell)
                 if isinstance(cell, str):
-                    return _number(cell)
+                    return parse_number(cell)
         return None
 
 
@@ -187,7 +187,7 @@ def _value(key: str, scope: Scope, percent: bool, cell: Any) -> tuple[str, float
         number: float | None = float(cell)
     else:
         text = str(cell).strip()
-        number = _number(text)
+        number = parse_number(text)
         if number is None:
             if aliases.is_undefined(text):
                 return variant_key(key, scope, percent), None
@@ -202,7 +202,3 @@ def _value(key: str, scope: Scope, percent: bool, cell: Any) -> tuple[str, float
             and number.is_integer():
         return target, int(number)
     return target, number
-
-
-def _number(text: str) -> float | None:
-    return parse_number(text)

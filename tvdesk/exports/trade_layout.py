@@ -82,11 +82,6 @@ class Layout:
     overruled: list[tuple[ColumnFacts, str]] = field(default_factory=list)
 
 
-def column_letter(position: int) -> str:
-    """'A' for the first column, 'AB' for the 28th."""
-    return column_letters(position)
-
-
 def profile(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[ColumnFacts]:
     """Facts about every column of a header row, from the header and the first data rows."""
     width = max([len(header), *(len(r) for r in rows[:_SAMPLE_ROWS])], default=0)
@@ -236,7 +231,7 @@ def _by_content(facts: list[ColumnFacts], index: dict[str, int], layout: Layout)
 
 
 def describe(assumed: list[tuple[ColumnFacts, str]]) -> str:
-    return ", ".join(f"{fact.header or '(no header)'!r} (column {column_letter(fact.position)})"
+    return ", ".join(f"{fact.header or '(no header)'!r} (column {column_letters(fact.position)})"
                      f" as {name}" for fact, name in assumed)
 
 

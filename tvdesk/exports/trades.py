@@ -13,21 +13,21 @@ import dataclasses
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from tvdesk.errors import InputError
 from tvdesk.exports import aliases, locales, trade_layout, type_words
 from tvdesk.exports.cells import (
-    EXCEL_EPOCH,
-    EXCEL_EPOCH_1904,
     CellError,
+    from_serial,
     located,
     to_datetime,
     to_float,
     to_int,
     to_text,
 )
+from tvdesk.exports.xlsx_parts import column_letters
 from tvdesk.model import Trade
 
 
@@ -74,7 +74,7 @@ def map_header(cells: Sequence[Any], where: Where, line: int,
             f"it ({names}) and no known List-of-trades layout has {len(facts)} columns like "
             f"these" + (f"; headers not known: {', '.join(repr(f.header) for f in unknown)}"
                         if unknown else ""), line, None)
-    headers = {name: facts[pos].header or trade_layout.column_letter(pos)
+    headers = {name: facts[pos].header or column_letters(pos)
                for name, pos in index.items()}
     warnings: list[str] = []
     sheet = f"sheet {where.sheet!r}" if where.sheet else "the List of trades"
@@ -85,7 +85,7 @@ def map_header(cells: Sequence[Any], where: Where, line: int,
     for fact, structural in layout.overruled:
         taken = next((n for n, p in index.items() if p == fact.position), None)
         warnings.append(
-            f"{sheet}: column {fact.header!r} (column {trade_layout.column_letter(fact.position)})"
+            f"{sheet}: column {fact.header!r} (column {column_letters(fact.position)})"
             f" is named like {fact.label} but sits where the layout has {structural}; read as "
             f"{taken or 'nothing'}")
     unused = [f for f in facts if f.header and f.position not in index.values()]
@@ -143,7 +143,6 @@ class _RowReader:
         self.plain = {float, type(None)}
         self.types: dict[str, tuple[str | None, str | None]] = {}
         self.opens: dict[str, bool] = {}
-        self.epoch = EXCEL_EPOCH_1904 if where.date1904 else EXCEL_EPOCH
 
     def read(self, cells: Sequence[Any], line: int) -> tuple[int, _Row]:
         if len(cells) < self.width:
@@ -170,8 +169,8 @@ class _RowReader:
             is_open = role != "entry" and self._is_open(signal)
             if is_open and raw_time in (None, ""):
                 time = None
-            elif type(raw_time) is float:
-                time = self._serial(raw_time)
+            elif type(raw_time) is float:  # the XLSX case, without to_datetime's dispatch
+                time = from_serial(raw_time, self.where.tz, self.where.date1904)
             else:
                 time = to_datetime(raw_time, self.where.tz, date1904=self.where.date1904,
                                    day_first=self.cols.day_first)
@@ -188,13 +187,6 @@ class _RowReader:
         except CellError as exc:
             raise self.where.error(exc, line, self.cols.headers.get(field, field)) from None
         return number, _Row(line, role, side, word, signal, time, values, is_open)
-
-    def _serial(self, serial: float) -> datetime:
-        """An Excel serial in the chart's timezone (to_datetime's rule, without the dispatch)."""
-        if not 0 <= serial <= 2_958_465:
-            raise CellError(f"expected an Excel date serial number, found {serial!r}")
-        return (self.epoch + timedelta(seconds=round(serial * 86400))).replace(
-            tzinfo=self.where.tz)
 
     def _type(self, raw: str) -> tuple[str | None, str | None]:
         kind = self.types.get(raw)
@@ -226,8 +218,7 @@ def build_trades(rows: Iterable[tuple[int, Sequence[Any]]], cols: TradeColumns,
         else:
             group.append(row)
     warnings = list(cols.warnings)
-    unknown = sorted({w for w, kind in reader.types.items() if kind[1] is None})
-    if unknown:
+    if any(side is None for _role, side in reader.types.values()):
         learned = type_words.learn(groups, where, cols)
         warnings.append(type_words.describe(learned, where))
     pairs = {number: _roles(number, groups[number], where, cols) for number in sorted(groups)}
