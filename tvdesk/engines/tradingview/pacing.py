@@ -16,7 +16,7 @@ import random
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from tvdesk.config import TradingViewSettings
@@ -47,6 +47,16 @@ def risk_warnings(settings: TradingViewSettings, pages: int) -> list[str]:
         warnings.append(f"{settings.runs_per_hour} TradingView runs per hour is above the safe "
                         f"{SAFE.runs_per_hour}; it risks a ban")
     return warnings
+
+
+def start_wait(starts: Sequence[float], next_start: float, now: float,
+               runs_per_hour: int) -> float:
+    """Seconds until a run may start: the pause after the last run, and the hourly cap on
+    `starts` (the run starts of the last hour, oldest first)."""
+    wait = max(0.0, next_start - now)
+    if len(starts) >= runs_per_hour:
+        wait = max(wait, starts[len(starts) - runs_per_hour] + HOUR - now)
+    return wait
 
 
 class PacingLedger:
@@ -92,9 +102,7 @@ class PacingLedger:
                 "SELECT at FROM starts WHERE account = ? ORDER BY at", (self.account,))]
             row = db.execute("SELECT at FROM next_start WHERE account = ?",
                              (self.account,)).fetchone()
-            wait = max(0.0, (row[0] if row else 0.0) - now)
-            if len(starts) >= runs_per_hour:
-                wait = max(wait, starts[len(starts) - runs_per_hour] + HOUR - now)
+            wait = start_wait(starts, row[0] if row else 0.0, now, runs_per_hour)
             if wait > 0:
                 return wait, len(starts)
             db.execute("INSERT INTO starts (account, at) VALUES (?, ?)", (self.account, now))
@@ -107,69 +115,64 @@ class PacingLedger:
                        " DO UPDATE SET at = max(at, excluded.at)", (self.account, at))
 
 
+class MemoryLedger:
+    """The same bookkeeping as `PacingLedger`, for one process only (tests, and a caller with
+    no data folder)."""
+
+    def __init__(self) -> None:
+        self._starts: deque[float] = deque()
+        self._next_start = 0.0
+
+    def reserve(self, now: float, runs_per_hour: int) -> tuple[float, int]:
+        while self._starts and now - self._starts[0] >= HOUR:
+            self._starts.popleft()
+        wait = start_wait(self._starts, self._next_start, now, runs_per_hour)
+        if wait > 0:
+            return wait, len(self._starts)
+        self._starts.append(now)
+        return 0.0, len(self._starts)
+
+    def pause_until(self, at: float) -> None:
+        self._next_start = max(self._next_start, at)
+
+
 class Pacer:
     """Await `slot()` before each run and call `finished()` after it.
 
     The random pause counts from the end of the previous run (what a person clicking would
-    do), the cap counts run starts in the last rolling hour.
+    do), the cap counts run starts in the last rolling hour; both are kept in the ledger, a
+    `PacingLedger` shared by every process of the account or a `MemoryLedger`.
     """
 
     def __init__(self, pause_seconds: tuple[float, float], runs_per_hour: int, *,
                  clock: Callable[[], float] | None = None,
                  rng: random.Random | None = None,
                  notify: Callable[[str], None] | None = None,
-                 ledger: PacingLedger | None = None) -> None:
+                 ledger: PacingLedger | MemoryLedger | None = None) -> None:
         self.pause_seconds = pause_seconds
         self.runs_per_hour = runs_per_hour
-        self.ledger = ledger
-        self.clock = clock or (time.time if ledger is not None else time.monotonic)
+        self.ledger = ledger if ledger is not None else MemoryLedger()
+        # Processes share no monotonic clock, so a shared ledger counts in wall-clock time.
+        self.clock = clock or (time.time if isinstance(self.ledger, PacingLedger)
+                               else time.monotonic)
         self.rng = rng or random.Random()
         self.notify = notify
-        self._starts: deque[float] = deque()
-        self._next_allowed = 0.0
         self._lock = asyncio.Lock()
 
-    def delay(self) -> float:
-        """Seconds to wait before the next run may start (0 = now)."""
-        now = self.clock()
-        while self._starts and now - self._starts[0] >= HOUR:
-            self._starts.popleft()
-        wait = max(0.0, self._next_allowed - now)
-        if len(self._starts) >= self.runs_per_hour:
-            wait = max(wait, self._starts[0] + HOUR - now)
-        return wait
-
     async def slot(self) -> None:
-        if self.ledger is not None:
-            await self._shared_slot(self.ledger)
-            return
         async with self._lock:  # one page at a time passes the gate, in order
-            while (wait := self.delay()) > 0:
-                if wait > 60 and self.notify is not None:
-                    self.notify(f"pacing: {len(self._starts)} TradingView runs in the last "
-                                f"hour (cap {self.runs_per_hour}); waiting {wait / 60:.0f} min")
-                await asyncio.sleep(min(wait, 5.0))
-            now = self.clock()
-            self._starts.append(now)
-            self._next_allowed = now  # until this run finishes, others follow their own pause
-
-    async def _shared_slot(self, ledger: PacingLedger) -> None:
-        async with self._lock:
             told = False
             while True:
-                wait, recent = await asyncio.to_thread(ledger.reserve, self.clock(),
+                wait, recent = await asyncio.to_thread(self.ledger.reserve, self.clock(),
                                                        self.runs_per_hour)
                 if wait <= 0:
                     return
                 if wait > 60 and self.notify is not None and not told:
                     told = True
                     self.notify(f"pacing: {recent} TradingView runs of this account in the last"
-                                f" hour, by every tvdesk process (cap {self.runs_per_hour}); "
-                                f"waiting {wait / 60:.0f} min")
+                                f" hour (cap {self.runs_per_hour}); waiting {wait / 60:.0f} min")
                 await asyncio.sleep(min(wait, 5.0))
 
     def finished(self) -> None:
         low, high = self.pause_seconds
-        self._next_allowed = max(self._next_allowed, self.clock() + self.rng.uniform(low, high))
-        if self.ledger is not None:
-            self.ledger.pause_until(self._next_allowed)
+        self.ledger.pause_until(self.clock() + self.rng.uniform(low, high))
