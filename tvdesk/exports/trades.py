@@ -281,8 +281,7 @@ def _roles(number: int, rows: list[_Row], where: Where,
     type_header = cols.headers["type"]
     unknown = [r for r in rows if r.role is None]
     if unknown:
-        # Exit row comes first in the file; the later time (or the earlier row) is the exit.
-        ordered = sorted(rows, key=lambda r: (r.time is None, r.time or datetime.min, -r.line))
+        ordered = type_words.by_time(rows)
         if len(rows) > 2:
             raise where.error(f"trade {number} has {len(rows)} rows; expected an entry and an "
                               f"exit row", rows[-1].line, type_header)

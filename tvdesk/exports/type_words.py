@@ -111,8 +111,14 @@ def _order(rows: list[_Row]) -> tuple[_Row, _Row | None]:
         return a, b
     if a.role == "exit" or b.role == "entry":
         return b, a
-    ordered = sorted(rows, key=lambda r: (r.time is None, r.time or datetime.min, -r.line))
+    ordered = by_time(rows)
     return ordered[0], ordered[1]
+
+
+def by_time(rows: list[_Row]) -> list[_Row]:
+    """A trade's rows, the entry first: the earlier time, and on a tie the later row (the
+    exit row comes first in TradingView's file); a row without a time last."""
+    return sorted(rows, key=lambda r: (r.time is None, r.time or datetime.min, -r.line))
 
 
 def _evidence(entry: _Row, exit_row: _Row | None) -> str | None:
