@@ -77,21 +77,13 @@ async def on_own_layout(driver: Driver, layout_id: str | None) -> bool:
 
 
 async def create_layout(driver: Driver, *, timeout: float) -> str:
-    """Create tvdesk's layout through the layout menu; returns its id once the page shows it.
-
-    The page the menu is opened on is left as it was (creating a layout does not change the
-    current one), and nothing is typed before the name field holds the focus.
-    """
+    """Create tvdesk's layout through the layout menu; returns its id once the page has
+    moved to it (the name is read back before it is saved, as every `Driver.fill` is)."""
     before = layout_in(driver.page.url)
     await driver.click("layout_menu")
     await driver.click("layout_create")
     dialog = (await driver.find("layout_name_dialog")).first
-    field = (await driver.find("layout_name_input", root=dialog)).first
-    await driver.focus("layout_name_input", field)
-    await field.fill(LAYOUT_NAME)
-    if (await field.input_value()) != LAYOUT_NAME:
-        raise await driver.failure("layout_name_input", seconds=driver.step_timeout,
-                                   detail="the name field did not keep the layout's name")
+    await driver.fill("layout_name_input", LAYOUT_NAME, root=dialog)
     await driver.click("layout_name_submit", root=dialog)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
