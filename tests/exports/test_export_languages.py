@@ -307,3 +307,14 @@ def test_a_newest_trade_closed_with_its_own_signal_stays_closed_in_english(
     result = read_export(write_csv(tmp_path / "en.csv", trades, variant="2026mid").path)
     assert not any(t.open for t in result.trades)
     assert_trades(result.trades, trades)
+
+
+def test_an_export_with_no_trades_reads_as_none(tmp_path: Path) -> None:
+    """A header and no rows: no cell contradicts the names, so nothing is refused."""
+    path = tmp_path / "none.csv"
+    path.write_text("\ufeffTrade #,Type,Date and time,Signal,Price USD,Size (qty),Size (value),"
+                    "Net P&L USD,Net P&L %,Favorable excursion USD,Favorable excursion %,"
+                    "Adverse excursion USD,Adverse excursion %,Cumulative P&L USD,"
+                    "Cumulative P&L %\n", encoding="utf-8")
+    result = read_export(path)
+    assert result.trades == () and result.metrics["total_trades"] == 0

@@ -146,12 +146,12 @@ def _iso(text: str) -> bool:
 
 def _fits(fact: ColumnFacts, name: str) -> bool:
     """Whether a column's header suffix and cells can hold `name` (an empty column fits any
-    optional field; a header ending in a currency code only a money field, in "%" a percent)."""
+    field; a header ending in a currency code only a money field, in "%" a percent)."""
     if (fact.percent and not name.endswith(_P)) or (fact.currency and name not in _MONEY_FIELDS):
         return False
     kind = fact.kind
-    if kind == "empty":
-        return name not in ("trade_number", "type", "datetime", "price")
+    if kind == "empty":  # no cell says otherwise (an export with no trades has no rows)
+        return True
     if name == "trade_number":
         return kind == "int" and fact.max_repeat <= 2
     if name == "type":
@@ -214,7 +214,7 @@ def _by_content(facts: list[ColumnFacts], index: dict[str, int], layout: Layout)
             return
         for fact in free:
             if fact.position > after and fact.position not in index.values() \
-                    and _fits(fact, name):
+                    and fact.kind != "empty" and _fits(fact, name):
                 index[name] = fact.position
                 layout.assumed.append((fact, name))
                 return
