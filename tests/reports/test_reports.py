@@ -213,7 +213,8 @@ def test_tradingview_workbook_round_trips_through_the_export_reader(run: Run,
     assert back.properties["symbol"] == "FX:EURUSD"
 
 
-def test_the_run_report_workbook_reads_back_as_its_best_trial(run: Run, tmp_path: Path) -> None:
+def test_the_run_report_workbook_reads_back_as_the_first_trial_it_details(
+        run: Run, tmp_path: Path) -> None:
     best, result = run.data.details[0]
     path = tmp_path / "run.xlsx"
     path.write_bytes(render_xlsx(run.data))

@@ -130,8 +130,9 @@ _TRIAL_SHEET = re.compile(r"^T(\d+) ")
 def _run_report_sheets(names: Sequence[str]
                        ) -> tuple[dict[SheetKind, str], list[str]] | None:
     """A tvdesk run report (`tvdesk.reports.run_workbook`): a Summary and, per reported trial,
-    the five export sheets named "T12 Performance", ... in the export's order. Its first trial
-    (the best) is read, and the warning names the others."""
+    the five export sheets named "T12 Performance", ... in the export's order. The first trial
+    it details is read (the report ranks it first by its ranking metric, which need not be the
+    run's best trial by the objective), and the warning names the others."""
     groups: dict[str, list[str]] = {}
     for name in names:
         match = _TRIAL_SHEET.match(name)
@@ -143,7 +144,7 @@ def _run_report_sheets(names: Sequence[str]
         return None
     trial, group = next(iter(complete.items()))
     others = [f"T{t}" for t in complete if t != trial]
-    note = (f"a tvdesk run report: read trial T{trial}'s sheets"
+    note = (f"a tvdesk run report: read trial T{trial}'s sheets, the first trial it details"
             + (f" (the workbook also holds {', '.join(others)})" if others else ""))
     return dict(zip(aliases.SHEET_ORDER, group, strict=True)), [note]
 
