@@ -95,7 +95,9 @@ def popup_lines(step_log: StepLog) -> list[str]:
     """What got in the way during the check: known pop-ups closed, dialogs tvdesk does not
     know (closed, or left open because they hold form fields)."""
     def counted(counter: Counter[str]) -> str:
-        return "; ".join(f"{what!r} ×{n}" for what, n in counter.most_common())
+        # Most frequent first, ties by name, so the same check prints the same lines.
+        ordered = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+        return "; ".join(f"{what!r} ×{n}" for what, n in ordered)
 
     return [
         f"pop-ups closed: {counted(step_log.popups) or 'none'}",
