@@ -116,6 +116,12 @@ def _build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--store", metavar="FILE", help="run store (default in the data folder)")
     runs.add_argument("--export", metavar="RUN", help="run id (or 'latest') to export")
     runs.add_argument("--json", metavar="OUT", help="where to write the export")
+    pine = sub.add_parser("export-pine", help="write a trial's Pine script with the trial's "
+                          "inputs as defaults, ready to paste into TradingView")
+    pine.add_argument("--store", metavar="FILE", help="run store (default in the data folder)")
+    pine.add_argument("--run", metavar="ID", help="run id the trial must belong to")
+    pine.add_argument("--trial", required=True, type=int, metavar="ID", help="trial id")
+    pine.add_argument("--out", required=True, metavar="FILE.pine", help="where to write it")
     cred = sub.add_parser("credentials", help="store, check or delete credentials in the OS "
                           "keyring")
     cred.add_argument("action", choices=["set", "check", "delete"])
@@ -347,6 +353,26 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_pine(args: argparse.Namespace) -> int:
+    from tvdesk.app.export_pine import write_trial_pine
+    from tvdesk.app.optimize import resolve_run_id
+    from tvdesk.store import RunStore, default_store_path
+
+    store_path = args.store or default_store_path()
+    run_id = None
+    if args.run:
+        with RunStore.open_for_reading(store_path) as store:
+            run_id = resolve_run_id(store, args.run)
+    exported = write_trial_pine(store_path, args.trial, args.out, run_id=run_id)
+    for name, (before, after) in exported.changed.items():
+        print(f"  {name}: {before} -> {after}")
+    for note in exported.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"trial {exported.trial_id} of run {exported.run_id} written to {args.out}"
+          + ("" if exported.changed else " (its inputs are the script's defaults already)"))
+    return 0
+
+
 def _cmd_credentials(args: argparse.Namespace) -> int:
     from tvdesk.app.credentials import check_credentials, delete_credentials, set_credentials
 
@@ -368,7 +394,7 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"evaluate": _cmd_evaluate, "parity": _cmd_parity, "import": _cmd_import,
              "optimize": _cmd_optimize, "report": _cmd_report, "runs": _cmd_runs,
-             "credentials": _cmd_credentials, "tv": cmd_tv}
+             "credentials": _cmd_credentials, "tv": cmd_tv, "export-pine": _cmd_export_pine}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,7 +85,11 @@ class ParamSearch:
 
     def ask(self) -> Proposal:
         trial = self.study.ask(self.distributions)
-        return Proposal(inputs=dict(trial.params), trial=trial)
+        # Optuna builds stepped floats as low + k * step: 0.5 + 7 * 0.1 is 1.2000000000000002.
+        # The run uses (and stores, shows, exports) the number the trader would type.
+        inputs = {title: round(value, 10) if isinstance(value, float) else value
+                  for title, value in trial.params.items()}
+        return Proposal(inputs=inputs, trial=trial)
 
     def tell(self, proposal: Proposal, metrics: Mapping[str, object] | None) -> None:
         """Report a finished trial; None means it failed (it is told as failed, not scored)."""
