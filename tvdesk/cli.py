@@ -126,6 +126,9 @@ def _build_parser() -> argparse.ArgumentParser:
                           "keyring")
     cred.add_argument("action", choices=["set", "check", "delete"])
     cred.add_argument("account", choices=["tradingview", "llm"])
+    cred.add_argument("--allow-plaintext-keyring", action="store_true",
+                      help="with set: store the secrets even when the keyring backend is an "
+                           "unencrypted file (keyrings.alt's PlaintextKeyring); refused without")
     add_browser_flags(cred)
     add_tv_parser(sub)
     sub.add_parser("gui", help="open the desktop workbench (tvdesk gui --help)")
@@ -377,7 +380,8 @@ def _cmd_credentials(args: argparse.Namespace) -> int:
     from tvdesk.app.credentials import check_credentials, delete_credentials, set_credentials
 
     if args.action == "set":
-        print(set_credentials(args.account, sys.stdin))
+        print(set_credentials(args.account, sys.stdin,
+                              allow_plaintext=args.allow_plaintext_keyring))
     elif args.action == "delete":
         print(delete_credentials(args.account))
     else:

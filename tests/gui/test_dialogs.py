@@ -1,5 +1,8 @@
 """The Credentials, Settings and About dialogs as a user drives them, against a real keyring
-backend that runs headless (keyrings.alt's plaintext file) and real TOML files."""
+backend that runs headless (keyrings.alt's plaintext file) and real TOML files.
+
+That backend is an unencrypted file: the dialog saves a secret there only once "Store in the
+plaintext keyring anyway" is ticked, which the tests that save do (`confirm_plaintext`)."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from tvdesk import POWERED_BY, __version__
 from tvdesk.config import load_settings, save_settings
 from tvdesk.errors import ConfigError, InputError
 from tvdesk.gui.about_dialog import AboutDialog
-from tvdesk.gui.credentials_dialog import NOT_STORED, STORED, CredentialsDialog
+from tvdesk.gui.credentials_dialog import ALLOW_PLAINTEXT, NOT_STORED, STORED, CredentialsDialog
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets
 from tvdesk.gui.settings_dialog import SettingsDialog
 from tvdesk.gui.theme import apply_theme, is_dark, save_theme, saved_theme
@@ -89,6 +92,13 @@ def click(qtbot, button: QtWidgets.QAbstractButton) -> None:
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
+def confirm_plaintext(qtbot, dialog: CredentialsDialog) -> None:
+    """Tick "Store in the plaintext keyring anyway", as a user does."""
+    assert dialog.allow_plaintext.isVisibleTo(dialog)
+    click(qtbot, dialog.allow_plaintext)
+    assert dialog.allow_plaintext.isChecked()
+
+
 # ================================================================================ credentials
 
 
@@ -105,6 +115,7 @@ def test_credentials_round_trip_through_the_keyring(qtbot) -> None:
     assert dialog.totp_edit.echoMode() == QtWidgets.QLineEdit.EchoMode.Password
     assert dialog.api_key_edit.echoMode() == QtWidgets.QLineEdit.EchoMode.Password
 
+    confirm_plaintext(qtbot, dialog)
     with qtbot.waitSignals([dialog.accepted, dialog.finished], timeout=5000):
         click(qtbot, dialog.save_button)
     assert dialog.result() == QtWidgets.QDialog.DialogCode.Accepted
@@ -122,7 +133,8 @@ def test_credentials_round_trip_through_the_keyring(qtbot) -> None:
     texts = widget_texts(again)
     for secret in (PASSWORD, TOTP, API_KEY, TOTP.lower(), "JBSW Y3DP"):
         assert secret not in texts
-    assert "PlaintextKeyring" in again.status_label.text()
+    assert again.status_label.text() == "Keyring: plaintext file (not secure)"
+    assert not again.allow_plaintext.isChecked()  # confirmed per save, not remembered
     # the stored secret still drives the preview, which shows codes only
     assert again.current_code() is not None and "stored secret" in again.code_note.text()
 
@@ -133,6 +145,7 @@ def test_saving_a_new_password_keeps_the_other_stored_fields(qtbot) -> None:
     set_secret("tradingview", "totp_secret", TOTP)
     dialog = open_dialog(qtbot, CredentialsDialog())
     qtbot.keyClicks(dialog.password_edit, PASSWORD)
+    confirm_plaintext(qtbot, dialog)
     with qtbot.waitSignal(dialog.saved, timeout=5000) as blocker:
         click(qtbot, dialog.save_button)
     assert blocker.args == [["tradingview"]]
@@ -142,6 +155,7 @@ def test_saving_a_new_password_keeps_the_other_stored_fields(qtbot) -> None:
     # only the LLM key typed: the username shown as stored is not "entered"
     dialog = open_dialog(qtbot, CredentialsDialog())
     qtbot.keyClicks(dialog.api_key_edit, API_KEY)
+    confirm_plaintext(qtbot, dialog)
     with qtbot.waitSignal(dialog.saved, timeout=5000) as blocker:
         click(qtbot, dialog.save_button)
     assert blocker.args == [["llm"]]
@@ -246,6 +260,94 @@ def test_without_a_keyring_backend_the_dialog_says_what_to_install(qtbot) -> Non
     assert not dialog.password_edit.isEnabled()
     dialog.save()  # even called directly, nothing happens and nothing raises
     assert dialog.isVisible()
+
+
+def test_a_plaintext_keyring_is_refused_until_the_user_confirms(qtbot) -> None:
+    dialog = open_dialog(qtbot, CredentialsDialog())
+    saved: list[list[str]] = []
+    dialog.saved.connect(saved.append)
+    # the warning: what the backend does, and how to get a secure one
+    assert dialog.plaintext_warning.isVisibleTo(dialog)
+    warning = dialog.plaintext_warning.text()
+    assert "unencrypted file" in warning and "keyrings.alt.file.PlaintextKeyring" in warning
+    assert "gnome-keyring" in warning and "PYTHON_KEYRING_BACKEND" in warning
+    assert dialog.allow_plaintext.text() == ALLOW_PLAINTEXT
+    assert not dialog.allow_plaintext.isChecked()
+    assert dialog.status_label.text() == "Keyring: plaintext file (not secure)"
+
+    qtbot.keyClicks(dialog.username_edit, "trader")
+    qtbot.keyClicks(dialog.password_edit, PASSWORD)
+    qtbot.keyClicks(dialog.totp_edit, TOTP)
+    dialog.tabs.setCurrentIndex(1)
+    qtbot.keyClicks(dialog.api_key_edit, API_KEY)
+    click(qtbot, dialog.save_button)
+    # refused: the dialog stays open, says why, and nothing at all was written
+    assert dialog.isVisible() and dialog.result() != QtWidgets.QDialog.DialogCode.Accepted
+    assert saved == []
+    assert "Not saved" in dialog.error_label.text()
+    assert ALLOW_PLAINTEXT in dialog.error_label.text()
+    for account, field in (("tradingview", "username"), ("tradingview", "password"),
+                           ("tradingview", "totp_secret"), ("llm", "api_key")):
+        assert get_secret(account, field) is None
+    # what the user typed is still there, so confirming is one click away
+    assert dialog.password_edit.text() == PASSWORD and dialog.api_key_edit.text() == API_KEY
+    for secret in (PASSWORD, TOTP, API_KEY):
+        assert secret not in dialog.error_label.text() + dialog.plaintext_warning.text()
+
+    confirm_plaintext(qtbot, dialog)
+    with qtbot.waitSignals([dialog.accepted, dialog.finished], timeout=5000):
+        click(qtbot, dialog.save_button)
+    assert saved == [["tradingview", "llm"]]
+    assert get_secret("tradingview", "password") == PASSWORD
+    assert get_secret("tradingview", "totp_secret") == TOTP
+    assert get_secret("llm", "api_key") == API_KEY
+
+
+def test_the_username_alone_needs_no_confirmation(qtbot) -> None:
+    set_secret("tradingview", "password", PASSWORD)
+    dialog = open_dialog(qtbot, CredentialsDialog())
+    qtbot.keyClicks(dialog.username_edit, "new-name")
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        click(qtbot, dialog.save_button)
+    assert get_secret("tradingview", "username") == "new-name"
+
+
+def test_a_secure_keyring_shows_no_warning_and_saves_directly(qtbot) -> None:
+    from typing import ClassVar
+
+    from keyring.backends import SecretService
+
+    class MemorySecretService(SecretService.Keyring):  # the real class lineage, in memory
+        values: ClassVar[dict] = {}
+
+        def get_password(self, service, username):
+            return self.values.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.values[(service, username)] = password
+
+        def delete_password(self, service, username):
+            del self.values[(service, username)]
+
+    keyring.set_keyring(MemorySecretService())  # the autouse fixture restores the previous one
+    dialog = open_dialog(qtbot, CredentialsDialog())
+    assert not dialog.plaintext_warning.isVisibleTo(dialog)
+    assert not dialog.allow_plaintext.isVisibleTo(dialog)
+    assert dialog.status_label.text() == "Keyring: Secret Service"
+    dialog.tabs.setCurrentIndex(1)
+    qtbot.keyClicks(dialog.api_key_edit, API_KEY)
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        click(qtbot, dialog.save_button)
+    assert MemorySecretService.values[("tvdesk", "llm:api_key")] == API_KEY
+
+
+def test_a_keyring_that_keeps_nothing_disables_saving(qtbot) -> None:
+    from keyring.backends import null
+
+    keyring.set_keyring(null.Keyring())
+    dialog = open_dialog(qtbot, CredentialsDialog())
+    assert dialog.hint_label.isVisibleTo(dialog) and INSTALL_HINT in dialog.hint_label.text()
+    assert not dialog.save_button.isEnabled()
 
 
 # ================================================================================ settings

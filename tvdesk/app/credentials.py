@@ -3,7 +3,10 @@
 On a terminal the values are asked for without echo; otherwise they are read as lines from
 standard input (TradingView: username, password, TOTP secret — an empty third line means no
 2FA; LLM: the API key), so scripts and the GUI can feed them. Values go to the OS keyring and
-are never printed, logged or written anywhere else.
+are never printed, logged or written anywhere else. A keyring backend that writes a plaintext
+file (keyrings.alt's PlaintextKeyring) gets no secret unless the user confirms it: the flag
+`--allow-plaintext-keyring` here, a checkbox in the GUI (`allow_plaintext` below); otherwise
+InsecureKeyring (exit 2) says why and how to get a secure backend.
 
 The GUI's Credentials dialog uses the Qt-free helpers here too: `store_credentials` (Save), and
 from `tvdesk.secrets` `validate_totp_secret` (the base32 check) and `totp_code` (the preview).
@@ -18,7 +21,9 @@ from tvdesk.errors import InputError
 from tvdesk.secrets import (
     FIELDS,
     Account,
+    KeyringSecurity,
     backend_name,
+    check_storable,
     delete_secret,
     delete_secrets,
     get_secret,
@@ -56,11 +61,18 @@ def _read_values(account: Account, stdin: TextIO) -> dict[str, str]:
     return values
 
 
-def store_credentials(account: Account, values: dict[str, str]) -> list[str]:
+ALLOW_PLAINTEXT_FLAG = "--allow-plaintext-keyring"
+GUI_CONFIRM_HINT = "To store them there anyway, confirm it in the Credentials dialog."
+
+
+def store_credentials(account: Account, values: dict[str, str], *,
+                      allow_plaintext: bool = False) -> list[str]:
     """Write the non-empty fields of `values` to the keyring (the GUI's Save).
 
     Empty fields keep what is stored. The TOTP secret is checked (InputError) before anything
-    is written, so a bad secret leaves the keyring as it was. Returns the fields written.
+    is written, so a bad secret leaves the keyring as it was; so is the backend: a secret for
+    a plaintext backend without `allow_plaintext` raises InsecureKeyring and nothing is
+    written. Returns the fields written.
     """
     cleaned: dict[str, str] = {}
     for field in FIELDS[account]:
@@ -71,19 +83,32 @@ def store_credentials(account: Account, values: dict[str, str]) -> list[str]:
     unknown = set(values) - set(FIELDS[account])
     if unknown:
         raise ValueError(f"unknown credential fields for {account}: {sorted(unknown)}")
+    if cleaned:
+        check_storable(account, cleaned, allow_plaintext=allow_plaintext,
+                       confirm_hint=GUI_CONFIRM_HINT)
     for field, value in cleaned.items():
         set_secret(account, field, value)
     return list(cleaned)
 
 
-def set_credentials(account: Account, stdin: TextIO) -> str:
+def set_credentials(account: Account, stdin: TextIO, *, allow_plaintext: bool = False) -> str:
+    """`tvdesk credentials set`: the backend is checked before any value is asked for."""
+    security = check_storable(
+        account, FIELDS[account], allow_plaintext=allow_plaintext,
+        confirm_hint=f"To store them there anyway, run it again with {ALLOW_PLAINTEXT_FLAG}.")
     values = _read_values(account, stdin)
     for field, value in values.items():
         if value:
             set_secret(account, field, value)
         elif field == "totp_secret":
             delete_secret(account, field)  # an empty third line: the account has no 2FA
-    return f"{account} credentials stored in the keyring ({backend_name()})"
+    return f"{account} credentials stored in the keyring ({backend_name()}){_plain(security)}"
+
+
+def _plain(security: KeyringSecurity) -> str:
+    if not security.needs_confirmation:
+        return ""
+    return f": an unencrypted file, as confirmed with {ALLOW_PLAINTEXT_FLAG}"
 
 
 def delete_credentials(account: Account) -> str:

@@ -8,6 +8,10 @@ Secrets go straight to the OS keyring through `tvdesk.secrets` / `tvdesk.app.cre
 A stored secret is never put back into a widget: password fields show "stored" as a
 placeholder, and an empty field on Save keeps what is stored. The TOTP preview shows the
 current one-time code (which the authenticator app shows too), never the secret.
+
+When the keyring backend writes a plaintext file (`keyring_security().needs_confirmation`), a
+warning says so and how to get a secure backend, and a secret is saved only once the user ticks
+"Store in the plaintext keyring anyway" (a checkbox, not a modal question: no nested loop).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import asyncio
 import logging
 import re
 
-from tvdesk.app.credentials import store_credentials
+from tvdesk.app.credentials import GUI_CONFIRM_HINT, store_credentials
 from tvdesk.errors import InputError, TvdeskError
 from tvdesk.gui.form_helpers import ERROR_COLOUR, error_label, note_label, save_cancel, show_error
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
@@ -24,10 +28,13 @@ from tvdesk.secrets import (
     FIELDS,
     INSTALL_HINT,
     Account,
+    InsecureKeyring,
+    KeyringSecurity,
     KeyringUnavailable,
-    backend_name,
+    check_storable,
     delete_secrets,
     get_secret,
+    keyring_security,
     totp_code,
     validate_totp_secret,
 )
@@ -37,6 +44,8 @@ log = logging.getLogger(__name__)
 STORED = "stored — leave empty to keep"
 NOT_STORED = "not stored"
 ACCOUNT_LABELS: dict[Account, str] = {"tradingview": "TradingView", "llm": "LLM"}
+ALLOW_PLAINTEXT = "Store in the plaintext keyring anyway"
+WARNING_COLOUR = "#c98a1a"  # amber, readable on light and dark palettes
 
 
 def _secret_edit() -> QtWidgets.QLineEdit:
@@ -74,6 +83,20 @@ class CredentialsDialog(QtWidgets.QDialog):
             f"QLabel {{ border: 1px solid {ERROR_COLOUR}; border-radius: 4px; padding: 8px;"
             " background: rgba(214, 69, 69, 0.12); }")
         self.hint_label.hide()
+        # A plaintext keyring backend: what that means, how to get a secure one, and the
+        # confirmation a secret needs to be saved there anyway.
+        self.plaintext_warning = QtWidgets.QLabel()
+        self.plaintext_warning.setWordWrap(True)
+        self.plaintext_warning.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.plaintext_warning.setStyleSheet(
+            f"QLabel {{ border: 1px solid {WARNING_COLOUR}; border-radius: 4px; padding: 8px;"
+            " background: rgba(201, 138, 26, 0.12); }")
+        self.plaintext_warning.hide()
+        self.allow_plaintext = QtWidgets.QCheckBox(ALLOW_PLAINTEXT)
+        self.allow_plaintext.setToolTip("Save the password, TOTP secret and API key in the "
+                                        "unencrypted keyring file")
+        self.allow_plaintext.hide()
         self.error_label = error_label()
         self.status_label = note_label()
 
@@ -81,7 +104,9 @@ class CredentialsDialog(QtWidgets.QDialog):
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.hint_label)
+        layout.addWidget(self.plaintext_warning)
         layout.addWidget(self.tabs)
+        layout.addWidget(self.allow_plaintext)
         layout.addWidget(self.error_label)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
@@ -231,7 +256,11 @@ class CredentialsDialog(QtWidgets.QDialog):
                         username = value
                     elif field == "totp_secret":
                         self._stored_totp = value or None
+            security = keyring_security()
         except KeyringUnavailable:
+            self._set_unusable()
+            return
+        if security.kind == "unusable":  # e.g. the null backend: reads work, keeps nothing
             self._set_unusable()
             return
         self._stored_username = username
@@ -240,17 +269,29 @@ class CredentialsDialog(QtWidgets.QDialog):
         for (account, field), edit in self._secret_edits().items():
             edit.clear()
             edit.setPlaceholderText(STORED if self._stored[f"{account}:{field}"] else NOT_STORED)
-        name = backend_name()
-        note = f"Keyring: {name}"
-        if "plaintext" in name.lower():
-            note += " — an unencrypted file, for headless machines"
-        self.status_label.setText(note)
+        self._show_security(security)
         self.refresh_code()
+
+    def _show_security(self, security: KeyringSecurity) -> None:
+        """The backend in the status line; for a plaintext one, the warning and checkbox."""
+        self.status_label.setText(f"Keyring: {security.label}")
+        plaintext = security.needs_confirmation
+        if plaintext:
+            self.plaintext_warning.setText(
+                "The keyring is an unencrypted file: a password, TOTP secret or API key saved "
+                "there can be read by anyone who can read that file. "
+                f"{security.explanation}\n\n{security.advice}")
+        self.plaintext_warning.setVisible(plaintext)
+        self.allow_plaintext.setVisible(plaintext)
+        if not plaintext:
+            self.allow_plaintext.setChecked(False)
 
     def _set_unusable(self) -> None:
         self.keyring_usable = False
         self.hint_label.setText("Credentials cannot be saved — " + INSTALL_HINT + ".")
         self.hint_label.show()
+        self.plaintext_warning.hide()
+        self.allow_plaintext.hide()
         for widget in (self.save_button, self.delete_tradingview, self.delete_llm):
             widget.setEnabled(False)
         for edit in (self.username_edit, *self._secret_edits().values()):
@@ -331,11 +372,23 @@ class CredentialsDialog(QtWidgets.QDialog):
                 show_error(self.error_label, "Not saved: TradingView needs a "
                             f"{' and a '.join(missing)}.")
                 return
+        allow = self.allow_plaintext.isChecked()
         written: list[str] = []
         try:
+            for account, values in entered.items():  # both accounts checked before any write
+                if values:
+                    check_storable(account, values, allow_plaintext=allow,
+                                   confirm_hint=GUI_CONFIRM_HINT)
             for account, values in entered.items():
-                if values and store_credentials(account, values):
+                if values and store_credentials(account, values, allow_plaintext=allow):
                     written.append(account)
+        except InsecureKeyring:
+            self._show_security(keyring_security())  # the typed values stay in their fields
+            self.allow_plaintext.setFocus()
+            show_error(self.error_label, "Not saved: the keyring is an unencrypted file. Tick "
+                       f"“{ALLOW_PLAINTEXT}” to save there, or set up a secure keyring (see "
+                       "above) and open this dialog again.")
+            return
         except KeyringUnavailable:
             self._set_unusable()
             return
