@@ -54,6 +54,15 @@ def run_gui(argv: Sequence[str] = ()) -> int:
         print(f"tvdesk gui: the desktop app needs PySide6, qasync and pyqtgraph "
               f"(pip install 'tvdesk[gui]'): {exc}", file=sys.stderr)
         return 1
+    if QtWidgets.QApplication.instance() is None:
+        # Qt aborts with a bare "could not load the Qt platform plugin" when a library of its
+        # X11 plugin is missing: name the packages instead (tvdesk.gui.platform_check).
+        from tvdesk.gui.platform_check import xcb_problem
+
+        problem = xcb_problem()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
     from tvdesk.config import load_settings
     from tvdesk.errors import TvdeskError
     from tvdesk.logs import setup_logging
