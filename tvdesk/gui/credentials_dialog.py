@@ -278,13 +278,16 @@ class CredentialsDialog(QtWidgets.QDialog):
         plaintext = security.needs_confirmation
         if plaintext:
             self.plaintext_warning.setText(
-                "The keyring is an unencrypted file: a password, TOTP secret or API key saved "
-                "there can be read by anyone who can read that file. "
-                f"{security.explanation}\n\n{security.advice}")
+                f"Not secure: the keyring ({security.backend}) is an unencrypted file. A "
+                "password, TOTP secret or API key saved there can be read by any program "
+                "running as you and by anyone with a copy of the file.\n\n"
+                f"{security.advice}")
+            self.plaintext_warning.setToolTip(security.explanation)
         self.plaintext_warning.setVisible(plaintext)
         self.allow_plaintext.setVisible(plaintext)
         if not plaintext:
             self.allow_plaintext.setChecked(False)
+        self.adjustSize()  # the warning's wrapped lines need their height
 
     def _set_unusable(self) -> None:
         self.keyring_usable = False
