@@ -36,10 +36,13 @@ class InputError(TvdeskError):
     exit_code = 2
 
     def __init__(self, message: str, *, source: str | None = None, line: int | None = None,
-                 column: str | None = None) -> None:
+                 column: str | None = None, key: str | None = None) -> None:
         self.source = source
         self.line = line
         self.column = column
+        # Which entry of the field `source` names is at fault (a search range's input title,
+        # a strategy() setting's name), for a form to mark that entry; not part of the text.
+        self.key = key
         where = ""
         if source:
             where = source

@@ -11,13 +11,24 @@ import argparse
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from tvdesk.app.form_checks import (
+    check_conditions,
+    check_dates_in_data,
+    check_file,
+    check_search_ranges,
+    check_strategy_settings,
+    data_span,
+)
 from tvdesk.app.requests import RunOptions, build_request
 from tvdesk.config import Profile, Settings
 from tvdesk.errors import InputError
+from tvdesk.optimize.git_best import chosen_repository
 from tvdesk.optimize.settings import LLMSettings, OptimizeSettings, parse_conditions
+from tvdesk.optimize.space import build_space
 from tvdesk.optimize.targets import (
     Constraint,
     Targets,
+    check_metric,
     constraint_from_shorthand,
     parse_constraint,
     targets_from_mapping,
@@ -56,6 +67,9 @@ class RunForm:
     llm_models: str | None = None
     model: str | None = None
     llm_study_trials: int | None = None
+    stop_on_target: bool = False  # or the config's [optimize] stop_on_target
+    git_commit: bool = False  # commit each new best (git_best); or the config's git_commit
+    git_repo: str | None = None  # where (implies git_commit); else the config's git_repository
 
 
 def parse_holdout(text: str) -> float:
@@ -78,7 +92,7 @@ def parse_objectives(values: list[str]) -> tuple[str, bool, tuple[tuple[str, boo
         if direction not in ("", "max", "min"):
             raise InputError(f"expected KEY, KEY:max or KEY:min, got {value!r}",
                              source="--objective")
-        parsed.append((key.strip(), direction != "min"))
+        parsed.append((check_metric(key.strip(), "--objective"), direction != "min"))
     (main, maximize), *extra = parsed
     return main, maximize, tuple(extra)
 
@@ -100,6 +114,14 @@ def _constraints(form: RunForm, profile: Profile | None) -> list[Constraint]:
             constraints.append(new)
     constraints.extend(parse_constraint(t) for t in form.targets)
     return constraints
+
+
+def _check_files(options: RunOptions, profile: Profile | None) -> None:
+    """The script and data files exist, each error naming its flag and the path."""
+    script = options.script or (str(profile.script) if profile and profile.script else None)
+    data = options.data or (str(profile.data) if profile and profile.data else None)
+    check_file(script, "--script", "a Pine strategy file (.pine)")
+    check_file(data, "--data", "a CSV file of OHLC bars")
 
 
 def _llm(form: RunForm, config: Settings) -> LLMSettings:
@@ -133,6 +155,8 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
         _positive_int(form.max_llm_calls, "--max-llm-calls")
     profile = config.profile(form.profile) if form.profile else None
     engine = form.engine or config.engine
+    _check_files(form.options, profile)
+    check_strategy_settings(form.options.settings)
     request = build_request(form.options, profile, default_timezone=config.timezone,
                             engine=engine)
     constraints = _constraints(form, profile)
@@ -142,13 +166,22 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
     conditions = parse_conditions(conditions_text) if conditions_text else ()
     condition_input = form.condition_input or (profile.condition_input if profile
                                                else "Condition")
-    if conditions and request.strategy.input_by_key(condition_input) is None:
+    condition_spec = request.strategy.input_by_key(condition_input)
+    if conditions and condition_spec is None:
         titles = ", ".join(repr(s.title) for s in request.strategy.inputs)
         raise InputError(f"the script has no input {condition_input!r} to give the conditions "
                          f"to (inputs: {titles}); set --condition-input", source="--conditions")
+    if conditions and condition_spec is not None:
+        check_conditions(conditions, condition_spec)
     if not request.data_path and engine == "local":
         raise InputError("the local engine needs market data (--data FILE.csv)",
                          source="--data")
+    if engine == "local":
+        check_dates_in_data(request.date_from, request.date_to,
+                            data_span(request.data_path, request.symbol.timezone))
+    check_search_ranges(request.strategy, form.search_ranges)
+    build_space(request.strategy, overrides=form.search_ranges, exclude=form.exclude_inputs,
+                condition_input=condition_input)  # unknown titles, empty ranges: now, not later
     return OptimizeSettings(
         request=request, engine=engine, conditions=conditions,
         condition_input=condition_input, proposer=form.proposer,  # type: ignore[arg-type]
@@ -167,6 +200,9 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
                         objective=objective, maximize=maximize, extra_objectives=extra),
         search_ranges=dict(form.search_ranges), exclude_inputs=tuple(form.exclude_inputs),
         workspace=form.workspace, llm=_llm(form, config),
+        stop_on_target=form.stop_on_target or config.optimize.stop_on_target,
+        git_repository=chosen_repository(form.git_commit, form.git_repo, config.optimize),
+        git_push=config.optimize.git_push,
     )
 
 

@@ -9,6 +9,8 @@ towards feasible inputs rather than only ranked afterwards.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ SHORTHANDS: dict[str, tuple[str, Op]] = {
     "min_percent_profitable": ("percent_profitable", ">="),
     "min_sharpe": ("sharpe_ratio", ">="),
 }
+SHORTHAND_METRICS = frozenset(metric for metric, _ in SHORTHANDS.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +110,42 @@ class Targets:
 _EXPR = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=)\s*(-?[0-9.]+)\s*$")
 
 
+@functools.cache
+def known_metrics() -> frozenset[str]:
+    """Every metric key a backtest's result carries: the catalog's keys with their
+    `_long`/`_short`/`_percent` variants, tvdesk's risk statistics, and the buy & hold
+    drawdown the local engine adds."""
+    from tvdesk.analytics.risk_metrics import RISK_METRIC_DEFINITIONS
+    from tvdesk.metric_catalog import METRICS, variant_key
+
+    keys = {"buy_hold_max_drawdown_percent", *RISK_METRIC_DEFINITIONS}
+    for metric in METRICS:
+        for scope in ("all", "long", "short") if metric.by_side else ("all",):
+            for percent in (False, True) if metric.has_percent else (False,):
+                keys.add(variant_key(metric.key, scope, percent))
+    return frozenset(keys)
+
+
+def check_metric(name: str, source: str = "--target") -> str:
+    """`name` if a backtest reports a metric of that key; otherwise an InputError naming it and
+    the closest known keys (a constraint on a metric no result has can never hold, so every
+    trial would fail it)."""
+    known = known_metrics()
+    if name in known:
+        return name
+    close = difflib.get_close_matches(name, sorted(known), n=4, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else \
+        f"known metrics include {', '.join(sorted(SHORTHAND_METRICS))}"
+    raise InputError(f"unknown metric {name!r}; {hint}", source=source, key=name)
+
+
 def parse_constraint(text: str, source: str = "--target") -> Constraint:
-    """`"profit_factor>=1.3"` -> Constraint; the shorthand names are accepted as `name=value`."""
+    """`"profit_factor>=1.3"` -> Constraint; the shorthand names are accepted as `name=value`.
+    The metric must be one a backtest reports (`check_metric`)."""
     match = _EXPR.match(text)
     if match:
-        return Constraint(match.group(1), match.group(2), float(match.group(3)))  # type: ignore[arg-type]
+        return Constraint(check_metric(match.group(1), source), match.group(2),  # type: ignore[arg-type]
+                          float(match.group(3)))
     key, sep, value = text.partition("=")
     if sep and key.strip() in SHORTHANDS:
         try:
@@ -134,9 +168,9 @@ def targets_from_mapping(values: Mapping[str, float], source: str) -> tuple[Cons
         if key in SHORTHANDS:
             out.append(constraint_from_shorthand(key, value))
         elif key.endswith("_min"):
-            out.append(Constraint(key[:-4], ">=", float(value)))
+            out.append(Constraint(check_metric(key[:-4], source), ">=", float(value)))
         elif key.endswith("_max"):
-            out.append(Constraint(key[:-4], "<=", float(value)))
+            out.append(Constraint(check_metric(key[:-4], source), "<=", float(value)))
         else:
             raise InputError(f"unknown target {key!r}: use {', '.join(SHORTHANDS)} or "
                              "<metric>_min / <metric>_max", source=source)
