@@ -46,7 +46,7 @@ from tvdesk.reports.charts import parameter_heatmap, render_charts
 from tvdesk.reports.data import RunSummary
 from tvdesk.reports.labels import KEY_METRICS, column_header, label
 from tvdesk.reports.naming import report_base, safe_name
-from tvdesk.reports.run_workbook import render_xlsx, summary_columns
+from tvdesk.reports.run_workbook import DETAIL_SHEETS, render_xlsx, summary_columns
 from tvdesk.reports.tradingview_workbook import SHEETS
 from tvdesk.reports.txt import render_txt
 from tvdesk.store import RunStore
@@ -131,10 +131,9 @@ def test_xlsx_summary_equals_the_store_and_details_are_present(run: Run) -> None
     book = load_workbook(io.BytesIO(render_xlsx(run.data)))
     trials = run.store.trials(run.run_id)
     details = [t for t, _r in run.data.details]
-    expected_sheets = ["Summary"]
-    for trial in details:
-        expected_sheets += [f"T{trial.id} {name}" for name in SHEETS]
-    expected_sheets += ["Timeline", "Robustness", "Settings"]
+    # The first detailed trial in TradingView's layout, every detailed trial in long tables.
+    expected_sheets = ["Summary", *[f"T{details[0].id} {name}" for name in SHEETS],
+                       *DETAIL_SHEETS, "Timeline", "Robustness", "Settings"]
     assert run.data.robustness["trials"] == 8  # the run's judgement, read from the store
     assert book.sheetnames == expected_sheets
 
@@ -159,7 +158,7 @@ def test_xlsx_summary_equals_the_store_and_details_are_present(run: Run) -> None
             value = trial.metrics.get(key)
             cell = row[col[column_header(key)]]
             if value is None:
-                assert cell in (None, "N/A")
+                assert cell is None  # empty, never "N/A": the column stays numeric
             else:
                 assert cell == pytest.approx(value, rel=1e-12)
     assert sheet.freeze_panes == "B2"
@@ -182,6 +181,12 @@ def test_xlsx_summary_equals_the_store_and_details_are_present(run: Run) -> None
     performance = {r[0]: r for r in book[f"T{best.id} Performance"].iter_rows(values_only=True)}
     assert performance["Net profit"][1] == pytest.approx(best.metrics["net_profit"])
     assert performance["Net profit"][2] == pytest.approx(best.metrics["net_profit_percent"])
+    metric_rows = list(book["Trial metrics"].iter_rows(min_row=2, values_only=True))
+    assert {r[0] for r in metric_rows} == {t.id for t in details}
+    detail_trades = list(book["Trial trades"].iter_rows(min_row=2, values_only=True))
+    assert len(detail_trades) == sum(2 * len(r.trades) for _t, r in run.data.details)
+    for worksheet in book.worksheets:  # undefined metrics are empty cells, never text
+        assert all(v != "N/A" for row in worksheet.iter_rows(values_only=True) for v in row)
 
 
 def test_settings_sheet_is_flat_and_drops_secret_looking_keys(run: Run) -> None:

@@ -127,11 +127,36 @@ class ReportData:
         return best
 
     def holdout_of(self, trial: TrialSummary) -> TrialSummary | None:
-        """The holdout trial run with the same source and inputs as `trial`, if any."""
-        for other in self.trials:
-            if other.segment == "holdout" and same_parameters(other, trial):
-                return other
-        return None
+        """The holdout trial run with the same source and inputs as `trial`, if any (a
+        finished one before one that failed)."""
+        twins = [o for o in self.trials if o.segment == "holdout" and same_parameters(o, trial)]
+        return next((o for o in twins if o.status == "done"), twins[0] if twins else None)
+
+    def in_sample_of(self, holdout: TrialSummary) -> TrialSummary | None:
+        """The in-sample trial a holdout trial checked (same condition, source and inputs)."""
+        return next((o for o in self.trials
+                     if o.segment == "in_sample" and same_parameters(o, holdout)), None)
+
+    def headline_by_condition(self) -> dict[str | None, TrialSummary]:
+        """The trial each condition's card (HTML) and paragraph (text) show.
+
+        The optimiser runs the holdout only for its own pick of a condition (its best by the
+        objective within the targets), which need not be the trial with the highest rank
+        metric: that one may have failed a target. A card without the out-of-sample result
+        hides the one check that tells a fit from a fluke, so the checked trial is shown when
+        there is one; otherwise the condition's best by the rank metric.
+        """
+        headline = self.best_by_condition()
+        for trial in ranked(self.in_sample(), self.rank_metric):
+            current = headline.get(trial.condition)
+            has_check = self._checked(trial)
+            if has_check and (current is None or not self._checked(current)):
+                headline[trial.condition] = trial
+        return headline
+
+    def _checked(self, trial: TrialSummary) -> bool:
+        check = self.holdout_of(trial)
+        return check is not None and check.status == "done"
 
     def input_names(self) -> list[str]:
         """Every input title any trial set, in first-seen order."""
@@ -150,12 +175,25 @@ class ReportData:
             keys.update(k for k, v in trial.metrics.items() if k not in keys and is_number(v))
         return sorted(k for k in keys if not is_catalog_key(k))
 
+    def trials_by_tag(self) -> dict[str, list[TrialSummary]]:
+        """The trials each tag was given to: the one grouping every count of tags uses."""
+        return trials_by_tag(self.trials)
+
     def tag_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for trial in self.trials:
-            name = trial.tag or "untagged"
-            counts[name] = counts.get(name, 0) + 1
-        return counts
+        """How many trials have each tag ("untagged": none), counted by `trials_by_tag`."""
+        return {tag: len(group) for tag, group in self.trials_by_tag().items()}
+
+    def robustness_items(self) -> list[tuple[str, Any]]:
+        """The run statistics as a report shows them: the trials-by-tag figure is counted from
+        the trials (`tag_counts`) instead of copied from the stored judgement, so it can
+        never disagree with the report's Tags section (a run re-tagged after it was judged,
+        or a holdout row counted twice, would make the two differ)."""
+        items = []
+        for key, value in self.robustness.items():
+            if key == "tags":
+                value = self.tag_counts()
+            items.append((key, value))
+        return items
 
     def status_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -207,6 +245,20 @@ def ranked(trials: Iterable[TrialSummary], metric: str = RANK_METRIC) -> list[Tr
     return sorted(usable, key=lambda t: (-(t.metric(metric) or 0.0), t.id))
 
 
+def trials_by_tag(trials: Iterable[TrialSummary]) -> dict[str, list[TrialSummary]]:
+    """In-sample trials grouped by tag ("untagged": none), in first-seen order.
+
+    Every verdict is counted once: a holdout row carries the tag and reasons of the trial it
+    checked, so counting it too would show one OVERFIT trial as two. The run's judgement
+    (`robustness["tags"]`) counts the same way.
+    """
+    groups: dict[str, list[TrialSummary]] = {}
+    for trial in trials:
+        if trial.segment == "in_sample":
+            groups.setdefault(trial.tag or "untagged", []).append(trial)
+    return groups
+
+
 def same_parameters(a: TrialSummary, b: TrialSummary) -> bool:
     """Run with the same condition, inputs and source: a holdout trial and its in-sample twin."""
     return (a.condition == b.condition and dict(a.inputs) == dict(b.inputs)
@@ -222,5 +274,6 @@ __all__ = [
     "TrialSummary",
     "ranked",
     "same_parameters",
+    "trials_by_tag",
     "zone",
 ]

@@ -21,10 +21,11 @@ from tvdesk.reports.labels import (
     KEY_METRICS,
     column_header,
     flatten_settings,
+    format_metric,
     format_plain,
     format_robustness,
-    format_value,
     label,
+    reason_text,
     settings_summary,
 )
 from tvdesk.reports.txt import NOTABLE_EVENTS, condition_name, event_text, fmt_time
@@ -58,12 +59,33 @@ h2 { font-size: 18px; margin: 0 0 12px; }
 h3 { font-size: 15px; margin: 16px 0 8px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left;
-         vertical-align: top; }
-th { background: #f0f3fa; font-weight: 600; white-space: nowrap; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.scroll { overflow-x: auto; max-height: 640px; overflow-y: auto; }
-.scroll th { position: sticky; top: 0; white-space: normal; min-width: 64px;
-             max-width: 140px; vertical-align: bottom; }
+         vertical-align: top; overflow-wrap: anywhere; }
+th { background: #f0f3fa; font-weight: 600; vertical-align: bottom; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;
+         overflow-wrap: normal; }
+th.num { text-align: right; }
+/* A table wider than its section scrolls sideways inside it instead of being cut off; the
+   shadows at the edges show there is more (pure CSS: the report runs no scripts). */
+.table-wrap { overflow-x: auto; max-width: 100%;
+  background: linear-gradient(to right, #fff 30%, rgba(255,255,255,0)) left / 40px 100%,
+    linear-gradient(to left, #fff 30%, rgba(255,255,255,0)) right / 40px 100%,
+    radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.18), rgba(0,0,0,0)) left / 14px 100%,
+    radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.18), rgba(0,0,0,0)) right / 14px 100%;
+  background-repeat: no-repeat; background-attachment: local, local, scroll, scroll; }
+.scroll { max-height: 640px; overflow-y: auto; }
+.scroll table { width: auto; min-width: 100%; }
+.scroll th { position: sticky; top: 0; z-index: 2; min-width: 64px; max-width: 140px;
+             overflow-wrap: normal; }
+.scroll td:first-child, .scroll th:first-child { position: sticky; left: 0; z-index: 1;
+             background: #fff; }
+.scroll th:first-child { z-index: 3; background: #f0f3fa; }
+@media print {
+  .table-wrap, .scroll { overflow: visible; max-height: none; background: none; }
+  .scroll th, .scroll td:first-child, .scroll th:first-child { position: static; }
+  table, .scroll table { width: 100%; font-size: 9px; }
+  th, td { padding: 2px 4px; }
+  td.num { white-space: normal; }
+}
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr));
          gap: 16px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
@@ -93,8 +115,11 @@ def _tag(tag: str | None) -> str:
     return f'<span class="tag" style="background:{colour}">{_e(name)}</span>'
 
 
-def _signed(key: str, value: Any, currency: str) -> str:
-    text = _e(format_value(key, value, currency))
+def _signed(key: str, metrics: Mapping[str, Any], currency: str) -> str:
+    """A trial's metric, coloured by sign for profits; an undefined one says why
+    ("no losing trades", see `format_metric`)."""
+    value = metrics.get(key)
+    text = _e(format_metric(key, metrics, currency))
     if key.startswith(("net_profit", "avg_trade")) and isinstance(value, (int, float)) \
             and not isinstance(value, bool):
         css = "pos" if value > 0 else "neg" if value < 0 else ""
@@ -103,7 +128,9 @@ def _signed(key: str, value: Any, currency: str) -> str:
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int] | None = None,
-           css: str = "") -> str:
+           css: str = "", wrap: str = "table-wrap") -> str:
+    """A table in a `wrap` container: every table scrolls sideways inside its section when it
+    is wider (never cut off at the right edge)."""
     numeric = numeric or set()
     head = "".join(f'<th class="num">{_e(h)}</th>' if i in numeric else f"<th>{_e(h)}</th>"
                    for i, h in enumerate(header))
@@ -113,13 +140,14 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[in
                         for i, c in enumerate(row))
         body.append(f"<tr>{cells}</tr>")
     cls = f' class="{css}"' if css else ""
-    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="{wrap}"><table{cls}><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _kv(rows: Iterable[tuple[str, str]], numeric: bool = True) -> str:
     value_class = ' class="num"' if numeric else ""
     body = "".join(f"<tr><td>{_e(k)}</td><td{value_class}>{v}</td></tr>" for k, v in rows)
-    return f'<table class="kv"><tbody>{body}</tbody></table>'
+    return f'<div class="table-wrap"><table class="kv"><tbody>{body}</tbody></table></div>'
 
 
 def data_uri(png: bytes) -> str:
@@ -169,43 +197,76 @@ def _nav(data: ReportData, charts: Mapping[str, bytes]) -> str:
     return "<nav>" + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in links) + "</nav>"
 
 
-def _trial_card(data: ReportData, trial: TrialSummary, heading: str) -> str:
+def _reasons(reasons: Sequence[str]) -> str:
+    items = "".join(f"<li>{_e(reason_text(r))}</li>" for r in reasons)
+    return f'<ul class="reasons">{items}</ul>'
+
+
+def _metrics_table(data: ReportData, trial: TrialSummary, check: TrialSummary | None) -> str:
+    """The headline metrics; with a finished holdout trial, its out-of-sample value beside
+    each in-sample one, which is what tells a robust trial from a lucky fit."""
     cur = data.run.currency
+    keys = [k for k in HEADLINE_METRICS if k in trial.metrics]
+    if check is None or check.status != "done":
+        return _kv((label(k), _signed(k, trial.metrics, cur)) for k in keys)
+    rows = [(_e(label(k)), _signed(k, trial.metrics, cur), _signed(k, check.metrics, cur))
+            for k in keys]
+    return _table(["Metric", f"In sample (trial #{trial.id})",
+                   f"Holdout, out of sample (trial #{check.id})"], rows, {1, 2}, "kv")
+
+
+def _holdout_note(data: ReportData, trial: TrialSummary, check: TrialSummary | None) -> str:
+    """Why a card has no out-of-sample column, when the run kept a holdout."""
+    if data.run.kind != "optimization" or not data.run.settings.get("holdout"):
+        return ""
+    if check is None:
+        return '<p class="muted">No holdout (out-of-sample) result for this trial.</p>'
+    if check.status != "done":
+        return (f'<p class="muted">Its holdout run (trial #{check.id}) did not finish: '
+                f"{_e(check.error or check.status)}.</p>")
+    return ""
+
+
+def _rank_note(data: ReportData, trial: TrialSummary) -> str:
+    """Says so when the card's trial is not its condition's best by the rank metric: the
+    holdout is run for the optimiser's pick (best by its objective within the targets)."""
+    best = data.best_by_condition().get(trial.condition)
+    if best is None or best.id == trial.id:
+        return ""
+    metric = data.rank_metric
+    return (f'<p class="muted">Trial #{best.id} has a higher {_e(label(metric))} in sample '
+            f"({_e(format_metric(metric, best.metrics, data.run.currency))}) but no holdout "
+            f"result: the holdout is run for the optimiser's pick, this trial (its best by the "
+            f"objective within the targets).</p>")
+
+
+def _trial_card(data: ReportData, trial: TrialSummary, heading: str) -> str:
     parts = [f"<h3>{_e(heading)} {_tag(trial.tag)}</h3>"]
     if data.run.kind == "optimization":
         parts.append(f'<p class="muted">Trial #{trial.id} · worker {trial.worker} · iteration '
                      f"{trial.iteration} · {_e(trial.proposer)}</p>")
+        parts.append(_rank_note(data, trial))
     if trial.inputs:
         parts.append(_kv((k, _e(format_plain(v))) for k, v in trial.inputs.items()))
     check = data.holdout_of(trial)
-    keys = [k for k in HEADLINE_METRICS if k in trial.metrics]
-    if check is not None:
-        rows = [(_e(label(k)), _signed(k, trial.metrics.get(k), cur),
-                 _signed(k, check.metrics.get(k), cur)) for k in keys]
-        parts.append("<h3>Metrics</h3>" + _table(
-            ["Metric", "In sample", f"Holdout (trial #{check.id})"], rows, {1, 2}, "kv"))
-    else:
-        parts.append("<h3>Metrics</h3>" + _kv((label(k), _signed(k, trial.metrics.get(k), cur))
-                                               for k in keys))
+    parts.append("<h3>Metrics</h3>" + _metrics_table(data, trial, check)
+                 + _holdout_note(data, trial, check))
     if trial.reasons:
-        items = "".join(f"<li>{_e(r)}</li>" for r in trial.reasons)
-        parts.append(f'<h3>Reasons</h3><ul class="reasons">{items}</ul>')
-    if check is not None and check.reasons:
-        items = "".join(f"<li>{_e(r)}</li>" for r in check.reasons)
-        parts.append(f'<h3>Holdout reasons {_tag(check.tag)}</h3><ul class="reasons">'
-                     f"{items}</ul>")
+        parts.append(f"<h3>Reasons</h3>{_reasons(trial.reasons)}")
+    if check is not None and check.reasons and tuple(check.reasons) != tuple(trial.reasons):
+        parts.append(f"<h3>Holdout reasons {_tag(check.tag)}</h3>{_reasons(check.reasons)}")
     return f'<div class="card">{"".join(parts)}</div>'
 
 
 def _best(data: ReportData) -> str:
-    best = data.best_by_condition()
     if data.run.kind != "optimization":
         heading = " ".join(x for x in (data.run.symbol, data.run.timeframe) if x) or "Backtest"
         cards = [_trial_card(data, t, heading) for t in data.trials[:1]]
         title = "Result"
     else:
-        cards = [_trial_card(data, t, condition_name(c).capitalize()) for c, t in best.items()]
-        title = f"Best trial per condition (by {label(data.rank_metric)})"
+        cards = [_trial_card(data, t, condition_name(c).capitalize())
+                 for c, t in data.headline_by_condition().items()]
+        title = "Best trial per condition, in sample and on the holdout"
     if not cards:
         cards = ['<p class="muted">No finished trial has this metric.</p>']
     warnings: dict[str, list[int]] = {}
@@ -234,20 +295,23 @@ def _charts(charts: Mapping[str, bytes], data: ReportData) -> str:
 
 
 def _tags(data: ReportData) -> str:
+    """Trials by tag with their most common reasons; counted by `ReportData.trials_by_tag`,
+    the same count the Robustness section shows."""
     rows = []
-    for tag, count in data.tag_counts().items():
+    for tag, trials in data.trials_by_tag().items():
         reasons: dict[str, int] = {}
-        for trial in data.trials:
-            if (trial.tag or "untagged") == tag:
-                for reason in trial.reasons:
-                    reasons[reason] = reasons.get(reason, 0) + 1
+        for trial in trials:
+            for reason in trial.reasons:
+                text = reason_text(reason)
+                reasons[text] = reasons.get(text, 0) + 1
         top = sorted(reasons.items(), key=lambda i: (-i[1], i[0]))[:5]
         text = "<br>".join(f"{n} × {_e(r)}" for r, n in top) or '<span class="muted">—</span>'
-        rows.append((_tag(tag if tag != "untagged" else None), str(count), text))
+        rows.append((_tag(tag if tag != "untagged" else None), str(len(trials)), text))
     statuses = ", ".join(f"{n} {_e(s)}" for s, n in data.status_counts().items())
-    table = _table(["Tag", "Trials", "Most common reasons"], rows, {1})
+    table = _table(["Tag", "In-sample trials", "Most common reasons"], rows, {1})
     return (f'<section id="tags"><h2>Tags</h2>{table}'
-            f'<p class="muted">Trial status: {statuses}</p></section>')
+            f'<p class="muted">A holdout trial carries the tag of the trial it checked and is '
+            f"not counted again. Trial status: {statuses}</p></section>")
 
 
 def _robustness(data: ReportData) -> str:
@@ -256,7 +320,7 @@ def _robustness(data: ReportData) -> str:
                 "deflated Sharpe ratio) in this report.</p>")
     else:
         rows = []
-        for key, value in data.robustness.items():
+        for key, value in data.robustness_items():
             if isinstance(value, Mapping):
                 for sub, item in value.items():
                     rows.append((f"{label(key)}: {sub}", _e(format_robustness(key, item))))
@@ -282,14 +346,14 @@ def _trials(data: ReportData) -> str:
     for t in order[:MAX_TRIAL_ROWS]:
         rows.append((str(t.id), _e(t.condition or "—"), _e(t.segment), _e(t.status),
                      *[_e(format_plain(t.inputs.get(n))) for n in inputs],
-                     *[_signed(k, t.metrics.get(k), cur) if k in t.metrics else "" for k in
+                     *[_signed(k, t.metrics, cur) if k in t.metrics else "" for k in
                        metrics], _tag(t.tag) if t.tag else ""))
     more = ""
     if len(order) > MAX_TRIAL_ROWS:
         more = (f'<p class="muted">The best {MAX_TRIAL_ROWS:,} of {len(order):,} trials are '
                 f"shown; the workbook and the CSV have all of them.</p>")
     return (f'<section id="trials"><h2>Trials (best {_e(label(data.rank_metric))} first)</h2>'
-            f'<div class="scroll">{_table(header, rows, numeric)}</div>{more}</section>')
+            f'{_table(header, rows, numeric, wrap="table-wrap scroll")}{more}</section>')
 
 
 def _events(data: ReportData) -> str:

@@ -10,10 +10,11 @@ annualised) and tvdesk's never appear under the same name.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-from tvdesk.metric_catalog import describe
+from tvdesk.metric_catalog import Scope, describe, variant_key
 
 KEY_METRICS: tuple[str, ...] = (
     "net_profit", "net_profit_percent", "max_drawdown", "max_drawdown_percent", "total_trades",
@@ -150,12 +151,13 @@ def input_headers(inputs: list[str], taken: tuple[str, ...]) -> list[str]:
 
 
 def number_format(key: str) -> str:
-    """The spreadsheet number format of a metric's column."""
+    """The spreadsheet number format of a metric's column. Percent metrics are already
+    percent (5.96 means 5.96 %), so the sign is a literal suffix, not Excel's 0.00%."""
     kind = unit(key)
     if kind == "money":
         return "#,##0.00"
     if kind == "percent":
-        return "0.00"
+        return '0.00" %"'
     if kind in ("count",):
         return "#,##0"
     if kind in ("bars", "days"):
@@ -196,6 +198,64 @@ def format_value(key: str, value: Any, currency: str = "USD") -> str:
     if kind == "number" and isinstance(value, int):
         return f"{value:,}"
     return f"{number:,.3f}"
+
+
+_NEEDS_LOSSES = ("profit_factor", "ratio_avg_win_loss", "avg_losing_trade",
+                 "largest_losing_trade", "avg_bars_in_losing_trades")
+_NEEDS_WINS = ("avg_winning_trade", "largest_winning_trade", "avg_bars_in_winning_trades")
+
+
+def undefined_text(key: str, metrics: Mapping[str, Any]) -> str:
+    """Why a metric has no finite value, in a trader's words.
+
+    A profit factor with no losing trade is a division by zero: TradingView leaves it empty,
+    a formula gives infinity, and neither "N/A" nor "∞" tells the reader the good news. So:
+    "no trades" when the side made none, "no losing trades" / "no winning trades" when that
+    is what the formula lacks, "N/A" for anything else.
+    """
+    definition = describe(key)
+    if definition is None:
+        return "N/A"
+    base, scope, _percent = _variant_parts(key)
+    side: Scope = "long" if scope == "long" else "short" if scope == "short" else "all"
+
+    def count(name: str) -> Any:
+        return metrics.get(variant_key(name, side))
+
+    if count("total_trades") == 0:
+        return "no trades"
+    if base in _NEEDS_LOSSES and count("losing_trades") == 0:
+        return "no losing trades"
+    if base in _NEEDS_WINS and count("winning_trades") == 0:
+        return "no winning trades"
+    return "N/A"
+
+
+def format_metric(key: str, metrics: Mapping[str, Any], currency: str = "USD") -> str:
+    """A trial's metric as text (`format_value`); an undefined one says why
+    (`undefined_text`) instead of "N/A" or "∞"."""
+    value = metrics.get(key)
+    if value is None or (is_number(value) and not math.isfinite(value)):
+        return undefined_text(key, metrics)
+    return format_value(key, value, currency)
+
+
+_ENDLESS_TRACK_RECORD = re.compile(r"track record (\d+) periods < minimum (?:∞|inf\b)")
+_UNBOUNDED = re.compile(r"\s*(?:<|>|≤|≥|<=|>=)\s*(?:minimum |maximum )?[-+]?(?:∞|inf\b)")
+
+
+def reason_text(reason: str) -> str:
+    """A stored tag reason as a trader should read it.
+
+    The judgement writes the minimum track record length (MinTRL) as "∞" when the trial's
+    Sharpe ratio does not beat the benchmark: no record, however long, would show an edge.
+    "track record 200 periods < minimum ∞" reads like a typo, so it is said in words; any
+    other comparison with an unbounded limit is dropped (it cannot fail).
+    """
+    text = _ENDLESS_TRACK_RECORD.sub(
+        r"the Sharpe ratio does not beat the benchmark, so no track record is long enough to "
+        r"show an edge (\1 periods tested)", reason)
+    return _UNBOUNDED.sub("", text)
 
 
 def format_plain(value: Any) -> str:
@@ -269,6 +329,11 @@ def flatten_settings(settings: Mapping[str, Any], prefix: str = "") -> list[tupl
     return rows
 
 
+def _bounded(limit: Any) -> bool:
+    """A limit that can fail: an infinite one ("at most ∞") is no limit and not shown."""
+    return not (is_number(limit) and math.isinf(limit))
+
+
 def _scalar(value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_TEXT:
         return f"{value[:MAX_TEXT]}… ({len(value):,} characters)"
@@ -320,7 +385,7 @@ def settings_summary(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
             add("Objective", f"{direction} {label(str(objective))}")
         add("Constraints", "; ".join(
             f"{label(str(c[0]))} {c[1]} {format_plain(c[2])}"
-            for c in targets.get("constraints") or () if len(c) == 3))
+            for c in targets.get("constraints") or () if len(c) == 3 and _bounded(c[2])))
     if settings.get("search_ranges"):
         add("Search ranges", "; ".join(f"{k}: {format_plain(v)}"
                                        for k, v in settings["search_ranges"].items()))

@@ -7,6 +7,8 @@ id, to another workbook (the run's workbook, `tvdesk.reports.run_workbook`, show
 full that way). The layout is TradingView's early-2026 English export: metric sheets with
 `All / Long / Short` × currency / % columns, two rows per trade (exit row first), dates as real
 date cells in the chart's timezone without an offset, booleans as On / Off in Properties.
+Undefined metrics are TradingView's "N/A" in the standalone export; the run's workbook asks
+for empty cells instead (`undefined=None`), so its number columns stay numeric.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ SHEETS = ("Performance", "Trades analysis", "Risk-adjusted performance", "List o
 _SHORT_SHEETS = {"Risk-adjusted performance": "Risk-adjusted", "Trades analysis": "Trades",
                  "List of trades": "List of trades", "Performance": "Performance",
                  "Properties": "Properties"}
-_SHEET_OF = {"Performance": "performance", "Trades analysis": "trades_analysis",
+METRIC_SHEETS = {"Performance": "performance", "Trades analysis": "trades_analysis",
              "Risk-adjusted performance": "risk_adjusted"}
 TRADE_HEADERS = ("Trade #", "Type", "Date and time", "Signal", "Price {cur}", "Size (qty)",
                  "Position size (value)", "Net P&L {cur}", "Net P&L %",
@@ -55,10 +57,12 @@ def _currency(result: BacktestResult, default: str = "USD") -> str:
     return str(result.properties.get("currency") or default)
 
 
-def metric_sheet_rows(result: BacktestResult, sheet: str) -> list[list[Any]]:
+def metric_sheet_rows(result: BacktestResult, sheet: str,
+                      undefined: str | None = "N/A") -> list[list[Any]]:
     """The rows of one metric sheet (`performance`, `trades_analysis`, `risk_adjusted`).
 
-    Numbers carry the number format of their unit (`Styled`); undefined values are "N/A".
+    Numbers carry the number format of their unit (`Styled`); undefined values are
+    `undefined` (TradingView's "N/A", or None for an empty cell).
     """
     metrics = result.metrics
     rows: list[list[Any]] = []
@@ -72,13 +76,19 @@ def metric_sheet_rows(result: BacktestResult, sheet: str) -> list[list[Any]]:
                 continue
             for column, key in _metric_cells(definition, scope, index):
                 if key in metrics:
-                    value = metric_value(metrics[key])
+                    value = metric_value(metrics[key], undefined)
                     fmt = PERCENT if column % 2 == 0 else _UNIT_FORMATS[definition.unit]
                     row[column] = Styled(value, fmt) if is_number(value) else value
                     filled = True
         if filled:
             rows.append(row)
     return rows
+
+
+def metric_columns(currency: str) -> list[str]:
+    """The value columns of a metric sheet, after its label column."""
+    return [f"All {currency}", "All %", f"Long {currency}", "Long %", f"Short {currency}",
+            "Short %"]
 
 
 def _metric_cells(definition: MetricDef, scope: Any, index: int) -> list[tuple[int, str]]:
@@ -114,7 +124,15 @@ def trade_rows(trades: Iterable[Trade], tz: tzinfo | None, initial_capital: floa
     return rows
 
 
-_TRADE_FORMATS = {2: DATE_FORMAT, 6: MONEY, 7: MONEY, 8: PERCENT, 9: MONEY, 10: PERCENT,
+def result_trade_rows(result: BacktestResult, tz: tzinfo | None) -> list[list[Any]]:
+    """`trade_rows` of a result, with its initial capital and point value."""
+    initial = result.metrics.get("initial_capital")
+    point_value = result.properties.get("point_value")
+    return trade_rows(result.trades, tz, initial if is_number(initial) else None,
+                      float(point_value) if is_number(point_value) else 1.0)
+
+
+TRADE_FORMATS = {2: DATE_FORMAT, 6: MONEY, 7: MONEY, 8: PERCENT, 9: MONEY, 10: PERCENT,
                   11: MONEY, 12: PERCENT, 13: MONEY, 14: PERCENT}
 
 
@@ -215,22 +233,19 @@ def properties_rows(result: BacktestResult, tz: tzinfo | None) -> list[list[Any]
 
 
 def add_tradingview_sheets(book: Workbook, result: BacktestResult, *, prefix: str = "",
-                           tz: tzinfo | None = None) -> list[str]:
-    """TradingView's five sheets of one result; returns the sheet names used."""
+                           tz: tzinfo | None = None,
+                           undefined: str | None = "N/A") -> list[str]:
+    """TradingView's five sheets of one result; returns the sheet names used. Undefined
+    metrics are written as `undefined` (see `metric_sheet_rows`)."""
     currency = _currency(result)
     tz = tz if tz is not None else _result_zone(result)
     names = [sheet_name(prefix, name) for name in SHEETS]
-    metric_header = ["", f"All {currency}", "All %", f"Long {currency}", "Long %",
-                     f"Short {currency}", "Short %"]
     for plain, name in zip(SHEETS[:3], names[:3], strict=True):
-        rows = metric_sheet_rows(result, _SHEET_OF[plain])
-        write_sheet(book, name, metric_header, rows, min_width=12)
-    initial = result.metrics.get("initial_capital")
-    point_value = result.properties.get("point_value")
-    rows = trade_rows(result.trades, tz, initial if is_number(initial) else None,
-                      float(point_value) if is_number(point_value) else 1.0)
+        rows = metric_sheet_rows(result, METRIC_SHEETS[plain], undefined)
+        write_sheet(book, name, ["", *metric_columns(currency)], rows, min_width=12,
+                    freeze="B2")
     header = [h.format(cur=currency) for h in TRADE_HEADERS]
-    write_sheet(book, names[3], header, rows, _TRADE_FORMATS)
+    write_sheet(book, names[3], header, result_trade_rows(result, tz), TRADE_FORMATS)
     write_sheet(book, names[4], ["Name", "Value"], properties_rows(result, tz), freeze="A2")
     return names
 
@@ -270,12 +285,16 @@ def write_tradingview_xlsx(result: BacktestResult, path: str | Path, *,
 
 
 __all__ = [
+    "METRIC_SHEETS",
     "SHEETS",
+    "TRADE_FORMATS",
     "TRADE_HEADERS",
     "add_tradingview_sheets",
+    "metric_columns",
     "metric_sheet_rows",
     "properties_rows",
     "render_tradingview_xlsx",
+    "result_trade_rows",
     "sheet_name",
     "trade_rows",
     "write_tradingview_xlsx",

@@ -15,10 +15,12 @@ from tvdesk.reports.data import ReportData, TrialSummary, ranked
 from tvdesk.reports.labels import (
     HEADLINE_METRICS,
     flatten_settings,
+    format_metric,
     format_plain,
     format_robustness,
     format_value,
     label,
+    reason_text,
     settings_summary,
 )
 
@@ -49,7 +51,7 @@ def _metric_lines(trial: TrialSummary, currency: str, indent: str = "    ") -> l
     for key in HEADLINE_METRICS:
         if key in trial.metrics:
             lines.append(f"{indent}{label(key):<40} "
-                         f"{format_value(key, trial.metrics[key], currency)}")
+                         f"{format_metric(key, trial.metrics, currency)}")
     return lines
 
 
@@ -58,7 +60,7 @@ def _inputs(trial: TrialSummary) -> str:
 
 
 def _short(key: str, trial: TrialSummary, currency: str) -> str:
-    return format_value(key, trial.metrics.get(key), currency)
+    return format_metric(key, trial.metrics, currency)
 
 
 def render_txt(data: ReportData) -> str:
@@ -87,8 +89,8 @@ def render_txt(data: ReportData) -> str:
     lines.append(f"Generated  {fmt_time(data.generated_at, tz)}")
 
     if run.kind == "optimization":
-        best = data.best_by_condition()
-        lines += _heading(f"Best trial per condition (by {label(data.rank_metric)})")
+        best = data.headline_by_condition()
+        lines += _heading("Best trial per condition (the holdout-checked one when there is one)")
     else:
         best = {None: data.trials[0]} if data.trials else {}
         lines += _heading("Result")
@@ -107,7 +109,7 @@ def render_txt(data: ReportData) -> str:
         if trial.reasons:
             lines.append("  Reasons:")
             for reason in trial.reasons:
-                lines += _wrap(f"- {reason}", "    ", "      ")
+                lines += _wrap(f"- {reason_text(reason)}", "    ", "      ")
         check = data.holdout_of(trial)
         if check is not None:
             lines.append(f"  Holdout: trial #{check.id} ({check.status})    "
@@ -129,12 +131,12 @@ def render_txt(data: ReportData) -> str:
         lines.append("  (Max DD % = Max equity drawdown (intrabar) %; Profit f. = Profit "
                      "factor)")
 
-    tags = data.tag_counts()
+    tags = data.trials_by_tag()
     if run.kind == "optimization" or set(tags) != {"untagged"}:
-        lines += _heading("Tags")
-        for tag, count in tags.items():
-            lines.append(f"  {tag:<10} {count:>6}")
-            reasons = _top_reasons([t for t in data.trials if (t.tag or "untagged") == tag])
+        lines += _heading("Tags (in-sample trials; a holdout trial carries its trial's tag)")
+        for tag, group in tags.items():
+            lines.append(f"  {tag:<10} {len(group):>6}")
+            reasons = _top_reasons(group)
             for reason, n in reasons:
                 lines += _wrap(f"{n} × {reason}", " " * 20, " " * 24)
     errors = [t for t in data.trials if t.status == "error"]
@@ -147,7 +149,7 @@ def render_txt(data: ReportData) -> str:
 
     lines += _heading("Robustness")
     if data.robustness:
-        for key, value in data.robustness.items():
+        for key, value in data.robustness_items():
             lines += _wrap(f"{label(key):<50} {format_robustness(key, value)}", "  ",
                            " " * 53)
     else:
@@ -192,7 +194,8 @@ def _top_reasons(trials: list[TrialSummary], limit: int = 3) -> list[tuple[str, 
     counts: dict[str, int] = {}
     for trial in trials:
         for reason in trial.reasons:
-            counts[reason] = counts.get(reason, 0) + 1
+            text = reason_text(reason)
+            counts[text] = counts.get(text, 0) + 1
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
 
