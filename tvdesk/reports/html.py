@@ -59,7 +59,8 @@ h2 { font-size: 18px; margin: 0 0 12px; }
 h3 { font-size: 15px; margin: 16px 0 8px; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left;
-         vertical-align: top; overflow-wrap: anywhere; }
+         vertical-align: top; overflow-wrap: break-word; }
+.kv td { overflow-wrap: anywhere; }  /* a long path or list may break anywhere */
 th { background: #f0f3fa; font-weight: 600; vertical-align: bottom; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;
          overflow-wrap: normal; }
