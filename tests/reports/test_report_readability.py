@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from tvdesk.model import BacktestResult, FrozenMap, Trade
 from tvdesk.reports import ReportData, TrialSummary
 from tvdesk.reports.builders import pick_details
+from tvdesk.reports.charts import chart_trial
 from tvdesk.reports.data import RunSummary
 from tvdesk.reports.html import render_html
 from tvdesk.reports.labels import column_header, format_metric, reason_text, settings_summary
@@ -212,6 +213,14 @@ def test_a_conditions_card_shows_the_holdout_result_beside_the_in_sample_one(
     assert "Trial #1 has a higher Net profit % in sample" in best  # why #1 is not shown
     text = render_txt(data)
     assert "Script default: trial #2" in text and "Holdout: trial #3 (done)" in text
+
+
+def test_the_charts_show_the_trial_the_card_shows(data: ReportData) -> None:
+    chosen = chart_trial(data)
+    assert chosen is not None and chosen[0].id == 2  # the card's trial, not #1 (no holdout)
+    alone = ReportData(run=data.run, trials=data.trials, details=data.details[:1])
+    chosen = chart_trial(alone)
+    assert chosen is not None and chosen[0].id == 1  # the card's trial is not detailed
 
 
 def test_a_trial_without_any_holdout_says_so(data: ReportData) -> None:

@@ -377,13 +377,24 @@ def parameter_heatmap(trials: Sequence[TrialSummary], *, title: str,
 # --------------------------------------------------------------------------- all
 
 
+def chart_trial(data: ReportData) -> tuple[TrialSummary, BacktestResult] | None:
+    """The detailed trial the equity, monthly and trade charts show: the first condition's
+    headline trial (the one its card shows, with its holdout) when it is detailed, else the
+    first detailed in-sample trial, so the charts and the card speak of the same trial."""
+    detailed = {t.id: (t, r) for t, r in data.details}
+    for trial in data.headline_by_condition().values():
+        if trial.id in detailed:
+            return detailed[trial.id]
+    return next(((t, r) for t, r in data.details if t.segment == "in_sample"),
+                data.details[0] if data.details else None)
+
+
 def render_charts(data: ReportData) -> dict[str, bytes]:
     """Every chart the data supports, by name, as PNG bytes (in a stable order)."""
     charts: dict[str, bytes] = {}
     run = data.run
     name = run.strategy_title
-    best = next(((t, r) for t, r in data.details if t.segment == "in_sample"),
-                data.details[0] if data.details else None)
+    best = chart_trial(data)
     if best is not None:
         trial, result = best
         series = data.equity.get(trial.id)
@@ -416,6 +427,7 @@ def render_charts(data: ReportData) -> dict[str, bytes]:
 
 
 __all__ = [
+    "chart_trial",
     "equity_chart",
     "iterations_chart",
     "monthly_returns",

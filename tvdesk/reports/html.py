@@ -31,7 +31,8 @@ from tvdesk.reports.labels import (
 from tvdesk.reports.txt import NOTABLE_EVENTS, condition_name, event_text, fmt_time
 
 CHART_CAPTIONS = {
-    "equity": "Equity of the best trial with buy & hold; drawdown from the running peak below.",
+    "equity": "Equity of the best trial (the first card's) with buy & hold and, when it was "
+              "checked, its holdout; drawdown from the running peak below.",
     "monthly_returns": "Return of each month of the best trial (last column: the year).",
     "trade_pnl": "Distribution of the best trial's trade results.",
     "iterations": "Every in-sample trial in the order it started, with the best so far.",
