@@ -34,7 +34,14 @@ from tvdesk.pine.loader import load_strategy
 from tvdesk.reports.labels import format_value
 from tvdesk.store import RunStore, TrialRow
 from tvdesk.viewmodels.lineage import build_lineage
-from tvdesk.viewmodels.results_table import ResultsTable, TrialFilter, tag_name
+from tvdesk.viewmodels.results_table import (
+    ResultsTable,
+    RunLayout,
+    TrialFilter,
+    inputs_text,
+    run_layout,
+    tag_name,
+)
 from tvdesk.viewmodels.trial_details import drawdown_percent, prompt_text, source_diff
 
 from engine_helpers import optimise_example
@@ -123,8 +130,21 @@ def _shot(widget: QtWidgets.QWidget, tmp_path: Path, name: str) -> Path:
     return path
 
 
-def _results(qtbot, controller: RunController) -> ResultsView:
-    view = ResultsView(controller)
+@pytest.fixture(autouse=True)
+def results_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The results' column choices go to a file in tmp_path, never to the user's settings."""
+    path = tmp_path / "results.ini"
+    monkeypatch.setattr("tvdesk.gui.results_view.app_settings", lambda: _settings(path))
+    return path
+
+
+def _settings(path: Path) -> QtCore.QSettings:
+    return QtCore.QSettings(str(path), QtCore.QSettings.Format.IniFormat)
+
+
+def _results(qtbot, controller: RunController,
+             settings: QtCore.QSettings | None = None) -> ResultsView:
+    view = ResultsView(controller, settings=settings)
     qtbot.addWidget(view)
     view.resize(1400, 520)
     view.refresh()
@@ -150,11 +170,11 @@ def test_results_show_every_trial_with_inputs_metrics_and_tag(qtbot, controller,
     store = controller.store()
     trials = store.trials(controller.run_id)
     assert view.model.rowCount() == len(trials) == view.proxy.rowCount()
-    headers = [view.model.headerData(i, Qt.Orientation.Horizontal)
+    headers = [view.model.headerData(i, Qt.Orientation.Horizontal).replace("\n", " ")
                for i in range(view.model.columnCount())]
     for name in ("Fast Length", "Slow Length", "Allow Shorts", "Net profit %", "Tag",
                  "Max drawdown %", "Total trades", "Profit factor", "Segment",
-                 "Sharpe ratio (TradingView)", "Sharpe daily (tvdesk)"):
+                 "Sharpe ratio (TradingView)", "Sharpe daily (tvdesk)", "Win rate %"):
         assert name in headers
     # Cells: formatted like the reports; the tag's reasons are in its tooltip.
     first = trials[0]
@@ -325,6 +345,203 @@ def test_ten_thousand_rows_sort_filter_and_insert(qtbot, controller) -> None:
     assert model.table.value(position - 1, net) >= 25.05 >= model.table.value(position + 1, net)
 
 
+# --------------------------------------------------------------------------- results: layout
+
+
+def _visible_headers(view: ResultsView) -> list[str]:
+    header = view.table.horizontalHeader()
+    logical = [header.logicalIndex(v) for v in range(header.count())]
+    return [view.model.table.columns[i].header for i in logical
+            if not header.isSectionHidden(i)]
+
+
+def test_results_open_best_first_by_the_objective_trial_tag_and_metrics_first(
+        qtbot, controller) -> None:
+    view = _results(qtbot, controller)
+    store = controller.store()
+    trials = store.trials(controller.run_id)
+    columns = view.model.table.columns
+    assert [c.header for c in columns[:9]] == [
+        "Trial", "Tag", "Net profit %", "Max drawdown %", "Profit factor", "Total trades",
+        "Win rate %", "Sharpe ratio (TradingView)", "Sharpe daily (tvdesk)"]
+    kinds = [c.kind for c in columns]
+    inputs = [i for i, kind in enumerate(kinds) if kind == "input"]
+    assert inputs and max(i for i, k in enumerate(kinds) if k in ("metric", "holdout")) \
+        < inputs[0]
+    assert [c.kind for c in columns[inputs[-1] + 1:]] == [
+        "condition", "segment", "worker", "iteration", "proposer", "status", "source"]
+    # Shown: bookkeeping only where it tells this run's trials apart.
+    visible = _visible_headers(view)
+    assert visible[:4] == ["Trial", "Tag", "Net profit %", "Max drawdown %"]
+    assert "Segment" in visible and "Holdout net profit %" in visible  # a holdout ran
+    for name in ("Worker", "Iteration", "Proposer", "Source", "Condition"):
+        assert name not in visible
+    assert ("Status" in visible) == any(t.status != "done" for t in trials)
+    # Sorted by the run's objective (net profit %, maximised): best first, missing last.
+    targets = store.get_run(controller.run_id).settings["targets"]
+    assert (targets["objective"], targets["maximize"]) == (NET, True)
+    header = view.table.horizontalHeader()
+    assert header.sortIndicatorSection() == _column(view, "metric", NET)
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    values = [store.trial(i).metrics.get(NET) for i in _shown_ids(view)]
+    numbers = [v for v in values if v is not None]
+    assert len(set(numbers)) > 2 and numbers == sorted(numbers, reverse=True)
+    assert values[: len(numbers)] == numbers
+    assert _shown_ids(view) != sorted(_shown_ids(view))  # not the trial order
+    # The same run keeps the user's order on a refresh; another run opens by its objective.
+    view.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    view.refresh()
+    assert header.sortIndicatorSection() == 0 and _shown_ids(view) == sorted(_shown_ids(view))
+    view.run_id = "another run"  # as if another run had been shown
+    view.refresh()
+    assert header.sortIndicatorSection() == _column(view, "metric", NET)
+    assert [store.trial(i).metrics.get(NET) for i in _shown_ids(view)] == values
+
+
+def test_results_headers_are_not_clipped(qtbot, controller) -> None:
+    view = _results(qtbot, controller)
+    view.show()
+    qtbot.waitExposed(view)
+    header = view.table.horizontalHeader()
+    metrics = QtGui.QFontMetrics(header.font())
+    wrapped = 0
+    for column, spec in enumerate(view.model.table.columns):
+        text = view.model.headerData(column, Qt.Orientation.Horizontal)
+        tip = view.model.headerData(column, Qt.Orientation.Horizontal,
+                                    Qt.ItemDataRole.ToolTipRole)
+        assert text.replace("\n", " ") == spec.header and spec.header in tip
+        if header.isSectionHidden(column):
+            continue
+        lines = text.split("\n")
+        wrapped += len(lines) > 1
+        assert header.sectionSize(column) >= max(metrics.horizontalAdvance(line)
+                                                 for line in lines), spec.header
+        assert header.height() >= len(lines) * metrics.height()
+    assert wrapped >= 3  # "Sharpe ratio / (TradingView)", "Profit / factor" ...
+
+
+def test_column_chooser_hides_shows_and_remembers(qtbot, controller) -> None:
+    view = _results(qtbot, controller)
+    profit_factor = _column(view, "metric", "profit_factor")
+    worker = _column(view, "worker", "worker")
+    assert not view.table.isColumnHidden(profit_factor) and view.table.isColumnHidden(worker)
+    assert view.columns_button.menu() is view.columns_menu
+    assert view.table.horizontalHeader().contextMenuPolicy() == \
+        Qt.ContextMenuPolicy.CustomContextMenu
+
+    def actions(results: ResultsView) -> dict[str, QtGui.QAction]:
+        results._fill_columns_menu()  # as aboutToShow does
+        return {a.text(): a for a in results.columns_menu.actions() if a.isCheckable()}
+
+    chooser = actions(view)
+    assert {"Trial", "Tag", "Fast Length", "Worker", "Source"} <= set(chooser)
+    assert chooser["Profit factor"].isChecked() and not chooser["Worker"].isChecked()
+    assert not chooser["Trial"].isEnabled()  # a row always keeps its handle
+    chooser["Profit factor"].trigger()
+    chooser["Worker"].trigger()
+    assert view.table.isColumnHidden(profit_factor)
+    assert not view.table.isColumnHidden(worker) and view.table.columnWidth(worker) > 0
+    # The app started again: the choice is still there.
+    again = _results(qtbot, controller)
+    assert again.table.isColumnHidden(profit_factor)
+    assert not again.table.isColumnHidden(worker)
+    chooser = actions(again)
+    assert not chooser["Profit factor"].isChecked() and chooser["Worker"].isChecked()
+    chooser["Profit factor"].trigger()  # shown again
+    assert not again.table.isColumnHidden(profit_factor)
+    again.reset_columns()
+    assert again.table.isColumnHidden(worker)
+    third = _results(qtbot, controller)
+    assert third.table.isColumnHidden(worker) and not third.table.isColumnHidden(profit_factor)
+
+
+def test_row_menu_opens_compares_copies_exports_and_reruns(qtbot, controller) -> None:
+    view = _results(qtbot, controller)
+    view.show()
+    qtbot.waitExposed(view)
+    first, second = view.proxy.index(0, 2), view.proxy.index(1, 2)
+    ids = [first.data(TRIAL_ID_ROLE), second.data(TRIAL_ID_ROLE)]
+    menu = view.row_menu(second)
+    assert menu is not None and view.selected_trial_ids() == [ids[1]]
+    actions = {a.text(): a for a in menu.actions() if a.text()}
+    assert list(actions) == [f"Open trial {ids[1]}", "Compare", "Copy inputs", "Export Pine…",
+                             "Re-run on TradingView"]
+    assert not actions["Compare"].isEnabled()  # one row selected
+    for text, signal in ((f"Open trial {ids[1]}", view.trial_activated),
+                         ("Export Pine…", view.export_pine_requested),
+                         ("Re-run on TradingView", view.rerun_requested)):
+        with qtbot.waitSignal(signal, timeout=1000) as blocker:
+            actions[text].trigger()
+        assert blocker.args == [ids[1]], text
+    QtGui.QGuiApplication.clipboard().clear()
+    actions["Copy inputs"].trigger()
+    trial = controller.store().trial(ids[1])
+    lines = QtGui.QGuiApplication.clipboard().text().split("\n")
+    assert [line.split("=", 1)[0] for line in lines] == list(trial.inputs)
+    for line, value in zip(lines, trial.inputs.values(), strict=True):
+        text = line.split("=", 1)[1]
+        if isinstance(value, bool):
+            assert text == ("On" if value else "Off")
+        else:
+            assert float(text) == pytest.approx(value) and len(text) < 12
+    # Extended selection: a second row (ctrl-click), then Compare sends both in table order.
+    view.table.selectionModel().select(
+        first, QtCore.QItemSelectionModel.SelectionFlag.Select
+        | QtCore.QItemSelectionModel.SelectionFlag.Rows)
+    assert view.table.selectionMode() == \
+        QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection
+    menu = view.row_menu(second)  # right-click inside the selection keeps it
+    compare = next(a for a in menu.actions() if a.text().startswith("Compare"))
+    assert compare.isEnabled() and compare.text() == "Compare 2 trials"
+    with qtbot.waitSignal(view.compare_requested, timeout=1000) as blocker:
+        compare.trigger()
+    assert blocker.args == [ids]
+    # A right-click outside the selection selects that row only; off the rows: no menu.
+    third = view.proxy.index(2, 0)
+    view.row_menu(third)
+    assert view.selected_trial_ids() == [third.data(TRIAL_ID_ROLE)]
+    assert view.row_menu(QtCore.QModelIndex()) is None
+    assert view.table.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+
+
+def test_copied_inputs_have_no_float_noise() -> None:
+    inputs = {"Band Multiplier": 3.9000000000000004, "ATR Stop": 1.2000000000000002,
+              "Length": 20, "Shorts": True, "Mode": "Fast", "Factor": 2.0}
+    assert inputs_text(inputs) == ("Band Multiplier=3.9\nATR Stop=1.2\nLength=20\n"
+                                   "Shorts=On\nMode=Fast\nFactor=2")
+    assert inputs_text({"Step": 0.30000000000000004}, {"Step": 0.1}) == "Step=0.3"
+
+
+def test_results_table_objective_and_condition_layout() -> None:
+    settings = {"targets": {"objective": "max_drawdown_percent", "maximize": False},
+                "conditions": ["1", "3"], "condition_input": "Condition"}
+    layout = run_layout(settings)
+    assert layout == RunLayout("max_drawdown_percent", False, "Condition", {})
+    rows = [_row(i, None, condition=c, inputs={"Length": i, "Condition": c},
+                 metrics={"max_drawdown_percent": dd})
+            for i, c, dd in ((1, "1", 5.0), (2, "3", 2.0), (3, "1", None), (4, "3", 9.0))]
+    table = ResultsTable()
+    table.configure(layout)
+    table.sort_by_objective()
+    table.load(rows)
+    assert [t.id for t in table.trials] == [2, 1, 4, 3]  # minimised: lowest first, missing last
+    headers = [c.header for c in table.columns]
+    assert headers.count("Condition") == 1 and "Length" in headers  # the input is the column
+    condition = next(c for c in table.columns if c.kind == "condition")
+    assert table.default_visible(condition)  # two conditions: worth a column
+    assert table.text(0, table.columns.index(condition)) == "3"
+    # An objective outside the key metrics gets its own column, and the sort.
+    table = ResultsTable()
+    table.configure(RunLayout("sortino_ratio", True))
+    table.sort_by_objective()
+    table.load([_row(1, 1.0, metrics={"sortino_ratio": 0.5}),
+                _row(2, 2.0, metrics={"sortino_ratio": 1.5})])
+    assert table.columns[table.sort_column].key == "sortino_ratio"
+    assert [t.id for t in table.trials] == [2, 1] and table.descending
+    condition = next(c for c in table.columns if c.kind == "condition")
+    assert not table.default_visible(condition)  # one condition: hidden
+
+
 # --------------------------------------------------------------------------- trial
 
 
@@ -394,6 +611,23 @@ def test_trial_view_copy_and_save_the_script(qtbot, controller, tmp_path: Path) 
     dialog.accept()
     assert (tmp_path / "saved.pine").read_text(encoding="utf-8") == pine
     assert "saved.pine" in view.status_label.text()
+
+
+def test_trial_view_export_and_copy_pine_ask_the_window(qtbot, controller) -> None:
+    view = TrialView(controller)
+    qtbot.addWidget(view)
+    with qtbot.assertNotEmitted(view.export_pine_requested):
+        view.export_pine_button.click()  # no trial shown yet
+    trial = controller.store().trials(controller.run_id)[1]
+    view.show_trial(trial.id)
+    with qtbot.waitSignal(view.export_pine_requested, timeout=1000) as export:
+        view.export_pine_button.click()
+    assert export.args == [trial.id]
+    with qtbot.waitSignal(view.copy_pine_requested, timeout=1000) as copy:
+        view.copy_pine_button.click()
+    assert copy.args == [trial.id]
+    assert view.export_pine_button.text() == "Export Pine…"
+    assert view.copy_pine_button.text() == "Copy Pine"
 
 
 def test_trial_view_unknown_trial_and_holdout(qtbot, controller) -> None:
@@ -593,8 +827,12 @@ def test_a_live_run_through_the_controller_inserts_rows_one_by_one(
         trials = store.trials(controller.run_id)
         assert len(inserted) == len(trials) == results.model.rowCount()
         assert tags_when_judged and None not in tags_when_judged[0]  # tagged in place
-        assert [(t.id, t.tag) for t in results.model.table.trials] == \
+        assert sorted((t.id, t.tag) for t in results.model.table.trials) == \
             [(t.id, t.tag) for t in trials]
+        # The new run opened best first by its objective, and each live row went there.
+        shown = [t.metrics.get(NET) for t in results.model.table.trials]
+        numbers = [v for v in shown if v is not None]
+        assert numbers == sorted(numbers, reverse=True) and shown[: len(numbers)] == numbers
         assert lineage.tree.topLevelItem(0).text(2) == str(len(trials))
         loop.run_until_complete(controller.shutdown())
     finally:

@@ -15,7 +15,13 @@ from typing import Any
 
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets
 from tvdesk.store import TrialRow
-from tvdesk.viewmodels.results_table import Change, ResultsTable, TrialFilter, tag_colour
+from tvdesk.viewmodels.results_table import (
+    Change,
+    ResultsTable,
+    RunLayout,
+    TrialFilter,
+    tag_colour,
+)
 
 TRIAL_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 TAG_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -87,9 +93,11 @@ class ResultsModel(QtCore.QAbstractTableModel):
             return None
         column = self.table.columns[section]
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.header
+            return column.wrapped_header  # long names on two lines: never clipped
         if role == Qt.ItemDataRole.ToolTipRole:
-            return column.tooltip
+            if column.tooltip.startswith(column.header):
+                return column.tooltip
+            return f"{column.header}\n{column.tooltip}" if column.tooltip else column.header
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT if column.numeric else _LEFT
         return None
@@ -111,9 +119,16 @@ class ResultsModel(QtCore.QAbstractTableModel):
 
     # ------------------------------------------------------------------ loading
 
-    def reload(self, trials: Iterable[TrialRow], currency: str = "USD") -> None:
+    def reload(self, trials: Iterable[TrialRow], currency: str = "USD",
+               layout: RunLayout | None = None, *, sort_by_objective: bool = False) -> None:
+        """Load a run's trials. `layout` is `run_layout(settings)` (objective, condition
+        input, steps); `sort_by_objective` orders them best first (a run just opened)."""
         self.beginResetModel()
         self.table.currency = currency
+        if layout is not None:
+            self.table.configure(layout)
+        if sort_by_objective:
+            self.table.sort_by_objective()
         self.table.load(trials)
         self._update_signed()
         self.endResetModel()

@@ -5,20 +5,37 @@ A QTableView over `ResultsModel` (rows and cell text from tvdesk.viewmodels.resu
 finished trial is inserted where the current sort puts it and the judgement's tags are
 written into the rows in place, so the table never reloads ten thousand rows per trial.
 Double-clicking a row (or Enter) opens the trial.
+
+A run opens sorted best first by its objective. Which columns show is the user's choice
+(the header's context menu or "Columns…"), kept in QSettings; until chosen, a column shows as
+`ResultsTable.default_visible` says. A row's context menu opens, compares, copies the inputs
+of, exports or re-runs trials: the view only emits the request (`trial_activated`,
+`compare_requested`, `export_pine_requested`, `rerun_requested`); the window acts on it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from tvdesk.errors import TvdeskError
 from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Slot
+from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal, Slot
 from tvdesk.gui.results_model import TRIAL_ID_ROLE, ResultsModel, ResultsProxy, TagDelegate
+from tvdesk.gui.theme import app_settings
 from tvdesk.gui.view_base import RunView
 from tvdesk.reports.labels import label, unit
-from tvdesk.viewmodels.results_table import TAGS, UNTAGGED, TrialFilter, condition_text, short_hash
+from tvdesk.viewmodels.results_table import (
+    TAGS,
+    UNTAGGED,
+    Column,
+    TrialFilter,
+    condition_text,
+    inputs_text,
+    run_layout,
+    short_hash,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +43,8 @@ ANY = "__any__"
 SCRIPT_CONDITION = "__script__"  # the combo's data for condition None (the script's own)
 LIVE_KINDS = frozenset({"trial_finished", "holdout", "error"})
 SPIN_LIMIT = 1e12
+COLUMNS_KEY = "results/columns"  # QSettings: JSON {column ident: shown} of the user's choices
+MAX_COLUMN_WIDTH = 260
 
 
 def run_currency(settings: dict) -> str:
@@ -34,13 +53,19 @@ def run_currency(settings: dict) -> str:
 
 
 class ResultsView(RunView):
+    compare_requested = Signal(list)  # trial ids (two or more), in the table's order
+    export_pine_requested = Signal(int)  # trial id
+    rerun_requested = Signal(int)  # trial id: run it again on TradingView
 
     def __init__(self, controller: RunController,
-                 parent: QtWidgets.QWidget | None = None) -> None:
+                 parent: QtWidgets.QWidget | None = None, *,
+                 settings: QtCore.QSettings | None = None) -> None:
         super().__init__(controller, parent)
         self.run_id: str | None = None
         self._refresh_pending = False
         self._source_hash: str | None = None
+        self._settings = settings if settings is not None else app_settings()
+        self._column_choices = self._load_column_choices()
 
         self.model = ResultsModel(self)
         self.proxy = ResultsProxy(self)
@@ -50,6 +75,8 @@ class ResultsView(RunView):
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_row_menu)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
@@ -64,6 +91,11 @@ class ResultsView(RunView):
         header.setResizeContentsPrecision(200)  # widths from 200 rows, not all 10,000
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._show_columns_menu)
+        self.columns_menu = QtWidgets.QMenu(self)
+        self.columns_menu.setToolTipsVisible(True)
+        self.columns_menu.aboutToShow.connect(self._fill_columns_menu)
         self._tag_delegate = TagDelegate(self.table)
         self.table.doubleClicked.connect(self._activate)
         enter = QtGui.QShortcut(QtGui.QKeySequence(Qt.Key.Key_Return), self.table)
@@ -124,6 +156,13 @@ class ResultsView(RunView):
         self.clear_button.clicked.connect(self.clear_filters)
         self.count_label = QtWidgets.QLabel()
         self.count_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.columns_button = QtWidgets.QToolButton()
+        self.columns_button.setText("Columns…")
+        self.columns_button.setToolTip("Choose the columns to show (also: right-click a "
+                                       "column header); the choice is remembered")
+        self.columns_button.setMenu(self.columns_menu)
+        self.columns_button.setPopupMode(
+            QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
 
         row = self._filters_row = QtWidgets.QHBoxLayout()
         for text, widget in (("Tag", self.tag_filter), ("Condition", self.condition_filter),
@@ -141,6 +180,7 @@ class ResultsView(RunView):
         ranges.addWidget(QtWidgets.QLabel("to"))
         ranges.addWidget(self.metric_high)
         ranges.addStretch(1)
+        ranges.addWidget(self.columns_button)
         ranges.addWidget(self.clear_button)
 
         for combo in (self.tag_filter, self.condition_filter, self.worker_filter,
@@ -309,16 +349,23 @@ class ResultsView(RunView):
         """Reload from the store for the controller's current run."""
         self._refresh_pending = False
         trials, currency = [], "USD"
+        layout = None
+        previous = self.run_id
         try:
             self.run_id = self._current_run()
             if self.run_id is not None:
                 store = self.controller.store()
                 trials = store.trials(self.run_id)
-                currency = run_currency(store.get_run(self.run_id).settings)
+                settings = store.get_run(self.run_id).settings
+                currency = run_currency(settings)
+                layout = run_layout(settings)
         except TvdeskError as exc:
             log.warning("results: cannot read the run store: %s", exc)
             self.run_id = None
-        self.model.reload(trials, currency)
+        # Another run (or the first): best first by its objective; the same run keeps the
+        # order the user chose.
+        self.model.reload(trials, currency, layout,
+                          sort_by_objective=self.run_id is not None and self.run_id != previous)
         self._fill_choices()
         self._apply_filters()
         self._layout_columns()
@@ -342,10 +389,153 @@ class ResultsView(RunView):
             # None (nullptr) clears a column's delegate; PySide6's stub omits None.
             self.table.setItemDelegateForColumn(
                 column, self._tag_delegate if spec.kind == "tag" else None)  # type: ignore[arg-type]
+        self._apply_column_visibility()
         self.table.resizeColumnsToContents()
         header = self.table.horizontalHeader()
-        for column in range(header.count()):  # never too wide (long signals, conditions)
-            header.resizeSection(column, min(header.sectionSize(column), 260))
+        for column in range(header.count()):
+            self._fit_column(column)
+
+    def _fit_column(self, column: int, measure: bool = False) -> None:
+        """Wide enough for the header (never clipped) and the cells, but never too wide
+        (long signals, conditions): a long cell is cut, its header is not."""
+        if self.table.isColumnHidden(column):
+            return
+        header = self.table.horizontalHeader()
+        if measure:
+            self.table.resizeColumnToContents(column)
+        head = header.sectionSizeHint(column)
+        header.resizeSection(column, max(head, min(header.sectionSize(column),
+                                                   MAX_COLUMN_WIDTH)))
+
+    # ------------------------------------------------------------------ columns
+
+    def _load_column_choices(self) -> dict[str, bool]:
+        raw = self._settings.value(COLUMNS_KEY, "")
+        try:
+            data = json.loads(str(raw or "{}"))
+        except ValueError:
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): bool(v) for k, v in data.items()}
+
+    def _save_column_choices(self) -> None:
+        self._settings.setValue(COLUMNS_KEY, json.dumps(self._column_choices, sort_keys=True))
+        self._settings.sync()
+
+    def column_shown(self, spec: Column) -> bool:
+        """The user's choice for the column, else the table's default (the trial id always
+        shows: a row needs a handle)."""
+        if spec.kind == "id":
+            return True
+        choice = self._column_choices.get(spec.ident)
+        return self.model.table.default_visible(spec) if choice is None else choice
+
+    def _apply_column_visibility(self) -> None:
+        for column, spec in enumerate(self.model.table.columns):
+            hidden = not self.column_shown(spec)
+            if self.table.isColumnHidden(column) != hidden:
+                self.table.setColumnHidden(column, hidden)
+                if not hidden:  # hidden columns were not measured
+                    self._fit_column(column, measure=True)
+
+    def set_column_shown(self, ident: str, shown: bool) -> None:
+        """Show or hide a column (by `Column.ident`) and remember the choice."""
+        self._column_choices[ident] = bool(shown)
+        self._save_column_choices()
+        self._apply_column_visibility()
+
+    @Slot()
+    def reset_columns(self) -> None:
+        """Forget the choices: every column as the table's default says."""
+        self._column_choices.clear()
+        self._save_column_choices()
+        self._apply_column_visibility()
+
+    @Slot()
+    def _fill_columns_menu(self) -> None:
+        """One checkable entry per column: metrics, inputs, then bookkeeping."""
+        menu = self.columns_menu
+        menu.clear()
+        groups = (("Trial, tag and metrics", ("id", "tag", "metric", "holdout")),
+                  ("Inputs", ("input",)),
+                  ("Bookkeeping", ("condition", "segment", "worker", "iteration", "proposer",
+                                   "status", "source")))
+        for title, kinds in groups:
+            specs = [c for c in self.model.table.columns if c.kind in kinds]
+            if not specs:
+                continue
+            menu.addSection(title)
+            for spec in specs:
+                action = menu.addAction(spec.header)
+                action.setCheckable(True)
+                action.setChecked(self.column_shown(spec))
+                action.setEnabled(spec.kind != "id")
+                action.setToolTip(spec.tooltip)
+                action.setData(spec.ident)
+                action.toggled.connect(
+                    lambda shown, ident=spec.ident: self.set_column_shown(ident, shown))
+        menu.addSeparator()
+        menu.addAction("Reset to the defaults", self.reset_columns)
+
+    @Slot(QtCore.QPoint)
+    def _show_columns_menu(self, pos: QtCore.QPoint) -> None:
+        self.columns_menu.popup(self.table.horizontalHeader().mapToGlobal(pos))
+
+    # ------------------------------------------------------------------ row actions
+
+    def selected_trial_ids(self) -> list[int]:
+        """The selected rows' trial ids, in the table's order."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        ids = [self.proxy.index(row, 0).data(TRIAL_ID_ROLE) for row in rows]
+        return [int(i) for i in ids if i is not None]
+
+    def row_menu(self, index: QtCore.QModelIndex) -> QtWidgets.QMenu | None:
+        """The context menu of a row (None off the rows): Open, Compare, Copy inputs, Export
+        Pine…, Re-run on TradingView. A row clicked outside the selection becomes it."""
+        trial_id = index.data(TRIAL_ID_ROLE) if index.isValid() else None
+        if trial_id is None:
+            return None
+        trial_id = int(trial_id)
+        if trial_id not in self.selected_trial_ids():
+            self.table.selectRow(index.row())
+        self.table.selectionModel().setCurrentIndex(
+            index, QtCore.QItemSelectionModel.SelectionFlag.NoUpdate)
+        selected = self.selected_trial_ids()
+        menu = QtWidgets.QMenu(self)
+        menu.setToolTipsVisible(True)
+        open_action = menu.addAction(f"Open trial {trial_id}",
+                                     lambda: self.trial_activated.emit(trial_id))
+        menu.setDefaultAction(open_action)
+        compare = menu.addAction(
+            f"Compare {len(selected)} trials" if len(selected) >= 2 else "Compare",
+            lambda: self.compare_requested.emit(list(selected)))
+        compare.setEnabled(len(selected) >= 2)
+        compare.setToolTip("Metrics, equity curves and inputs of the selected trials side by "
+                           "side" if len(selected) >= 2 else "Select two or more rows to compare")
+        menu.addSeparator()
+        copy = menu.addAction("Copy inputs", lambda: self.copy_inputs(trial_id))
+        copy.setToolTip("The trial's inputs as Name=value lines")
+        menu.addAction("Export Pine…", lambda: self.export_pine_requested.emit(trial_id))
+        menu.addAction("Re-run on TradingView", lambda: self.rerun_requested.emit(trial_id))
+        return menu
+
+    @Slot(QtCore.QPoint)
+    def _show_row_menu(self, pos: QtCore.QPoint) -> None:
+        menu = self.row_menu(self.table.indexAt(pos))
+        if menu is not None:
+            menu.aboutToHide.connect(menu.deleteLater)
+            menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def copy_inputs(self, trial_id: int) -> str:
+        """Put a trial's inputs on the clipboard as "Name=value" lines; returns the text."""
+        row = self.model.table.row_of(trial_id)
+        if row is None:
+            return ""
+        table = self.model.table
+        text = inputs_text(table.trial_at(row).inputs, table.layout.steps)
+        QtGui.QGuiApplication.clipboard().setText(text)
+        return text
 
     def show_trial(self, trial_id: int) -> None:
         """Select a trial's row (when it is shown)."""
@@ -377,6 +567,8 @@ class ResultsView(RunView):
                 self._add_choices()
                 if len(self.model.table.columns) != columns:
                     self._layout_columns()
+                else:  # a holdout, a second condition ... may bring a column out
+                    self._apply_column_visibility()
             elif event.kind == "judged":
                 self.model.set_tags(store.trials(self.run_id, status="done"))
         except (KeyError, TvdeskError) as exc:

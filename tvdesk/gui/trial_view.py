@@ -17,7 +17,7 @@ from tvdesk.errors import TvdeskError
 from tvdesk.events import Event
 from tvdesk.fileio import write_text_atomically
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import Qt, QtGui, QtWidgets, Slot
+from tvdesk.gui.qt import Qt, QtGui, QtWidgets, Signal, Slot
 from tvdesk.gui.results_model import GREEN, RED, TextTableModel
 from tvdesk.gui.view_base import RunView
 from tvdesk.gui.widgets import (
@@ -43,9 +43,14 @@ log = logging.getLogger(__name__)
 RERUN_TIP = ("Run this trial again on TradingView (same script, inputs and dates) and store "
              "the result beside it with the parity of the trades")
 PLACEHOLDER = "Double-click a trial in Results to see it here."
+EXPORT_PINE_TIP = ("Save this trial as a Pine script for TradingView, its inputs set as the "
+                   "defaults")
+COPY_PINE_TIP = "Copy this trial as a Pine script, its inputs set as the defaults"
 
 
 class TrialView(RunView):
+    export_pine_requested = Signal(int)  # trial id: save its Pine with the inputs set
+    copy_pine_requested = Signal(int)  # trial id: copy that Pine to the clipboard
 
     def __init__(self, controller: RunController,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -96,13 +101,20 @@ class TrialView(RunView):
         self.rerun_button = QtWidgets.QPushButton("Re-run on TradingView")
         self.rerun_button.setToolTip(RERUN_TIP)
         self.rerun_button.clicked.connect(self.rerun_on_tradingview)
+        self.export_pine_button = QtWidgets.QPushButton("Export Pine…")
+        self.export_pine_button.setToolTip(EXPORT_PINE_TIP)
+        self.export_pine_button.clicked.connect(self._request_export_pine)
+        self.copy_pine_button = QtWidgets.QPushButton("Copy Pine")
+        self.copy_pine_button.setToolTip(COPY_PINE_TIP)
+        self.copy_pine_button.clicked.connect(self._request_copy_pine)
 
         head = QtWidgets.QHBoxLayout()
         head.addWidget(self.title_label)
         head.addWidget(self.tag_label)
         head.addStretch(1)
         head.addWidget(self.status_label)
-        for button in (self.copy_button, self.save_button, self.rerun_button):
+        for button in (self.copy_button, self.save_button, self.copy_pine_button,
+                       self.export_pine_button, self.rerun_button):
             head.addWidget(button)
 
         self.cards = [StatCard() for _ in range(5)]
@@ -242,6 +254,16 @@ class TrialView(RunView):
         self.details = details
         self._render(details)
         self.stack.setCurrentIndex(1)
+
+    @Slot()
+    def _request_export_pine(self) -> None:
+        if self.trial_id is not None:
+            self.export_pine_requested.emit(self.trial_id)
+
+    @Slot()
+    def _request_copy_pine(self) -> None:
+        if self.trial_id is not None:
+            self.copy_pine_requested.emit(self.trial_id)
 
     def rerun_on_tradingview(self) -> None:
         if self.trial_id is None:

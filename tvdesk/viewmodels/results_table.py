@@ -7,32 +7,37 @@ cells are formatted on demand (only visible cells are ever asked for), sorting i
 `list.sort` with a key, and a trial arriving during a run is placed by binary search in the
 current order instead of re-sorting.
 
-Columns: trial id, segment, condition, worker, iteration, proposer, status, source (short
-hash), every input any trial set (first-seen order), the key metrics, the holdout net profit %
-of the same parameters (in-sample rows that were evaluated on the holdout), and the quality
-tag (reasons in its tooltip).
+Columns, in this order: trial id, the quality tag (reasons in its tooltip), the key metrics
+(and the run's objective when it is not one of them), the holdout net profit % of the same
+parameters (in-sample rows that were evaluated on the holdout), every input any trial set
+(first-seen order; the condition input of a run with conditions is the Condition column
+instead), then the bookkeeping: condition, segment, worker, iteration, proposer, status and
+source (short hash). `default_visible` says which columns a view shows until the user chooses:
+bookkeeping only where it tells trials apart (several conditions, a holdout, ...).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tvdesk.metric_catalog import METRICS, describe
 from tvdesk.reports.html import TAG_COLOURS
-from tvdesk.reports.labels import finite, format_plain, format_value, is_number, label
+from tvdesk.reports.labels import finite, format_value, is_number, label
 from tvdesk.store import TrialRow
+from tvdesk.viewmodels.formatting import format_input, input_steps
 
 KEY_METRICS: tuple[str, ...] = (
-    "net_profit_percent", "max_drawdown_percent", "total_trades", "percent_profitable",
-    "profit_factor", "sharpe_ratio", "sharpe_daily",
+    "net_profit_percent", "max_drawdown_percent", "profit_factor", "total_trades",
+    "percent_profitable", "sharpe_ratio", "sharpe_daily",
 )
 """The metrics the results table shows as columns, in this order (any metric can filter)."""
 
 TABLE_HEADERS: dict[str, str] = {
     "max_drawdown_percent": "Max drawdown %",
+    "percent_profitable": "Win rate %",
     "sharpe_ratio": "Sharpe ratio (TradingView)",
     "sharpe_daily": "Sharpe daily (tvdesk)",
 }
@@ -44,6 +49,9 @@ TAG_ORDER = {name: index for index, name in enumerate((*TAGS, UNTAGGED))}
 UNTAGGED_COLOUR = "#9598a1"
 SEGMENT_NAMES = {"in_sample": "in-sample", "holdout": "holdout", "confirm": "confirm"}
 HOLDOUT_METRIC = "net_profit_percent"
+DEFAULT_OBJECTIVE = "net_profit_percent"
+HEADER_WRAP = 10
+"""Headers longer than this many characters are shown on two lines."""
 
 ColumnKind = Literal["id", "segment", "condition", "worker", "iteration", "proposer", "status",
                      "source", "input", "metric", "holdout", "tag"]
@@ -83,12 +91,41 @@ class Column:
     tooltip: str = ""
     numeric: bool = False
 
+    @property
+    def ident(self) -> str:
+        """A name that survives runs with other inputs (for remembering a column's choice)."""
+        return f"{self.kind}:{self.key}"
 
-_FIXED: tuple[Column, ...] = (
-    Column("id", "id", "Trial", "The trial's id in the run store", True),
+    @property
+    def bookkeeping(self) -> bool:
+        return self.kind in BOOKKEEPING_KINDS
+
+    @property
+    def wrapped_header(self) -> str:
+        return wrap_header(self.header)
+
+
+def wrap_header(text: str, limit: int = HEADER_WRAP) -> str:
+    """A long header on two lines, split at the space that makes the longer line shortest."""
+    if len(text) <= limit or " " not in text:
+        return text
+    spaces = [i for i, char in enumerate(text) if char == " "]
+    best = min(spaces, key=lambda i: (max(i, len(text) - i - 1), i))
+    return f"{text[:best]}\n{text[best + 1:]}"
+
+
+BOOKKEEPING_KINDS = frozenset({"segment", "condition", "worker", "iteration", "proposer",
+                               "status", "source"})
+_ID = Column("id", "id", "Trial", "The trial's id in the run store", True)
+_TAG = Column("tag", "tag", "Tag", "Quality tag; the reasons are in each tooltip")
+_HOLDOUT = Column(
+    "holdout", HOLDOUT_METRIC, "Holdout net profit %",
+    "Net profit % of the same source and inputs on the holdout (the last part of the data, "
+    "never seen by the search)", True)
+_BOOKKEEPING: tuple[Column, ...] = (
+    Column("condition", "condition", "Condition", "The condition value (— : the script's own)"),
     Column("segment", "segment", "Segment",
            "in-sample: seen by the search; holdout: the last part of the data, run once"),
-    Column("condition", "condition", "Condition", "The condition value (— : the script's own)"),
     Column("worker", "worker", "Worker", "The worker that ran the trial (0: holdout)", True),
     Column("iteration", "iteration", "Iteration", "The track's iteration", True),
     Column("proposer", "proposer", "Proposer",
@@ -105,20 +142,64 @@ def metric_tooltip(key: str) -> str:
     return f"{label(key)} (TradingView): {definition.definition}"
 
 
+def metric_keys_shown(objective: str | None = None) -> tuple[str, ...]:
+    """The metric columns: the key metrics, and the run's objective when it is another."""
+    if objective and objective not in KEY_METRICS:
+        return (*KEY_METRICS, objective)
+    return KEY_METRICS
+
+
+def input_column(name: str, numeric: bool) -> Column:
+    return Column("input", name, name, f"Input “{name}”", numeric)
+
+
 def columns_for(input_names: Sequence[str],
-                numeric_inputs: frozenset[str] | set[str] = frozenset()) -> list[Column]:
+                numeric_inputs: frozenset[str] | set[str] = frozenset(),
+                objective: str | None = None) -> list[Column]:
     """The table's columns; `numeric_inputs` are right-aligned (numbers, not On/Off)."""
-    columns = list(_FIXED)
-    columns += [Column("input", name, name, f"Input “{name}”", name in numeric_inputs)
-                for name in input_names]
-    columns += [Column("metric", key, TABLE_HEADERS.get(key, label(key)), metric_tooltip(key),
-                       True) for key in KEY_METRICS]
-    columns.append(Column(
-        "holdout", HOLDOUT_METRIC, "Holdout net profit %",
-        "Net profit % of the same source and inputs on the holdout (the last part of the data, "
-        "never seen by the search)", True))
-    columns.append(Column("tag", "tag", "Tag", "Quality tag; the reasons are in each tooltip"))
+    columns = [_ID, _TAG]
+    columns += [Column("metric", key, TABLE_HEADERS.get(key, label(key)),
+                       metric_tooltip(key) + (" · the run's objective" if key == objective
+                                              else ""), True)
+                for key in metric_keys_shown(objective)]
+    columns.append(_HOLDOUT)
+    columns += [input_column(name, name in numeric_inputs) for name in input_names]
+    columns += _BOOKKEEPING
     return columns
+
+
+@dataclass(frozen=True, slots=True)
+class RunLayout:
+    """What of a run's settings shapes its table.
+
+    `condition_input` is None for a run without conditions (the script's own value is then an
+    input like any other); `steps` are the inputs' search steps (values read to their
+    decimals).
+    """
+
+    objective: str = DEFAULT_OBJECTIVE
+    maximize: bool = True
+    condition_input: str | None = None
+    steps: Mapping[str, float] = field(default_factory=dict)
+
+
+def run_layout(settings: Mapping[str, Any]) -> RunLayout:
+    """The `RunLayout` of a run's stored settings (`RunStore.get_run(id).settings`)."""
+    targets = settings.get("targets") or {}
+    condition_input = None
+    if settings.get("conditions"):
+        condition_input = str(settings.get("condition_input") or "Condition")
+    return RunLayout(objective=str(targets.get("objective") or DEFAULT_OBJECTIVE),
+                     maximize=bool(targets.get("maximize", True)),
+                     condition_input=condition_input, steps=input_steps(settings))
+
+
+def inputs_text(inputs: Mapping[str, Any], steps: Mapping[str, float] | None = None) -> str:
+    """A trial's inputs as "Name=value" lines (the clipboard's "Copy inputs"), values without
+    float noise (1.2, not 1.2000000000000002)."""
+    steps = steps or {}
+    return "\n".join(f"{name}={format_input(value, steps.get(name))}"
+                     for name, value in inputs.items())
 
 
 # --------------------------------------------------------------------------- metric keys
@@ -227,9 +308,10 @@ class ResultsTable:
 
     def __init__(self, currency: str = "USD") -> None:
         self.currency = currency
+        self.layout = RunLayout()
         self.trials: list[TrialRow] = []
         self.input_names: list[str] = []
-        self.columns: list[Column] = columns_for(())
+        self.columns: list[Column] = columns_for((), objective=self.layout.objective)
         self.descending = False
         self._sort_on: tuple[str, str] | None = None  # (kind, key): survives new columns
         self._row_of: dict[int, int] = {}
@@ -238,8 +320,38 @@ class ResultsTable:
         self._metric_keys: set[str] = set()
         self._conditions: dict[str | None, None] = {}
         self._workers: set[int] = set()
+        self._proposers: set[str] = set()
+        self._sources: set[str] = set()
+        self._not_done = 0
+        self._has_holdout = False
 
     # ------------------------------------------------------------------ loading
+
+    @property
+    def objective(self) -> str:
+        return self.layout.objective
+
+    @property
+    def maximize(self) -> bool:
+        return self.layout.maximize
+
+    @property
+    def condition_input(self) -> str | None:
+        return self.layout.condition_input
+
+    def configure(self, layout: RunLayout) -> None:
+        """The run's objective (a column, the sort on opening), its condition input (shown
+        as the Condition column, not as an input) and input steps; takes effect at the next
+        `load`."""
+        self.layout = layout
+
+    def sort_by_objective(self) -> None:
+        """Best first by the run's objective (trials without it last); applies at `load` too."""
+        self._sort_on = ("metric", self.objective)
+        self.descending = self.maximize
+        if any(c.kind == "metric" and c.key == self.objective for c in self.columns):
+            self._sort_rows()
+            self._reindex()
 
     def load(self, trials: Iterable[TrialRow]) -> None:
         """Replace every row (a run was opened or reloaded); the sort order is kept."""
@@ -248,15 +360,21 @@ class ResultsTable:
         not_numeric: set[str] = set()
         for trial in self.trials:
             for name, value in trial.inputs.items():
+                if name == self.condition_input:
+                    continue
                 names.setdefault(name, None)
                 if not is_number(value):
                     not_numeric.add(name)
         self.input_names = list(names)
-        self.columns = columns_for(self.input_names, set(names) - not_numeric)
+        self.columns = columns_for(self.input_names, set(names) - not_numeric, self.objective)
         self._holdouts = {}
         self._in_sample_by_params = {}
         self._conditions = {}
         self._workers = set()
+        self._proposers = set()
+        self._sources = set()
+        self._not_done = 0
+        self._has_holdout = False
         for trial in self.trials:
             self._index(trial)
         self._metric_keys = numeric_metric_keys(self.trials)
@@ -283,6 +401,28 @@ class ResultsTable:
             self._in_sample_by_params.setdefault(key, set()).add(trial.id)
         self._conditions.setdefault(trial.condition, None)
         self._workers.add(trial.worker)
+        self._proposers.add(trial.proposer)
+        self._sources.add(trial.source_hash)
+        self._has_holdout = self._has_holdout or trial.segment == "holdout"
+        if trial.status != "done":
+            self._not_done += 1
+
+    def default_visible(self, column: Column) -> bool:
+        """Shown until the user chooses: everything but bookkeeping that says nothing here
+        (one condition, no holdout, one proposer, every trial done, one source version).
+        Worker and iteration are hidden; the holdout column shows once a holdout ran."""
+        kind = column.kind
+        if kind == "condition":
+            return len(self._conditions) > 1
+        if kind in ("segment", "holdout"):
+            return self._has_holdout
+        if kind == "proposer":
+            return len(self._proposers) > 1
+        if kind == "source":
+            return len(self._sources) > 1
+        if kind == "status":
+            return self._not_done > 0
+        return kind not in ("worker", "iteration")
 
     def _reindex(self) -> None:
         self._row_of = {trial.id: row for row, trial in enumerate(self.trials)}
@@ -348,7 +488,7 @@ class ResultsTable:
         if col.kind == "tag":
             return tag_name(value) if value else ""
         if col.kind == "input":
-            return format_plain(value)
+            return format_input(value, self.layout.steps.get(col.key))
         return "" if value is None else str(value)
 
     def tooltip(self, row: int, column: int) -> str | None:
@@ -423,11 +563,12 @@ class ResultsTable:
 
     def new_inputs(self, trial: TrialRow) -> list[str]:
         """Inputs this trial sets that no row had (an LLM rewrite may declare new ones)."""
-        return [name for name in trial.inputs if name not in self.input_names]
+        return [name for name in trial.inputs
+                if name not in self.input_names and name != self.condition_input]
 
     def input_column_end(self) -> int:
         """The column position just after the last input column."""
-        return len(_FIXED) + len(self.input_names)
+        return self.columns.index(_HOLDOUT) + 1 + len(self.input_names)
 
     def add_inputs(self, trial: TrialRow) -> tuple[int, int] | None:
         """Add columns for the trial's new inputs, after the other inputs.
@@ -440,8 +581,7 @@ class ResultsTable:
             return None
         first = self.input_column_end()
         self.input_names.extend(names)
-        columns = [Column("input", name, name, f"Input “{name}”", is_number(trial.inputs[name]))
-                   for name in names]
+        columns = [input_column(name, is_number(trial.inputs[name])) for name in names]
         self.columns[first:first] = columns
         return first, first + len(names) - 1
 
