@@ -100,6 +100,7 @@ def test_tradingview_login_from_the_frozen_app(frozen, tmp_path, fake_tv, chromi
            "XDG_DATA_HOME": str(tmp_path / "xdg"), "TVDESK_TRADINGVIEW_URL": fake_tv.base_url,
            "TVDESK_BROWSER": chromium_path}
     stored = _run(frozen, tmp_path, "credentials", "set", "tradingview",
+                  "--allow-plaintext-keyring",
                   stdin=f"{fake_tv.username}\n{fake_tv.password}\n{fake_tv.totp_secret}\n",
                   **env)
     assert stored.returncode == 0, stored.stdout + stored.stderr

@@ -13,48 +13,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
+from tests.gui.conftest import EURUSD, EXAMPLE, wait_for
 from tvdesk.config import Settings
 from tvdesk.gui.main_window import MainWindow
 from tvdesk.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "pine" / "examples" / "sma_cross.pine"
-EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
-
-
-@pytest.fixture(autouse=True)
-def isolated_qsettings(qapp, tmp_path: Path):
-    """Window state goes to a temp folder, never to the user's own settings."""
-    from tvdesk.gui.qt import QtCore
-
-    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.IniFormat)
-    QtCore.QSettings.setPath(QtCore.QSettings.IniFormat, QtCore.QSettings.UserScope,
-                             str(tmp_path / "qsettings"))
-    yield
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path, loop):
-    win = MainWindow(Settings(), tmp_path / "runs.db")
-    win.setup.set_paths(EXAMPLE, EURUSD)
-    win.setup.mintick.setText("0.00001")
-    yield win
-    # Tear down while the loop is still open: stop the run, then close and delete the window.
-    loop.run_until_complete(win.controller.shutdown())
-    win.close()
-    win.deleteLater()
-    loop.run_until_complete(asyncio.sleep(0))
-
-
-def wait_for(loop, signal, timeout: float = 240.0):
-    future = loop.create_future()
-
-    def done(*args):
-        if not future.done():
-            future.set_result(args)
-
-    signal.connect(done)
-    return loop.run_until_complete(asyncio.wait_for(future, timeout))
 
 
 def test_the_form_loads_the_script_and_its_inputs(window) -> None:

@@ -28,7 +28,8 @@ def account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_tv: FakeTradin
     monkeypatch.setenv("TVDESK_BROWSER", chromium_path)
     store_credentials("tradingview", {"username": fake_tv.username,
                                       "password": fake_tv.password,
-                                      "totp_secret": fake_tv.totp_secret})
+                                      "totp_secret": fake_tv.totp_secret},
+                      allow_plaintext=True)
     return fake_tv
 
 

@@ -65,9 +65,12 @@ class RunController(QtCore.QObject):
     def open_store(self, path: Path) -> None:
         if self.running:
             raise TvdeskError("stop the running optimisation before opening another store")
+        # Open the new file first: when it is not a store (a clear error), the window keeps
+        # the one it had, open and readable, instead of a closed connection.
+        opened = _open_for_views(path)
         if self._store is not None:
             self._store.close()
-        self._store = _open_for_views(path)  # a clear error for a bad file
+        self._store = opened
         self._store_path = Path(path)
         self.run_id = self._store.latest_run_id()
         self.store_opened.emit(str(path))

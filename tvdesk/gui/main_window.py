@@ -16,6 +16,7 @@ from pathlib import Path
 from tvdesk import __version__, paths
 from tvdesk.config import Settings
 from tvdesk.errors import TvdeskError
+from tvdesk.gui import recent_stores as recent
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.lineage_view import LineageView
 from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot
@@ -70,10 +71,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_actions()
         self._update_status()
         if Path(store_path).exists():  # show the latest run of an existing store at once
-            try:
-                self.controller.open_store(Path(store_path))
-            except TvdeskError as exc:
-                self.show_error(str(exc))
+            self.open_store_file(Path(store_path))
 
     # ------------------------------------------------------------------ chrome
 
@@ -83,32 +81,58 @@ class MainWindow(QtWidgets.QMainWindow):
         bar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         style = self.style()
 
-        def action(text: str, icon: QtWidgets.QStyle.StandardPixmap, slot, tip: str = ""):
+        def action(text: str, icon: QtWidgets.QStyle.StandardPixmap, slot, tip: str = "",
+                   keys: QtGui.QKeySequence.StandardKey | str | None = None):
             act = QtGui.QAction(style.standardIcon(icon), text, self)
+            if keys is not None:
+                act.setShortcut(QtGui.QKeySequence(keys))
+                shortcut = act.shortcut().toString(QtGui.QKeySequence.SequenceFormat.NativeText)
+                tip = f"{tip or text} ({shortcut})"
             act.setToolTip(tip or text)
             act.triggered.connect(slot)
             bar.addAction(act)
             return act
 
         sp = QtWidgets.QStyle.StandardPixmap
+        keys = QtGui.QKeySequence.StandardKey
         self.run_action = action("Run", sp.SP_MediaPlay, self.start_run,
-                                 "Start an optimisation with the setup on the left")
+                                 "Start an optimisation with the setup on the left", "Ctrl+R")
         self.stop_action = action("Stop", sp.SP_MediaStop, self.controller.stop,
-                                  "Stop; every finished trial is kept")
+                                  "Stop; every finished trial is kept", "Ctrl+.")
         self.resume_action = action("Resume", sp.SP_MediaSeekForward, self.resume_run,
-                                    "Continue the latest run where it stopped")
+                                    "Continue the latest run where it stopped", "Ctrl+Shift+R")
         bar.addSeparator()
         self.export_action = action("Export report", sp.SP_DialogSaveButton, self.export_report,
-                                    "Write TXT / XLSX / HTML / CSV / JSON reports of the run")
-        action("Open store", sp.SP_DialogOpenButton, self.open_store, "Open another run store")
+                                    "Write TXT / XLSX / HTML / CSV / JSON reports of the run",
+                                    "Ctrl+E")
+        self.open_action = action("Open store", sp.SP_DialogOpenButton, self.open_store,
+                                  "Open another run store", keys.Open)
         bar.addSeparator()
         action("Settings", sp.SP_FileDialogDetailedView, self.open_settings)
         action("Credentials", sp.SP_DialogApplyButton, self.open_credentials,
                "TradingView login and LLM API key, kept in the OS keyring")
         action("About", sp.SP_MessageBoxInformation, self.open_about)
+        self._build_menus()
+
+    def _build_menus(self) -> None:
+        """The File and Run menus carry the toolbar's actions (and their shortcuts), the recent
+        stores and Quit, as every desktop app does."""
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("&Quit", self.close)
+        quit_action.setShortcut(QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Quit))
+        run_menu = self.menuBar().addMenu("&Run")
+        for act in (self.run_action, self.stop_action, self.resume_action):
+            run_menu.addAction(act)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("Open log folder", self.open_log_folder)
         help_menu.addAction("About tvdesk", self.open_about)
+        self._fill_recent_menu()
 
     def _build_status(self) -> None:
         self.engine_label = QtWidgets.QLabel()
@@ -209,12 +233,86 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
             self, "Open a run store", str(self.controller.store_path.parent),
             "Run stores (*.db *.sqlite);;All files (*)")
-        if not path:
-            return
+        if path:
+            self.open_store_file(Path(path))
+
+    def open_store_file(self, path: Path) -> bool:
+        """Open a store; on a bad file say why and keep the one that was open."""
         try:
-            self.controller.open_store(Path(path))
+            self.controller.open_store(path)
         except TvdeskError as exc:
             self.show_error(str(exc))
+            return False
+        recent.remember(QtCore.QSettings(), path)
+        self.statusBar().showMessage(f"Opened {path}", 8000)
+        return True
+
+    @Slot()
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        stores = recent.stores(QtCore.QSettings())
+        for path in stores:
+            act = self.recent_menu.addAction(str(path))
+            act.triggered.connect(lambda _checked=False, p=path: self.open_store_file(p))
+        self.recent_menu.setEnabled(bool(stores))
+
+    # ------------------------------------------------------------------ ship a trial
+
+    def _pine_file_name(self, trial_id: int) -> Path:
+        """`<script name>-trial-<id>.pine` next to the script in the setup form."""
+        script = Path(self.setup.script.edit.text() or "strategy.pine")
+        folder = script.parent if script.parent.is_dir() else paths.data_dir()
+        return folder / f"{script.stem}-trial-{trial_id}.pine"
+
+    def ask_pine_path(self, trial_id: int) -> Path | None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, f"Export trial {trial_id} as a Pine script", str(self._pine_file_name(trial_id)),
+            "Pine scripts (*.pine);;All files (*)")
+        return Path(path) if path else None
+
+    @Slot(int)
+    def export_pine(self, trial_id: int) -> None:
+        """Save the trial's script with its inputs as defaults (see tvdesk.app.export_pine)."""
+        path = self.ask_pine_path(trial_id)
+        if path is not None:
+            self._spawn(self.write_pine(trial_id, path))
+
+    async def write_pine(self, trial_id: int, path: Path) -> None:
+        from tvdesk.app.export_pine import write_trial_pine
+
+        try:
+            exported = await asyncio.to_thread(write_trial_pine, self.controller.store_path,
+                                               trial_id, path)
+        except TvdeskError as exc:
+            self.show_error(str(exc))
+            return
+        changed = ", ".join(f"{name}={after}" for name, (_b, after) in exported.changed.items())
+        self.statusBar().showMessage(
+            f"Trial {trial_id} written to {path}" + (f": {changed}" if changed else ""), 15000)
+        if exported.notes:
+            self.show_error("\n".join(exported.notes))
+
+    @Slot(int)
+    def copy_pine(self, trial_id: int) -> None:
+        self._spawn(self.copy_pine_now(trial_id))
+
+    async def copy_pine_now(self, trial_id: int) -> None:
+        """The trial's script to the clipboard, to paste into TradingView's Pine Editor."""
+        from tvdesk.app.export_pine import export_trial
+        from tvdesk.store import RunStore
+
+        def export():
+            with RunStore.open_for_reading(self.controller.store_path) as store:
+                return export_trial(store, trial_id)
+
+        try:
+            exported = await asyncio.to_thread(export)
+        except TvdeskError as exc:
+            self.show_error(str(exc))
+            return
+        QtWidgets.QApplication.clipboard().setText(exported.pine)
+        self.statusBar().showMessage(f"Trial {trial_id}'s Pine script copied: paste it into "
+                                     "TradingView's Pine Editor", 15000)
 
     # ------------------------------------------------------------------ dialogs
 
@@ -312,11 +410,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
 
 def _keyring_state() -> str:
-    try:
-        from tvdesk.secrets import backend_name
+    """The status bar's words for the keyring, e.g. "plaintext file (not secure)"."""
+    from tvdesk.secrets import keyring_status  # never raises
 
-        name = backend_name()
-    except Exception:
-        return "unavailable"
-    return "unavailable" if name.endswith("fail.Keyring") else name.rsplit(".", 1)[-1]
-
+    return keyring_status()

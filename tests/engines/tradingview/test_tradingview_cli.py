@@ -38,7 +38,7 @@ class Cli:
                               env=self.env, cwd=ROOT, timeout=240)
 
     def store_credentials(self) -> None:
-        run = self("credentials", "set", "tradingview",
+        run = self("credentials", "set", "tradingview", "--allow-plaintext-keyring",
                    stdin=f"{self.fake.username}\n{self.fake.password}\n"
                          f"{self.fake.totp_secret}\n")
         assert run.returncode == 0, run.stderr
@@ -62,7 +62,8 @@ def test_credentials_check_logs_in_once_then_reuses_the_session(cli: Cli) -> Non
 
 
 def test_wrong_password_exits_1_with_tradingviews_message(cli: Cli) -> None:
-    cli("credentials", "set", "tradingview", stdin=f"{cli.fake.username}\nwrong-pass\n\n")
+    cli("credentials", "set", "tradingview", "--allow-plaintext-keyring",
+        stdin=f"{cli.fake.username}\nwrong-pass\n\n")
     run = cli("credentials", "check", "tradingview")
     assert run.returncode == 1
     assert "Invalid username or password" in run.stdout + run.stderr

@@ -1,0 +1,80 @@
+"""The window's File menu, shortcuts, recovering from a bad store, and shipping a trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.gui.conftest import wait_for
+from tvdesk.gui.qt import QtCore, QtGui, QtWidgets
+
+
+def _finished_run(window, loop) -> int:
+    """Run four trials; the best trial's id."""
+    window.setup.max_iterations.setValue(4)
+    window.run_action.trigger()
+    _, status = wait_for(loop, window.controller.run_finished)
+    assert status == "finished"
+    store = window.controller.store()
+    return store.best_trial(window.controller.run_id, "net_profit_percent").id
+
+
+def test_a_failed_open_store_keeps_the_store_that_was_open(window, loop, tmp_path: Path) -> None:
+    _finished_run(window, loop)
+    run_id = window.controller.run_id
+    before = window.controller.store().count_trials(run_id)
+    assert before >= 4
+    bogus = tmp_path / "notes.db"
+    bogus.write_text("these are my notes, not a run store\n")
+    assert window.open_store_file(bogus) is False
+    assert "notes.db" in window.statusBar().currentMessage()
+    # The window still reads its store: no "closed database" anywhere.
+    assert window.controller.store().count_trials(run_id) == before
+    assert window.controller.store_path == tmp_path / "runs.db"
+    window.results.refresh()
+    assert window.results.table.model().rowCount() > 0
+
+
+def test_the_file_menu_remembers_stores_and_opens_them_again(window, loop,
+                                                             tmp_path: Path) -> None:
+    _finished_run(window, loop)
+    other = tmp_path / "other.db"
+    from tvdesk.store import RunStore
+
+    RunStore.open(other).close()
+    assert window.open_store_file(other)
+    assert window.open_store_file(tmp_path / "runs.db")
+    window._fill_recent_menu()
+    entries = [a.text() for a in window.recent_menu.actions()]
+    assert entries[:2] == [str((tmp_path / "runs.db").resolve()), str(other.resolve())]
+    other.unlink()  # a store that is gone is not offered
+    window._fill_recent_menu()
+    assert [a.text() for a in window.recent_menu.actions()] == [
+        str((tmp_path / "runs.db").resolve())]
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus[:2] == ["&File", "&Run"]
+
+
+def test_toolbar_actions_have_shortcuts_shown_in_their_tooltips(window) -> None:
+    expected = {window.run_action: "Ctrl+R", window.stop_action: "Ctrl+.",
+                window.export_action: "Ctrl+E",
+                window.open_action: QtGui.QKeySequence(
+                    QtGui.QKeySequence.StandardKey.Open).toString()}
+    for act, keys in expected.items():
+        assert act.shortcut().toString() == keys
+        assert keys.replace("Ctrl", "") in act.toolTip()
+
+
+def test_export_and_copy_pine_of_a_trial_from_the_window(window, loop, tmp_path: Path) -> None:
+    best = _finished_run(window, loop)
+    trial = window.controller.store().trial(best)
+    out = tmp_path / "best.pine"
+    loop.run_until_complete(window.write_pine(best, out))
+    text = out.read_text()
+    for title, value in trial.inputs.items():
+        literal = str(value).lower() if isinstance(value, bool) else value
+        assert f'({literal}, "{title}"' in text
+    assert f"Trial {best} written to {out}" in window.statusBar().currentMessage()
+    loop.run_until_complete(window.copy_pine_now(best))
+    assert QtWidgets.QApplication.clipboard().text() == text
+    assert window._pine_file_name(best).name == f"sma_cross-trial-{best}.pine"
+    assert QtCore.QSettings().fileName()  # the isolated settings, not the user's
