@@ -80,6 +80,16 @@ def test_normal_says_insufficient_evidence_and_which() -> None:
     assert "insufficient evidence: 40 days of history < 90" in verdict.reasons
 
 
+def test_an_endless_minimum_track_record_is_said_in_words() -> None:
+    verdict = judge(good_evidence(min_track_record=float("inf"), track_periods=200), RULES)
+    assert verdict.tag == "NORMAL"
+    assert ("insufficient evidence: the Sharpe ratio does not beat the benchmark, so no track "
+            "record is long enough (200 periods tested)") in verdict.reasons
+    assert not any("∞" in reason for reason in verdict.reasons)
+    finite = judge(good_evidence(min_track_record=316, track_periods=200), RULES)
+    assert "insufficient evidence: track record 200 periods < minimum 316" in finite.reasons
+
+
 def test_normal_lists_what_blocks_good() -> None:
     verdict = judge(good_evidence(targets_met=False, dsr=0.8, psr=0.9), RULES)
     assert verdict.tag == "NORMAL"

@@ -164,9 +164,12 @@ def _insufficient(e: Evidence, r: QualityRules) -> list[str]:
         out.append(f"insufficient evidence: {e.trading_days} days of history < {r.min_days}")
     if (e.min_track_record is not None and e.track_periods is not None
             and e.track_periods < e.min_track_record):
-        needed = "∞" if e.min_track_record == float("inf") else f"{e.min_track_record:.0f}"
-        out.append(f"insufficient evidence: track record {e.track_periods} periods < minimum "
-                   f"{needed}")
+        if e.min_track_record == float("inf"):  # no record, however long, shows an edge
+            out.append("insufficient evidence: the Sharpe ratio does not beat the benchmark, "
+                       f"so no track record is long enough ({e.track_periods} periods tested)")
+        else:
+            out.append(f"insufficient evidence: track record {e.track_periods} periods < "
+                       f"minimum {e.min_track_record:.0f}")
     return out
 
 
