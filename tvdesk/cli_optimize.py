@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 def add_optimize_parser(sub: argparse._SubParsersAction,
                         add_data_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    opt = sub.add_parser("optimize", help="improve a strategy until targets are met or a "
-                         "limit is hit (parameter search, LLM rewrites)")
+    opt = sub.add_parser("optimize", help="improve a strategy within a budget, the best "
+                         "meeting your targets (parameter search, LLM rewrites)")
     opt.add_argument("--engine", choices=["local", "tradingview"], default=None,
                      help="backtest engine (default: local)")
     add_data_flags(opt)
@@ -73,6 +73,18 @@ def add_optimize_parser(sub: argparse._SubParsersAction,
                      "(default: 3 per trial allowed by --max-iterations)")
     lim.add_argument("--time-budget", type=float, metavar="SECONDS",
                      help="stop starting new trials after this long")
+    lim.add_argument("--stop-on-target", action="store_true", default=False,
+                     help="stop a condition track at the first trial meeting the targets "
+                     "(default: targets filter and steer, and the whole budget is spent "
+                     "looking for better; also stop_on_target in the config's [optimize])")
+    git = opt.add_argument_group("git: commit each new best")
+    git.add_argument("--git-commit", action="store_true", default=False,
+                     help="commit each new best (the worker's pc_<n>.pine and best.pine, the "
+                     "trial's script with its inputs as defaults) to the repository of "
+                     "--git-repo, else git_repository in the config's [optimize] table")
+    git.add_argument("--git-repo", metavar="DIR",
+                     help="the repository for --git-commit (implies it); a new or empty "
+                     "folder becomes one")
 
 
 def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
@@ -137,6 +149,11 @@ def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
     for condition, track in outcome.tracks.items():
         label = f"condition {condition}" if condition is not None else "strategy"
         lines.append(f"  {label}: {track.iterations} trials; stopped: {track.stop_reason}")
+        if outcome.targets:
+            wanted = ", ".join(outcome.targets)
+            lines.append(f"    targets ({wanted}): met by {track.targets_met} of "
+                         f"{track.iterations} trials" + (f", first trial {track.met_by}"
+                                                         if track.met_by is not None else ""))
         if track.best is not None:
             m = track.best.metrics
             lines.append(f"    best trial {track.best.id}: net profit "
@@ -151,5 +168,9 @@ def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
             lines.append(f"    holdout: net profit "
                          f"{holdout.metrics.get('net_profit_percent', 0):+.2f}%, max drawdown "
                          f"{holdout.metrics.get('max_drawdown_percent', 0):.2f}%")
+    if outcome.git is not None:
+        from tvdesk.optimize.git_best import summary_lines
+
+        lines.extend(summary_lines(outcome.git))
     lines.append(f"store: {store.path}")
     return "\n".join(lines)

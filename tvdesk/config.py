@@ -93,6 +93,24 @@ TRADINGVIEW_KEYS = {"browser", "headless", "pages", "pause_seconds", "runs_per_h
 
 
 @dataclass(frozen=True, slots=True)
+class OptimizeDefaults:
+    """Defaults of `tvdesk optimize` (the `[optimize]` table); a flag can only turn them on.
+
+    `stop_on_target`: stop a track at the first trial meeting the targets (default: targets
+    filter and steer, and the whole budget is spent). `git_commit`: commit each new best to
+    `git_repository` on every run, as `--git-commit` does; `git_push`: push after each commit.
+    """
+
+    stop_on_target: bool = False
+    git_commit: bool = False
+    git_repository: Path | None = None
+    git_push: bool = False
+
+
+OPTIMIZE_KEYS = {"stop_on_target", "git_commit", "git_repository", "git_push"}
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     path: Path | None = None
     engine: str = "local"
@@ -103,6 +121,7 @@ class Settings:
     llm_models: tuple[str, ...] = ()
     llm_model: str | None = None
     tradingview: TradingViewSettings = field(default_factory=TradingViewSettings)
+    optimize: OptimizeDefaults = field(default_factory=OptimizeDefaults)
 
     def profile(self, name: str) -> Profile:
         try:
@@ -238,7 +257,8 @@ def load_settings(path: Path | str | None = None) -> Settings:
         raise ConfigError(f"cannot read the config file: {exc}", source=str(file)) from None
     _refuse_secrets(file, data)
     top = _Reader(file, data)
-    top.reject_unknown({"engine", "processes", "timezone", "profiles", "llm", "tradingview"})
+    top.reject_unknown({"engine", "processes", "timezone", "profiles", "llm", "tradingview",
+                        "optimize"})
     llm_table = top.get("llm", dict, "a table with base_url, models, model") or {}
     llm = _Reader(file, llm_table, "llm.")
     llm.reject_unknown({"base_url", "models", "model"})
@@ -259,7 +279,22 @@ def load_settings(path: Path | str | None = None) -> Settings:
                     llm_base_url=llm.get("base_url", str, "an http(s) URL"),
                     llm_models=tuple(models),
                     llm_model=llm.get("model", str, "a model name or \"auto\""),
-                    tradingview=_read_tradingview(file, top))
+                    tradingview=_read_tradingview(file, top),
+                    optimize=_read_optimize(file, top))
+
+
+def _read_optimize(file: Path, top: _Reader) -> OptimizeDefaults:
+    table = top.get("optimize", dict, "a table of optimisation defaults") or {}
+    r = _Reader(file, table, "optimize.")
+    r.reject_unknown(OPTIMIZE_KEYS)
+    default = OptimizeDefaults()
+
+    def flag(key: str) -> bool:
+        value = r.get(key, bool, "true or false")
+        return bool(getattr(default, key)) if value is None else bool(value)
+
+    return OptimizeDefaults(stop_on_target=flag("stop_on_target"), git_commit=flag("git_commit"),
+                            git_repository=r.path("git_repository"), git_push=flag("git_push"))
 
 
 def _read_tradingview(file: Path, top: _Reader) -> TradingViewSettings:
@@ -306,6 +341,21 @@ def _tradingview_table(tv: TradingViewSettings) -> dict[str, Any]:
         value = getattr(tv, key)
         if value != getattr(default, key) and value is not None:
             table[key] = list(value) if isinstance(value, tuple) else value
+    return table
+
+
+def _optimize_table(optimize: OptimizeDefaults, folder: Path) -> dict[str, Any]:
+    """Only the keys that differ from the defaults; the repository relative to the config file
+    when it lies beside or below it."""
+    table: dict[str, Any] = {}
+    for key in ("stop_on_target", "git_commit", "git_push"):
+        if getattr(optimize, key):
+            table[key] = True
+    if optimize.git_repository is not None:
+        try:
+            table["git_repository"] = optimize.git_repository.relative_to(folder).as_posix()
+        except ValueError:
+            table["git_repository"] = str(optimize.git_repository)
     return table
 
 
@@ -433,6 +483,9 @@ def save_settings(settings: Settings, path: Path | str | None = None, *,
     tradingview = _tradingview_table(settings.tradingview)
     if tradingview:
         document["tradingview"] = tradingview
+    optimize = _optimize_table(settings.optimize, file.parent)
+    if optimize:
+        document["optimize"] = optimize
     profiles: dict[str, Any] = {}
     for name, profile in settings.profiles.items():
         kept = raw_profiles.get(name)

@@ -66,16 +66,18 @@ def test_parameter_search_strictly_improves_on_the_template_defaults(tmp_path: P
         assert len(store.daily_returns(outcome.run_id, segment="in_sample")) == 25
 
 
-def test_targets_stop_the_track_and_name_the_trial(tmp_path: Path) -> None:
+def test_with_stop_on_target_targets_stop_the_track_and_name_the_trial(tmp_path: Path) -> None:
+    # Without stop_on_target the track spends its whole budget: test_targets_budget.py.
     targets = Targets(constraints=(parse_constraint("min_trades=5"),))
     settings = settings_for(ROOT / "pine" / "examples" / "sma_cross.pine", max_iterations=50,
-                            targets=targets, holdout=0)
+                            targets=targets, holdout=0, stop_on_target=True)
     with RunStore.open(tmp_path / "runs.db") as store:
         outcome = optimize(settings, store)
         track = outcome.tracks[None]
         assert track.met_by == store.trials(outcome.run_id)[0].id
         assert track.stop_reason == f"targets met by trial {track.met_by}"
         assert store.count_trials(outcome.run_id) == 1
+        assert track.targets_met == 1
 
 
 FAILS_AT_RUNTIME = """//@version=6

@@ -104,6 +104,8 @@ class LLMWorker:
         self.state.archive.append(base)
         while not self.opt.should_stop(self.track):
             await self._round()
+            # After the round this worker's pc_<n>.pine is its best: commit its new bests now.
+            await self.opt.commit_new_bests(self.worker)
 
     async def _round(self) -> None:
         state = self.state

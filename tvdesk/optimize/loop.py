@@ -4,10 +4,13 @@ Each condition value is a track with its own Optuna study and its own iteration 
 (`max_iterations`, shared by the track's workers). `process_count` workers run each track
 concurrently on the engine. Every trial is committed to the run store before it runs (status
 running) and again when it finishes, before that worker takes another: a kill loses at most the
-trials in flight, and `--resume` re-runs exactly those. Limits (targets met, iterations,
-consecutive errors, time budget, cancel) stop a track with a reason that is stored and
-published. The last part of the data (the holdout) is never seen by the search; the best trial
-of each track is evaluated on it once, at the end.
+trials in flight, and `--resume` re-runs exactly those. Limits (iterations, consecutive
+errors, time budget, cancel, and targets met when `stop_on_target` is set) stop a track with a
+reason that is stored and published. Otherwise targets do not stop a track: they filter (a trial
+missing them is never the best while one meets them) and steer the search (Optuna
+constraints), and the whole budget is spent looking for better. Each new best can be committed
+to a git repository (`git_repository`, see git_best). The last part of the data (the holdout)
+is never seen by the search; the best trial of each track is evaluated on it once, at the end.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +33,7 @@ from tvdesk.engines.base import Engine
 from tvdesk.errors import FileVanished, InputError, TvdeskError
 from tvdesk.events import Event, EventStream
 from tvdesk.model import BacktestRequest, BacktestResult, InputValue, Strategy
+from tvdesk.optimize import git_best
 from tvdesk.optimize.judging import judge_stored_run
 from tvdesk.optimize.param_search import ParamSearch
 from tvdesk.optimize.settings import OptimizeSettings
@@ -75,7 +79,8 @@ class TrackState:
     best: TrialRow | None = None
     best_score: tuple[int, float] = (0, float("-inf"))
     stop_reason: str | None = None
-    met_by: int | None = None
+    met_by: int | None = None  # the first trial that met the targets
+    targets_met: int = 0  # trials that met them
 
 
 @dataclass(slots=True)
@@ -88,6 +93,8 @@ class RunOutcome:
     holdout: dict[str | None, BacktestResult] = field(default_factory=dict)
     judgement: RunJudgement | None = None
     already_finished: bool = False
+    targets: tuple[str, ...] = ()  # the constraints, described; empty: none set
+    git: git_best.GitReport | None = None  # with `git_repository`: what was committed
 
 
 def _daily(result: BacktestResult) -> tuple[list[str], list[float]]:
@@ -100,8 +107,11 @@ def _daily(result: BacktestResult) -> tuple[list[str], list[float]]:
 class Optimizer:
     def __init__(self, settings: OptimizeSettings, engine: Engine, store: RunStore, *,
                  events: EventStream | None = None, run_id: str | None = None,
-                 llm: LLMClient | None = None) -> None:
-        """`llm`: the client for LLM rewrites, needed when the proposer is llm or both."""
+                 llm: LLMClient | None = None,
+                 export_pine: Callable[[RunStore, int], str] | None = None) -> None:
+        """`llm`: the client for LLM rewrites, needed when the proposer is llm or both.
+        `export_pine(store, trial_id)`: a trial's script with its inputs as defaults, for the
+        git commits of new bests (default `git_best.default_export`)."""
         self.settings = settings
         self.engine = engine
         self.store = store
@@ -114,6 +124,10 @@ class Optimizer:
         self._deadline: float | None = None
         self._lost_lease: str | None = None
         self._in_sample, self._holdout = self._split_requests()
+        self.export_pine = export_pine or git_best.default_export
+        self._git: git_best.GitBestCommitter | None = None
+        self._git_pending: dict[int, list[tuple[str | None, int]]] = {}  # worker -> new bests
+        self._git_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ setup
 
@@ -161,6 +175,7 @@ class Optimizer:
         """Start the run, or resume it, holding its lease throughout (see store.lease)."""
         resumed = self.run_id is not None
         if self.run_id is None:
+            self._open_git()  # a refused repository is refused before the run is stored
             lease = self.store.start_run(
                 engine=self.settings.engine, strategy_title=self.strategy.title,
                 settings=self.settings.to_dict())
@@ -171,6 +186,11 @@ class Optimizer:
             if self.store.get_run(self.run_id).status == "finished":
                 self.store.release_run(lease)
                 return RunOutcome(run_id=self.run_id, status="finished", already_finished=True)
+            try:
+                self._open_git()
+            except BaseException:
+                self.store.release_run(lease)
+                raise
         heartbeat = asyncio.ensure_future(self._keep_lease(lease))
         try:
             return await self._run_held(resumed)
@@ -209,7 +229,12 @@ class Optimizer:
                 worker_file.write_text(self.strategy.source, encoding="utf-8")
         self._publish("run_started", payload={"resumed": resumed,
                                               "workspace": str(workspace)})
-        outcome = RunOutcome(run_id=self.run_id, status="running")
+        outcome = RunOutcome(run_id=self.run_id, status="running", targets=tuple(
+            c.describe() for c in self.settings.targets.constraints))
+        if self._git is not None:
+            outcome.git = self._git.report
+            git_best.record(self.store, self.run_id, "git_repository", {
+                "repository": self._git.report.repository, "note": self._git.report.note})
         try:
             for condition in self.settings.conditions or (None,):
                 track = self._new_track(condition)
@@ -264,6 +289,7 @@ class Optimizer:
                 search.add_done(row.inputs, row.metrics if row.status == "done" else None)
             if row.status == "done":
                 self._consider_best(track, row)
+                self._count_targets_met(track, row.id, row.metrics)
         if search is not None and not done:
             defaults = {s.title: s.default for s in self.strategy.inputs}
             search.enqueue(defaults)
@@ -298,9 +324,11 @@ class Optimizer:
         else:
             await asyncio.gather(*(self._param_worker(track, n)
                                    for n in range(1, self.settings.process_count + 1)))
+        await self.commit_new_bests()
         self._publish("track_finished", condition=track.condition, payload={
             "reason": track.stop_reason, "iterations": track.iterations,
-            "best_trial": track.best.id if track.best else None, "targets_met_by": track.met_by})
+            "best_trial": track.best.id if track.best else None, "targets_met_by": track.met_by,
+            "targets_met": track.targets_met})
 
     async def _run_llm_track(self, track: TrackState) -> None:
         from tvdesk.optimize.llm_worker import LLMWorker, make_candidate
@@ -318,6 +346,7 @@ class Optimizer:
             outcome = await self.run_trial(track, worker=1, proposed={}, proposal=None)
             metrics = outcome.metrics or {}
             baseline_id = outcome.trial_id
+            await self.commit_new_bests(1)
         else:
             metrics, baseline_id = baseline.metrics, baseline.id
         seen_normalized = {normalized_hash(self.strategy.source)}
@@ -371,6 +400,7 @@ class Optimizer:
             outcome = await self.run_trial(track, worker=worker, proposed=proposal.inputs,
                                         proposal=proposal)
             track.search.tell(proposal, outcome.metrics)
+            await self.commit_new_bests(worker)
 
     async def run_trial(self, track: TrackState, *, worker: int, proposed: Mapping[str, Any],
                      proposal: Any, version: Version | None = None,
@@ -423,10 +453,71 @@ class Optimizer:
             self._publish("new_best", worker=worker, condition=track.condition,
                           trial_id=trial_id, payload={
                               "score": self.settings.targets.score(metrics), "inputs": inputs})
-        if self.settings.targets.met(metrics) and track.met_by is None:
-            track.met_by = trial_id
-            track.stop_reason = f"targets met by trial {trial_id}"
+            if self._git is not None:  # committed once the worker has written its pc_<n>.pine
+                self._git_pending.setdefault(worker, []).append((track.condition, trial_id))
+        self._count_targets_met(track, trial_id, metrics)
         return TrialOutcome(trial_id, metrics=metrics, result=result)
+
+    def _count_targets_met(self, track: TrackState, trial_id: int,
+                           metrics: Mapping[str, Any]) -> None:
+        """Count a trial meeting the targets; with `stop_on_target` the first one stops the
+        track (also when a resumed run finds it among the trials it ran before)."""
+        if not self.settings.targets.met(metrics):
+            return
+        track.targets_met += 1
+        if track.met_by is None:
+            track.met_by = trial_id
+            if self.settings.stop_on_target:
+                track.stop_reason = track.stop_reason or f"targets met by trial {trial_id}"
+
+    # ------------------------------------------------------------------ git
+
+    def _open_git(self) -> None:
+        if self.settings.git_repository:
+            self._git = git_best.GitBestCommitter.open(self.settings.git_repository,
+                                                       push=self.settings.git_push)
+
+    async def commit_new_bests(self, worker: int | None = None) -> None:
+        """Commit the new bests `worker` found (every worker's when None), one commit each,
+        in the order they were found. Called when the worker's pc_<n>.pine is up to date (after
+        its trial; an LLM worker after its round). A failure is a warning: the run goes on."""
+        if self._git is None:
+            return
+        for key in ([worker] if worker is not None else sorted(self._git_pending)):
+            for condition, trial_id in self._git_pending.pop(key, []):
+                await self._commit_best(key, condition, trial_id)
+
+    async def _commit_best(self, worker: int, condition: str | None, trial_id: int) -> None:
+        git = self._git
+        assert git is not None and self.workspace is not None
+        run_id = str(self.run_id)
+        async with self._git_lock:  # one commit at a time, in the order they were found
+            warnings_before = len(git.report.warnings)
+            row = self.store.trial(trial_id)
+            files: dict[str, str] = {}
+            worker_file = self.workspace / f"pc_{worker}.pine"
+            try:
+                files[worker_file.name] = worker_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                git.warn(f"trial {trial_id}: {worker_file.name} not committed: {exc}")
+            try:
+                files[git_best.best_file_name(condition)] = self.export_pine(self.store,
+                                                                             trial_id)
+            except (TvdeskError, LookupError, ValueError) as exc:
+                git.warn(f"trial {trial_id}: its script with its inputs as defaults was not "
+                         f"written: {exc}")
+            message = git_best.commit_message(
+                trial=row, run_id=run_id, store_path=str(self.store.path),
+                strategy_title=self.strategy.title, targets=self.settings.targets,
+                files=sorted(files))
+            sha = await asyncio.to_thread(git.commit, trial_id, files, message)
+            if sha is not None:
+                git_best.record(self.store, run_id, "git_commit", {
+                    "trial_id": trial_id, "condition": condition, "commit": sha,
+                    "files": sorted(files), "repository": git.report.repository})
+            for warning in git.report.warnings[warnings_before:]:
+                git_best.record(self.store, run_id, "git_warning",
+                                {"trial_id": trial_id, "message": warning})
 
     def _check_data_still_there(self) -> None:
         """A trial failed: was it because the market data file went away under the run?"""

@@ -52,6 +52,11 @@ class OptimizeSettings:
     workspace: str | None = None
     base_template: str | None = None
     llm: LLMSettings = field(default_factory=LLMSettings)
+    # Targets filter (a trial missing them is never the best while one meets them) and steer
+    # the search; with stop_on_target a track also stops at the first trial meeting them.
+    stop_on_target: bool = False
+    git_repository: str | None = None  # commit each new best there (tvdesk.optimize.git_best)
+    git_push: bool = False  # and push after each commit
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -72,6 +77,9 @@ class OptimizeSettings:
         values["llm"] = LLMSettings(**llm)
         values["conditions"] = tuple(values.get("conditions") or ())
         values["exclude_inputs"] = tuple(values.get("exclude_inputs") or ())
+        # Runs stored before the setting existed stopped a track when its targets were met: a
+        # resumed one keeps doing so.
+        values.setdefault("stop_on_target", True)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
