@@ -21,6 +21,7 @@ from tvdesk.viewmodels.surface import (
     compute_surface,
     default_pair,
     higher_is_better,
+    integer_bins,
     load_surface_data,
     make_axis,
     metric_choices,
@@ -262,6 +263,77 @@ def test_load_surface_data_takes_the_optimiser_s_chosen_trial(tmp_path: Path) ->
                                      proposer="params", source_hash=source, inputs={"a": 1})
         store.finish_trial(trial_id, metrics={"net_profit_percent": 2.0})
         assert chosen_trial(store, other) == trial_id
+
+
+def test_integer_inputs_get_whole_number_bins() -> None:
+    """An input.int with more values than cells: bins of whole numbers ("5–20"), not
+    "5–29.6"; every value lands in the bin its label names."""
+    values = list(range(5, 201, 3))  # 66 values of Length
+    axis = make_axis("Length", values)
+    assert axis.numeric and axis.integer and len(axis) <= BINS
+    assert all("." not in text for text in axis.labels)
+    for value in values:
+        first, _, last = axis.labels[axis.cell(value)].partition("–")
+        assert int(first) <= value <= int(last or first)
+    position, labels = integer_bins([1.0, 2.0, 3.0], bins=12)
+    assert labels == ["1", "2", "3"] and position(3.0) == 2
+    floats = make_axis("Mult", [0.5 + 0.1 * i for i in range(40)])
+    assert not floats.integer and len(floats) == BINS
+    assert make_axis("Length", [5, 10, 15]).integer  # few values: one cell each, still whole
+
+
+def condition_points() -> list[Point]:
+    """Two conditions searched on their own: trial ids 1-6 in "1", 7-12 in "3"."""
+    points = []
+    for trial_id in range(1, 13):
+        condition = "1" if trial_id <= 6 else "3"
+        points.append(Point(trial_id, {"a": trial_id % 3, "b": trial_id % 2 + 10,
+                                       "Condition": int(condition)},
+                            {"net_profit_percent": float(trial_id)}, "s", condition))
+    return points
+
+
+def test_a_run_of_several_conditions_is_shown_one_condition_at_a_time() -> None:
+    from tvdesk.viewmodels.surface import SurfaceData
+
+    data = SurfaceData("r", condition_points(), best_trial=5, objective="net_profit_percent",
+                       maximize=True, track_best={"1": 5, "3": 12})
+    assert data.conditions() == ["1", "3"] and data.default_condition() == "1"
+    assert {p.trial_id for p in data.points_of("3")} == set(range(7, 13))
+    assert data.points_of(None) == data.points
+    assert data.best_for("3") == 12 and data.best_for(None) == 5
+    assert "Condition" not in varying_inputs(data.inputs("3"))  # constant within a track
+    one = SurfaceData("r", grid_points(), best_trial=None, objective="net_profit_percent",
+                      maximize=True)
+    assert one.conditions() == [] and one.default_condition() is None
+
+
+def test_each_track_s_chosen_trial_comes_from_its_own_bests(tmp_path: Path) -> None:
+    from tvdesk.viewmodels.surface import track_bests
+
+    with RunStore.open(tmp_path / "runs.db") as store:
+        run_id = store.create_run(engine="local", strategy_title="t", settings={
+            "conditions": ["1", "3"], "request": {"strategy": {"inputs": [
+                {"title": "b", "name": "b", "step": 0.1}]}}})
+        source = store.add_source("//@version=6", normalized_hash="n")
+        ids: dict[str, list[int]] = {"1": [], "3": []}
+        for n, (condition, net) in enumerate([("1", 3.0), ("1", 5.0), ("3", 1.0),
+                                              ("3", 0.5)]):
+            trial_id = store.start_trial(run_id, worker=1, condition=condition,
+                                         iteration=n + 1, proposer="params",
+                                         source_hash=source,
+                                         inputs={"a": n, "b": 0.1 * (n + 1)})
+            store.finish_trial(trial_id, metrics={"net_profit_percent": net})
+            ids[condition].append(trial_id)
+        store.add_event(run_id, "new_best", {"trial_id": ids["1"][0], "condition": "1",
+                                             "score": 3.0})
+        store.add_event(run_id, "new_best", {"trial_id": ids["1"][1], "condition": "1",
+                                             "score": 5.0})
+        # Condition 3 has no new_best event: its best trial of the objective.
+        assert track_bests(store, run_id, ["1", "3"]) == {"1": ids["1"][1], "3": ids["3"][0]}
+        data = load_surface_data(store, run_id)
+        assert data.conditions() == ["1", "3"] and data.best_for("3") == ids["3"][0]
+        assert data.steps == {"b": 0.1}
 
 
 def test_the_surface_module_does_not_import_qt() -> None:

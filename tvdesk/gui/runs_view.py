@@ -5,6 +5,12 @@ a 250 ms timer then pushes what changed to the charts with `setData` on curves m
 panel, and the new log lines to the log in one call. So a burst of events costs the event loop
 almost nothing, and 10,000 points per curve stay smooth (peak downsampling, clipped to view).
 Reopening a run (`refresh`) builds the same monitor from the store.
+
+The charts read as a trader expects: iterations and trades on whole-number axes, no SI-prefix
+scaling, fixed sane ranges while a plot is empty, one stretch of line per condition (the
+monitor leaves a gap between tracks), the "run best" line at the highest star, and the
+theme's colours (`ThemedChart`). The header's progress bar moves only forward: its total is
+planned from the run's settings and a track that stops early counts its budget as skipped.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot, pg
 from tvdesk.gui.view_base import RunView
-from tvdesk.viewmodels.progress import RunMonitor, now
+from tvdesk.gui.widgets import IntegerAxis, ThemedChart
+from tvdesk.viewmodels.progress import RunMonitor, RunProgress, now
 
 log = logging.getLogger(__name__)
 
@@ -26,21 +33,27 @@ PANELS_PER_TICK = 1  # a frame repaints one panel: with 2 workers each is redraw
 LOG_LINES = 5000
 SYMBOLS_UP_TO = 200  # points per curve drawn with a dot each; more are a plain line
 BLUE, RED, GREY, ORANGE, INK = "#2962ff", "#f23645", "#787b86", "#ff6d00", "#131722"
+EMPTY_Y_RANGES = {"net": (-5.0, 5.0), "dd": (0.0, 5.0), "trades": (0.0, 10.0)}
+"""The y range of a plot with no point yet: a plain scale, not pyqtgraph's ±0.4 around the
+zero line (which it wrote as -400..400 "(x0.001)")."""
+EMPTY_X_SPAN = 10.0
 
 
-def chart_background(widget: QtWidgets.QWidget) -> QtGui.QColor:
-    """Charts sit on the palette's base colour (white, or dark in the dark theme)."""
-    return widget.palette().color(QtGui.QPalette.ColorRole.Base)
-
-
-def _plot(layout: pg.GraphicsLayout, row: int, title: str) -> pg.PlotItem:
-    plot = layout.addPlot(row=row, col=0)
+def _plot(layout: pg.GraphicsLayout, row: int, title: str, *,
+          integer_y: bool = False) -> pg.PlotItem:
+    """A plot of one metric by iteration: the iteration axis (and the trades axis) show
+    whole numbers only, and no axis rescales its numbers with an SI prefix."""
+    axes = {"bottom": IntegerAxis("bottom")}
+    if integer_y:
+        axes["left"] = IntegerAxis("left")
+    plot = layout.addPlot(row=row, col=0, axisItems=axes)
     plot.setLabel("left", title, **{"font-size": "8pt"})
     # Grid lines at major ticks only: minor grid lines cost most of a frame in software
     # rendering (measured by benchmarks/gui_loop_lag.py).
     plot.showGrid(x=True, y=True, alpha=0.15)
     for side in ("left", "bottom"):
         plot.getAxis(side).setStyle(maxTickLevel=0)
+        plot.getAxis(side).enableAutoSIPrefix(False)
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.getAxis("left").setWidth(52)
@@ -75,13 +88,12 @@ class WorkerPanel(QtWidgets.QGroupBox):
                                  | QtCore.Qt.AlignmentFlag.AlignTop)
         self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status)
-        self.charts = pg.GraphicsLayoutWidget()
-        self.charts.setBackground(chart_background(self))
+        self.charts = ThemedChart()
         self.charts.setMinimumHeight(330)
         layout.addWidget(self.charts)
         self.net_plot = _plot(self.charts.ci, 0, "Net profit %")
         self.dd_plot = _plot(self.charts.ci, 1, "Max DD %")
-        self.trades_plot = _plot(self.charts.ci, 2, "Trades")
+        self.trades_plot = _plot(self.charts.ci, 2, "Trades", integer_y=True)
         for plot in (self.dd_plot, self.trades_plot):
             plot.setXLink(self.net_plot)
         for plot in (self.net_plot, self.dd_plot):
@@ -102,15 +114,40 @@ class WorkerPanel(QtWidgets.QGroupBox):
         self.run_best = pg.InfiniteLine(
             angle=0, movable=False,
             pen=pg.mkPen(ORANGE, width=1, style=QtCore.Qt.PenStyle.DashLine),
-            label="run best {value:.2f}%", labelOpts={"position": 0.12, "color": ORANGE})
+            label="run best {value:.2f}%",
+            # Left-aligned just inside the plot: a centred label lost its start to the axis.
+            labelOpts={"position": 0.02, "color": ORANGE, "anchors": [(0, 0), (0, 1)]})
         self.run_best.setVisible(False)
+        self.run_best_trial: int | None = None
         self.net_plot.addItem(self.run_best, ignoreBounds=True)
+        self._empty: bool | None = None
+        self.show_empty(True)
+        self.charts.restyle()
 
-    def draw(self, series, run_best: float | None, x_span: float | None = None) -> None:
+    def show_empty(self, empty: bool) -> None:
+        """An empty plot gets fixed, plain ranges; the first point hands y back to
+        auto-range (x follows the run's budget, see `set_x_span`)."""
+        if empty == self._empty:
+            return
+        self._empty = empty
+        for plot, key in ((self.net_plot, "net"), (self.dd_plot, "dd"),
+                          (self.trades_plot, "trades")):
+            if empty:
+                plot.enableAutoRange(y=False)
+                plot.setYRange(*EMPTY_Y_RANGES[key], padding=0)
+            else:
+                plot.enableAutoRange(y=True)
+        if empty and self._x_span is None:
+            self.net_plot.enableAutoRange(x=False)
+            self.net_plot.setXRange(0, EMPTY_X_SPAN, padding=0)
+
+    def draw(self, series, run_best: float | None, x_span: float | None = None,
+             run_best_trial: int | None = None) -> None:
         """Push a worker's series to the curves (views of its arrays, no copies)."""
         x = series.x.view()
         if len(x) and np.isfinite(x[-1]) and x_span is not None:
             x_span = max(x_span, float(x[-1]))
+        self.show_empty(len(x) == 0)
         self.set_x_span(x_span)
         if self._symbols != (len(x) <= SYMBOLS_UP_TO):
             self._symbols = len(x) <= SYMBOLS_UP_TO
@@ -128,7 +165,7 @@ class WorkerPanel(QtWidgets.QGroupBox):
         self.trades_curve.setData(x, series.trades.view())
         self.best_marks.setData(series.best_x, series.best_y,
                                 data=list(series.best_ids))
-        self.set_run_best(run_best)
+        self.set_run_best(run_best, run_best_trial)
         self.status.setText(series.status())
         self.drawn_version = series.version
 
@@ -139,19 +176,27 @@ class WorkerPanel(QtWidgets.QGroupBox):
         if span == self._x_span:
             return
         self._x_span = span
-        if span is None:
+        if span is None and self._empty:
+            self.net_plot.enableAutoRange(x=False)
+            self.net_plot.setXRange(0, EMPTY_X_SPAN, padding=0)
+        elif span is None:
             self.net_plot.enableAutoRange(x=True)
         else:
             self.net_plot.enableAutoRange(x=False)
             self.net_plot.setXRange(0, span + 1, padding=0.01)
 
-    def set_run_best(self, value: float | None) -> None:
+    def set_run_best(self, value: float | None, trial: int | None = None) -> None:
+        """The dashed line at the run's highest starred net profit, named by its trial."""
         self.run_best_value = value
         if value is None:
             self.run_best.setVisible(False)
-        else:
-            self.run_best.setVisible(True)  # first: a hidden line's label does not update
-            self.run_best.setValue(value)
+            return
+        self.run_best.setVisible(True)  # first: a hidden line's label does not update
+        if trial != self.run_best_trial:
+            self.run_best_trial = trial
+            name = f" #{trial}" if trial is not None else ""
+            self.run_best.label.setFormat(f"run best{name} {{value:.2f}}%")
+        self.run_best.setValue(value)
 
 
 class RunsView(RunView):
@@ -170,9 +215,14 @@ class RunsView(RunView):
         self.progress = QtWidgets.QLabel("")
         self.progress.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight
                                    | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        self.progress_bar = QtWidgets.QProgressBar()
+        self.progress_bar.setFixedWidth(180)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setVisible(False)
         header = QtWidgets.QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.progress)
+        header.addWidget(self.progress_bar)
 
         self._grid_host = QtWidgets.QWidget()
         self.grid = QtWidgets.QGridLayout(self._grid_host)
@@ -248,6 +298,9 @@ class RunsView(RunView):
         self.title.setText(f"Run {monitor.run_id}" if monitor and monitor.run_id else
                            "No run yet: start one from the setup on the left")
         self.progress.setText("")
+        self.progress_bar.setVisible(monitor is not None)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
         if monitor is not None:
             for number in sorted(monitor.workers):
                 self._add_panel(number)
@@ -315,6 +368,24 @@ class RunsView(RunView):
         best_text = f" · best trial #{monitor.best_trial}" if monitor.best_trial else ""
         self.title.setText(f"Run {monitor.run_id} — {monitor.status}{best_text}")
         self.progress.setText(monitor.progress.text(now()) + busy)
+        self._set_bar(monitor.progress)
+
+    def _set_bar(self, progress: RunProgress) -> None:
+        """The bar: done + skipped of the planned total (busy while the total is unknown,
+        full once the run is over)."""
+        total = progress.total
+        if total is None:
+            self.progress_bar.setRange(0, 1 if progress.finished else 0)
+            self.progress_bar.setValue(1 if progress.finished else 0)
+            return
+        value = progress.completed()
+        self.progress_bar.setRange(0, max(1, total))
+        self.progress_bar.setValue(min(value, total))
+        self.progress_bar.setFormat(f"{value} / {total}")
+        self.progress_bar.setToolTip(
+            f"{progress.done} trials run"
+            + (f", {progress.skipped} skipped: tracks that stopped early (targets met, time "
+               "budget) do not use the rest of their iterations" if progress.skipped else ""))
 
     def _draw_charts(self, monitor: RunMonitor, *, every: bool = False) -> None:
         """Redraw the panel that has waited longest for its new points (all with `every`):
@@ -327,7 +398,7 @@ class RunsView(RunView):
         self._tick += 1
         for _tick, number in sorted(waiting)[: None if every else PANELS_PER_TICK]:
             panel = self.panels[number]
-            panel.draw(monitor.workers[number], best, monitor.x_span)
+            panel.draw(monitor.workers[number], best, monitor.x_span, monitor.best_net_trial)
             panel.drawn_tick = self._tick
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:

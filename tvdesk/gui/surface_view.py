@@ -5,6 +5,12 @@ The grid, the stability of each cell, the chosen cell and the slices all come fr
 inputs are treated) and draws the answer: the heatmap with a colour bar and the input values
 on its axes, the chosen trial's cell outlined, each cell's value or stability written in it,
 a tooltip per cell, and double-click to open the cell's best trial.
+
+A run of several conditions shows one condition (track) at a time, chosen in the Condition
+box (it opens on the condition of the run's chosen trial). Axis names are thinned so they
+never overlap (`CategoryAxis`), integer inputs get whole-number ticks, the choice boxes are as
+wide as their longest entry, and a slice title too long for its plot is elided (the whole
+title is its tooltip). The charts follow the theme (`ThemedChart`).
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ import numpy as np
 from tvdesk.events import Event
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot, pg
-from tvdesk.gui.runs_view import chart_background
 from tvdesk.gui.view_base import RunView
+from tvdesk.gui.widgets import CategoryAxis, ThemedChart
 from tvdesk.reports.labels import label
+from tvdesk.viewmodels.formatting import format_inputs
 from tvdesk.viewmodels.surface import (
     MODE_LABELS,
     MODES,
@@ -41,6 +48,17 @@ MAX_CELL_TEXT = 400  # cells written into; a bigger grid is colour and tooltip o
 RED, PALE_RED, WHITE, PALE_GREEN, GREEN = "#f23645", "#f7a9b0", "#ffffff", "#9bd6c8", "#089981"
 YELLOW, BLUE, ORANGE, INK, GREY = "#fff3c4", "#2962ff", "#ff6d00", "#131722", "#9598a1"
 CELL_TEXTS = (("value", "Values"), ("stability", "Stability"), ("none", "None"))
+COMBO_MIN_CHARS = 8  # a choice box never shrinks below this many characters
+
+
+def _choice_box() -> QtWidgets.QComboBox:
+    """A choice box as wide as its longest entry, whatever the row's width."""
+    combo = QtWidgets.QComboBox()
+    combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
+    combo.setMinimumContentsLength(COMBO_MIN_CHARS)
+    combo.setSizePolicy(QtWidgets.QSizePolicy.Policy.Minimum,
+                        QtWidgets.QSizePolicy.Policy.Fixed)
+    return combo
 
 
 def _colour_map(diverging: bool, higher_better: bool) -> pg.ColorMap:
@@ -73,11 +91,20 @@ class SurfaceView(RunView):
         self._filling = False
         self._texts: list[pg.TextItem] = []
 
+        self._slice_titles: dict[str, str] = {}
+
         # ---- controls
-        self.metric_combo = QtWidgets.QComboBox()
-        self.metric_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.x_combo = QtWidgets.QComboBox()
-        self.y_combo = QtWidgets.QComboBox()
+        self.condition_combo = _choice_box()
+        self.condition_combo.setToolTip("The condition (track) shown: each was searched on its "
+                                        "own, so the map shows one at a time")
+        self.condition_label = QtWidgets.QLabel("Condition")
+        self.metric_combo = _choice_box()
+        # Metric names run long: the box shows 22 characters, the list shows them whole.
+        self.metric_combo.setSizeAdjustPolicy(
+            QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.metric_combo.setMinimumContentsLength(22)
+        self.x_combo = _choice_box()
+        self.y_combo = _choice_box()
         self.mode_buttons = QtWidgets.QButtonGroup(self)
         modes = QtWidgets.QHBoxLayout()
         modes.setSpacing(6)
@@ -91,7 +118,7 @@ class SurfaceView(RunView):
             self.mode_buttons.addButton(button, index)
             modes.addWidget(button)
         self.mode_buttons.button(MODES.index("best_of")).setChecked(True)  # fills the grid
-        self.cell_text = QtWidgets.QComboBox()
+        self.cell_text = _choice_box()
         for key, text in CELL_TEXTS:
             self.cell_text.addItem(text, key)
         self.cell_text.setToolTip("What each cell shows: its value, or its neighbourhood "
@@ -99,28 +126,38 @@ class SurfaceView(RunView):
         self.refresh_button = QtWidgets.QPushButton("Refresh")
         self.refresh_button.setToolTip("Reload the run's trials from the store")
 
-        controls = QtWidgets.QHBoxLayout()
+        # Two rows: one would be wider than the tab, and Qt would squeeze the boxes.
+        choices = QtWidgets.QHBoxLayout()
+        choices.addWidget(self.condition_label)
+        choices.addWidget(self.condition_combo)
         for text, widget in (("Metric", self.metric_combo), ("X", self.x_combo),
                              ("Y", self.y_combo)):
-            controls.addWidget(QtWidgets.QLabel(text))
-            controls.addWidget(widget)
-        controls.addSpacing(8)
-        controls.addWidget(QtWidgets.QLabel("Other inputs:"))
-        controls.addLayout(modes)
-        controls.addSpacing(8)
-        controls.addWidget(QtWidgets.QLabel("Cells show"))
-        controls.addWidget(self.cell_text)
-        controls.addStretch(1)
-        controls.addWidget(self.refresh_button)
+            choices.addWidget(QtWidgets.QLabel(text))
+            choices.addWidget(widget)
+        choices.addStretch(1)
+        choices.addWidget(self.refresh_button)
+        how = QtWidgets.QHBoxLayout()
+        how.addWidget(QtWidgets.QLabel("Other inputs:"))
+        how.addLayout(modes)
+        how.addSpacing(8)
+        how.addWidget(QtWidgets.QLabel("Cells show"))
+        how.addWidget(self.cell_text)
+        how.addStretch(1)
+        controls = QtWidgets.QVBoxLayout()
+        controls.setSpacing(4)
+        controls.addLayout(choices)
+        controls.addLayout(how)
+        self.condition_label.setVisible(False)
+        self.condition_combo.setVisible(False)
 
         self.info = QtWidgets.QLabel("Open or run an optimisation to see its parameter surface.")
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
 
         # ---- heatmap
-        self.heat_widget = pg.GraphicsLayoutWidget()
-        self.heat_widget.setBackground(chart_background(self))
-        self.heat_plot = self.heat_widget.addPlot()
+        self.heat_widget = ThemedChart()
+        self.heat_plot = self.heat_widget.addPlot(
+            axisItems={"bottom": CategoryAxis("bottom"), "left": CategoryAxis("left")})
         self.heat_plot.setMenuEnabled(False)
         self.heat_plot.hideButtons()
         self.heat_plot.setMouseEnabled(x=False, y=False)
@@ -137,10 +174,9 @@ class SurfaceView(RunView):
         self.heat_widget.scene().sigMouseClicked.connect(self._clicked)
 
         # ---- 1D slices
-        self.slice_widget = pg.GraphicsLayoutWidget()
-        self.slice_widget.setBackground(chart_background(self))
-        self.x_slice = self.slice_widget.addPlot(row=0, col=0)
-        self.y_slice = self.slice_widget.addPlot(row=1, col=0)
+        self.slice_widget = ThemedChart()
+        self.x_slice = self.slice_widget.addPlot(row=0, col=0, axisItems=self._slice_axes())
+        self.y_slice = self.slice_widget.addPlot(row=1, col=0, axisItems=self._slice_axes())
         self._slice_items: dict[str, tuple[pg.ScatterPlotItem, pg.PlotDataItem,
                                            pg.ScatterPlotItem]] = {}
         for key, plot in (("x", self.x_slice), ("y", self.y_slice)):
@@ -156,6 +192,8 @@ class SurfaceView(RunView):
                 plot.addItem(item)
             chosen.setZValue(10)
             self._slice_items[key] = (cloud, line, chosen)
+        self.heat_widget.restyle()
+        self.slice_widget.restyle()
 
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.heat_widget)
@@ -171,11 +209,22 @@ class SurfaceView(RunView):
 
         for combo in (self.metric_combo, self.x_combo, self.y_combo, self.cell_text):
             combo.currentIndexChanged.connect(self._choice_changed)
+        self.metric_combo.currentIndexChanged.connect(self._metric_tooltip)
+        self.slice_widget.installEventFilter(self)
+        self.condition_combo.currentIndexChanged.connect(self._condition_changed)
         self.mode_buttons.idClicked.connect(self._choice_changed)
         self.refresh_button.clicked.connect(self.refresh)
         controller.run_finished.connect(lambda _run, _status: self.refresh())
         controller.store_opened.connect(lambda _path: self.refresh())
         controller.event.connect(self._on_event)
+
+    @staticmethod
+    def _slice_axes() -> dict[str, pg.AxisItem]:
+        """A slice's axes: the input below (names, whole numbers or plain numbers, as the
+        input is), the metric on the left; neither rescaled by an SI prefix."""
+        left = pg.AxisItem("left")
+        left.enableAutoSIPrefix(False)
+        return {"bottom": CategoryAxis("bottom"), "left": left}
 
     # ------------------------------------------------------------------ data
 
@@ -194,6 +243,7 @@ class SurfaceView(RunView):
             self.data = None
             self._show_message(f"Could not load run {run_id}: {exc}")
             return
+        self._fill_conditions()
         self._fill_choices()
         self._recompute()
 
@@ -211,10 +261,43 @@ class SurfaceView(RunView):
         if self._stale:
             QtCore.QTimer.singleShot(0, self.refresh)
 
+    def _fill_conditions(self) -> None:
+        """The Condition box: the run's conditions, shown only when there are several; keeps
+        the one chosen, else opens on the condition of the run's chosen trial."""
+        assert self.data is not None
+        conditions = self.data.conditions()
+        previous = self.condition_combo.currentData()
+        self._filling = True
+        try:
+            self.condition_combo.clear()
+            for condition in conditions:
+                self.condition_combo.addItem(str(condition), condition)
+            wanted = previous if previous in conditions else self.data.default_condition()
+            self._select(self.condition_combo, wanted)
+        finally:
+            self._filling = False
+        several = len(conditions) > 1
+        self.condition_label.setVisible(several)
+        self.condition_combo.setVisible(several)
+
+    @property
+    def condition(self) -> str | None:
+        """The condition (track) shown; None for a run of one track."""
+        if self.data is None or len(self.data.conditions()) <= 1:
+            return None
+        value = self.condition_combo.currentData()
+        return None if value is None else str(value)
+
+    @Slot()
+    def _condition_changed(self, *_args: object) -> None:
+        if not self._filling and self.data is not None:
+            self._fill_choices()
+            self._recompute()
+
     def _fill_choices(self) -> None:
         """Metric and input lists of the run; keep what the user chose when it still exists."""
         assert self.data is not None
-        inputs = self.data.inputs()
+        inputs = self.data.inputs(self.condition)
         names = varying_inputs(inputs)
         pair = default_pair(inputs) or ((names[0], names[1]) if len(names) >= 2 else None)
         previous = (self.metric_combo.currentData(), self.x_combo.currentData(),
@@ -222,8 +305,9 @@ class SurfaceView(RunView):
         self._filling = True
         try:
             self.metric_combo.clear()
-            for metric in metric_choices(self.data.points):
+            for metric in metric_choices(self.data.points_of(self.condition)):
                 self.metric_combo.addItem(label(metric), metric)
+            self._fit_metric_list()
             for combo in (self.x_combo, self.y_combo):
                 combo.clear()
                 for name in names:
@@ -248,8 +332,16 @@ class SurfaceView(RunView):
             combo.setCurrentIndex(index)
 
     def select(self, *, metric: str | None = None, x: str | None = None, y: str | None = None,
-               mode: Mode | None = None, cell_text: str | None = None) -> None:
+               mode: Mode | None = None, cell_text: str | None = None,
+               condition: str | None = None) -> None:
         """Choose what the surface shows (as the controls would); redraws once."""
+        if condition is not None and self.data is not None:
+            self._filling = True
+            try:
+                self._select(self.condition_combo, condition)
+            finally:
+                self._filling = False
+            self._fill_choices()
         self._filling = True
         try:
             if metric is not None:
@@ -281,7 +373,8 @@ class SurfaceView(RunView):
             return
         metric, x, y = (self.metric_combo.currentData(), self.x_combo.currentData(),
                         self.y_combo.currentData())
-        if not data.points:
+        points = data.points_of(self.condition)
+        if not points:
             self._show_message(f"Run {data.run_id} has no finished trials yet.")
             return
         if metric is None or x is None or y is None or x == y:
@@ -289,11 +382,12 @@ class SurfaceView(RunView):
                                "that took at least two values each.")
             return
         better = data.higher_better(metric)
-        self.surface = compute_surface(data.points, x, y, metric, mode=self.mode,
-                                       best_trial=data.best_trial, higher_better=better)
+        self.surface = compute_surface(points, x, y, metric, mode=self.mode,
+                                       best_trial=data.best_for(self.condition),
+                                       higher_better=better)
         self._draw(self.surface)
         for key, name in (("x", x), ("y", y)):
-            self._draw_slice(key, slice_1d(data.points, name, metric,
+            self._draw_slice(key, slice_1d(points, name, metric,
                                            best_trial=self.surface.best_trial,
                                            higher_better=better))
 
@@ -325,11 +419,13 @@ class SurfaceView(RunView):
         self.image.setImage(surface.values, autoLevels=False, levels=(low, high))
         self.image.setRect(QtCore.QRectF(-0.5, -0.5, cols, rows))
         bottom, left = self.heat_plot.getAxis("bottom"), self.heat_plot.getAxis("left")
-        bottom.setTicks([list(enumerate(surface.x.labels))])
-        left.setTicks([list(enumerate(surface.y.labels))])
+        assert isinstance(bottom, CategoryAxis) and isinstance(left, CategoryAxis)
+        bottom.set_labels(surface.x.labels)  # thinned to what fits: names never overlap
+        left.set_labels(surface.y.labels)
         metrics = QtGui.QFontMetrics(left.style.get("tickFont") or self.font())
         widest = max((metrics.horizontalAdvance(text) for text in surface.y.labels), default=0)
-        left.setWidth(widest + 14)  # room for every label, so none is dropped
+        # Room for the widest name and the axis title beside it (they overlapped).
+        left.setWidth(widest + metrics.height() + 22)
         self.heat_plot.setLabel("bottom", surface.x.name)
         self.heat_plot.setLabel("left", surface.y.name)
         self.heat_plot.setXRange(-0.5, cols - 0.5, padding=0)
@@ -365,14 +461,17 @@ class SurfaceView(RunView):
 
     def _describe(self, surface: Surface) -> str:
         assert self.data is not None
-        parts = [f"Run {self.data.run_id} · {len(self.data.points)} finished trials · "
+        condition = self.condition
+        where = f" · condition {condition}" if condition is not None else ""
+        parts = [f"Run {self.data.run_id}{where} · "
+                 f"{len(self.data.points_of(condition))} finished trials · "
                  f"{label(surface.metric)} ({'higher' if surface.higher_better else 'lower'} "
                  f"is better)"]
         if surface.best_trial is not None:
             where = "" if surface.best_cell is not None else " (not on this grid)"
             parts.append(f"chosen trial #{surface.best_trial}{where} (outlined)")
         if surface.mode == "at_best" and surface.fixed:
-            fixed = ", ".join(f"{k}={v}" for k, v in surface.fixed.items())
+            fixed = format_inputs(surface.fixed, self.data.steps)
             parts.append(f"other inputs at the chosen trial's: {fixed}")
         elif surface.mode != "at_best":
             parts.append(f"each cell: {MODE_LABELS[surface.mode]} every trial in it")
@@ -391,14 +490,52 @@ class SurfaceView(RunView):
         else:
             chosen.setData([], [])
         axis = plot.getAxis("bottom")
-        axis.setTicks([list(enumerate(line.labels))] if line.labels else None)
+        assert isinstance(axis, CategoryAxis)
+        axis.set_labels(line.labels)
+        axis.set_integer(line.integer)
         plot.setLabel("bottom", line.name)
         plot.setLabel("left", label(line.metric))
         count = len(line.xs)
-        plot.setTitle(f"{label(line.metric)} vs {line.name} — others at the chosen trial "
-                      f"({count} value{'s' if count != 1 else ''}; grey: every trial)",
-                      size="9pt")
+        self._slice_titles[key] = (
+            f"{label(line.metric)} vs {line.name} — others at the chosen trial "
+            f"({count} value{'s' if count != 1 else ''}; grey: every trial)")
+        self._title_slices()
         plot.enableAutoRange()
+
+    def _title_slices(self) -> None:
+        """Each slice's title, elided to its plot's width; the whole title is the slice
+        chart's tooltip."""
+        font = QtGui.QFont(self.font())
+        font.setPointSizeF(9)
+        metrics = QtGui.QFontMetrics(font)
+        for key, plot in (("x", self.x_slice), ("y", self.y_slice)):
+            title = self._slice_titles.get(key)
+            if title is None:
+                continue
+            # The view's width, not the plot's: a title wider than the view widens the plot.
+            width = max(60, self.slice_widget.viewport().width() - 40)
+            shown = metrics.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, width)
+            plot.setTitle(shown, size="9pt")
+        self.slice_widget.setToolTip("\n".join(self._slice_titles[k] for k in ("x", "y")
+                                               if k in self._slice_titles))
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if watched is self.slice_widget and event.type() == QtCore.QEvent.Type.Resize \
+                and self._slice_titles:
+            self._title_slices()  # elided again to the new width
+        return super().eventFilter(watched, event)
+
+    @Slot()
+    def _metric_tooltip(self, *_args: object) -> None:
+        """The metric box may elide a long name: its tooltip says it whole."""
+        self.metric_combo.setToolTip(self.metric_combo.currentText())
+
+    def _fit_metric_list(self) -> None:
+        """The metric list opens wide enough for its longest name."""
+        combo = self.metric_combo
+        widest = max((combo.fontMetrics().horizontalAdvance(combo.itemText(i))
+                      for i in range(combo.count())), default=0)
+        combo.view().setMinimumWidth(widest + 32)  # the list is not laid out until shown
 
     # ------------------------------------------------------------------ mouse
 

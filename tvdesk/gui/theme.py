@@ -10,7 +10,7 @@ back to the platform.
 
 from __future__ import annotations
 
-from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets
+from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, pg
 
 THEMES: tuple[str, ...] = ("system", "light", "dark")
 THEME_LABELS = {"system": "System", "light": "Light", "dark": "Dark"}
@@ -89,3 +89,31 @@ def is_dark(widget: QtWidgets.QWidget | None = None) -> bool:
     """Whether the colours in effect are dark (for charts that pick their own colours)."""
     palette = widget.palette() if widget is not None else QtGui.QGuiApplication.palette()
     return palette.color(QtGui.QPalette.ColorRole.Window).lightness() < 128
+
+
+def chart_colours(palette: QtGui.QPalette) -> tuple[QtGui.QColor, QtGui.QColor]:
+    """(background, foreground) of a chart: the palette's base and text colours, so a chart
+    reads like the tables and text fields around it in either theme."""
+    role = QtGui.QPalette.ColorRole
+    return palette.color(role.Base), palette.color(role.Text)
+
+
+def style_chart(view: pg.GraphicsView) -> None:
+    """Give a pyqtgraph chart the colours of the palette in effect: background, every axis
+    (line, ticks, grid, labels), plot titles and legend text. pyqtgraph keeps the colours it
+    was given, so a chart is styled when made and again on every palette change (a theme
+    switch); curve colours are the app's own and stay."""
+    background, foreground = chart_colours(view.palette())
+    view.setBackground(background)
+    scene = view.scene()
+    if scene is None:
+        return
+    for item in scene.items():
+        if isinstance(item, pg.AxisItem):
+            item.setPen(foreground)
+            item.setTextPen(foreground)
+        elif isinstance(item, pg.LegendItem):
+            item.setLabelTextColor(foreground)  # for entries added later
+        elif isinstance(item, pg.LabelItem):
+            item.setAttr("color", foreground)
+            item.setText(item.text)

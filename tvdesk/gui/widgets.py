@@ -3,12 +3,36 @@
 Key-stat cards, the tag chip, the equity / drawdown chart and monospace text panes with a diff
 highlighter. They keep no view state: a view creates them once and fills them with values from
 `tvdesk.viewmodels.trial_details`.
+
+The chart pieces every view shares live here too: `ThemedChart` (a chart that repaints in
+the new theme's colours when the theme changes), and axes that label what they show the way
+a trader reads it: whole numbers only (`IntegerAxis`), category names thinned so none overlap
+(`CategoryAxis`), and dates with their year (`YearDateAxis`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
+from pyqtgraph.graphicsItems.DateAxisItem import (
+    DAY_SPACING,
+    HMS_ZOOM_LEVEL,
+    HOUR_SPACING,
+    MINUTE_SPACING,
+    MONTH_SPACING,
+    MS_ZOOM_LEVEL,
+    YEAR_SPACING,
+    TickSpec,
+    ZoomLevel,
+    makeMStepper,
+    makeSStepper,
+    makeYStepper,
+)
+
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, pg
 from tvdesk.gui.results_model import GREEN, RED
+from tvdesk.gui.theme import style_chart
 from tvdesk.viewmodels.trial_details import EquityPlot, KeyStat
 
 BLUE, GREY = "#2962ff", "#787b86"
@@ -22,6 +46,137 @@ def ensure_chart_foreground() -> None:
         colour = (app.palette().color(QtGui.QPalette.ColorRole.Text)
                   if isinstance(app, QtWidgets.QApplication) else QtGui.QColor("#131722"))
         pg.setConfigOption("foreground", colour)
+
+
+PALETTE_EVENTS = (QtCore.QEvent.Type.PaletteChange, QtCore.QEvent.Type.ApplicationPaletteChange)
+
+
+class ThemedChart(pg.GraphicsLayoutWidget):
+    """A chart that follows the theme: styled from its palette when its owner has added its
+    plots (`restyle`), and again whenever the palette changes (Settings → Theme sets the
+    application palette, which reaches every widget as a palette-change event)."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        ensure_chart_foreground()
+        super().__init__(parent)
+        self.restyle()
+
+    def restyle(self) -> None:
+        style_chart(self)
+
+    def changeEvent(self, event: QtCore.QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in PALETTE_EVENTS:
+            self.restyle()
+
+
+class IntegerAxis(pg.AxisItem):
+    """An axis of whole numbers (iterations, trades): ticks at least 1 apart, on integers,
+    written without decimals. Never scaled by an SI prefix (which wrote a small range as
+    "-400..400 (x0.001)"). `integer = False` makes it a plain number axis."""
+
+    def __init__(self, orientation: str, *, integer: bool = True, **kwargs: object) -> None:
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+        self.integer = integer
+
+    def set_integer(self, integer: bool) -> None:
+        if integer != self.integer:
+            self.integer = integer
+            self.picture = None
+            self.update()
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list:
+        levels = super().tickSpacing(minVal, maxVal, size)
+        if not self.integer:
+            return levels
+        return [(max(1.0, float(round(spacing))), offset) for spacing, offset in levels]
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        levels = super().tickValues(minVal, maxVal, size)
+        if not self.integer:
+            return levels
+        return [(spacing, [v for v in values if float(v).is_integer()])
+                for spacing, values in levels]
+
+    def tickStrings(self, values: Sequence[float], scale: float, spacing: float) -> list[str]:
+        if not self.integer:
+            return super().tickStrings(values, scale, spacing)
+        return [f"{round(v * scale):d}" for v in values]
+
+
+class CategoryAxis(IntegerAxis):
+    """An axis of named cells (0, 1, 2, ...): every cell's name when they fit, else every
+    k-th, k chosen from the longest name and the axis length, so names never overlap.
+    Without names it is a number axis (whole numbers with `set_integer(True)`)."""
+
+    GAP = 8  # pixels between two names
+
+    def __init__(self, orientation: str, **kwargs: object) -> None:
+        super().__init__(orientation, integer=False, **kwargs)
+        self.labels: list[str] = []
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        self.labels = list(labels)
+        self.picture = None
+        self.update()
+
+    def label_step(self, pixels_per_cell: float) -> int:
+        """Every how many cells a name is written, for cells this many pixels apart."""
+        if not self.labels or pixels_per_cell <= 0:
+            return 1
+        metrics = QtGui.QFontMetrics(self.style.get("tickFont") or QtGui.QFont())
+        if self.orientation in ("bottom", "top"):
+            needed = max(metrics.horizontalAdvance(text) for text in self.labels)
+        else:
+            needed = metrics.height()
+        return max(1, math.ceil((needed + self.GAP) / pixels_per_cell))
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        if not self.labels:
+            return super().tickValues(minVal, maxVal, size)
+        span = maxVal - minVal
+        step = self.label_step(size / span if span > 0 else 0.0)
+        first, last = max(0, math.ceil(minVal)), min(len(self.labels) - 1, math.floor(maxVal))
+        return [(float(step), [float(i) for i in range(first, last + 1) if i % step == 0])]
+
+    def tickStrings(self, values: Sequence[float], scale: float, spacing: float) -> list[str]:
+        if not self.labels:
+            return super().tickStrings(values, scale, spacing)
+        return [self.labels[round(v)] if 0 <= round(v) < len(self.labels) else ""
+                for v in values]
+
+
+_MONTH_YEAR = "Sep 2024"  # the widest month label: how far apart month ticks must be
+
+
+class YearDateAxis(pg.DateAxisItem):
+    """pyqtgraph's date axis, but a month is written with its year ("Mar 2024") and a day
+    with its month and year, so a chart of a few months still says which year it shows."""
+
+    def __init__(self, orientation: str = "bottom", **kwargs: object) -> None:
+        super().__init__(orientation, **kwargs)
+        months = TickSpec(MONTH_SPACING, makeMStepper(1), "%b %Y", autoSkip=[1, 2, 3, 6])
+        year_month = ZoomLevel([
+            TickSpec(YEAR_SPACING, makeYStepper(1), "%Y", autoSkip=[1, 2, 5, 10, 25]),
+            months], _MONTH_YEAR)
+        month_day = ZoomLevel([
+            TickSpec(MONTH_SPACING, makeMStepper(1), "%b %Y"),
+            TickSpec(DAY_SPACING, makeSStepper(DAY_SPACING), "%d", autoSkip=[1, 5])],
+            _MONTH_YEAR)
+        day_hour = ZoomLevel([
+            TickSpec(DAY_SPACING, makeSStepper(DAY_SPACING), "%d %b %Y"),
+            TickSpec(HOUR_SPACING, makeSStepper(HOUR_SPACING), "%H:%M", autoSkip=[1, 6])],
+            "00 Sep 2024")
+        hour_minute = ZoomLevel([
+            TickSpec(DAY_SPACING, makeSStepper(DAY_SPACING), "%d %b %Y"),
+            TickSpec(MINUTE_SPACING, makeSStepper(MINUTE_SPACING), "%H:%M",
+                     autoSkip=[1, 5, 15])], "00 Sep 2024")
+        # pyqtgraph's thresholds (seconds per pixel at which a level is too fine); the two
+        # finest levels are its own.
+        self.zoomLevels = {math.inf: year_month, 5 * DAY_SPACING: month_day,
+                           6 * HOUR_SPACING: day_hour, 15 * MINUTE_SPACING: hour_minute,
+                           30: HMS_ZOOM_LEVEL, 1: MS_ZOOM_LEVEL}
 
 
 def chip_style(colour: str) -> str:
@@ -124,16 +279,16 @@ class StatCard(QtWidgets.QFrame):
         self.setToolTip(stat.tooltip)
 
 
-class EquityChart(pg.GraphicsLayoutWidget):
-    """Equity (with buy & hold and the initial capital) over drawdown %, x axes linked."""
+class EquityChart(ThemedChart):
+    """Equity (with buy & hold and the initial capital) over drawdown %, x axes linked; the
+    time axis says the year (`YearDateAxis`) and the chart follows the theme."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        ensure_chart_foreground()
         super().__init__(parent)
         self.equity_plot = self.addPlot(row=0, col=0,
-                                        axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+                                        axisItems={"bottom": YearDateAxis(utcOffset=0)})
         self.drawdown_plot = self.addPlot(row=1, col=0,
-                                          axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+                                          axisItems={"bottom": YearDateAxis(utcOffset=0)})
         self.ci.layout.setRowStretchFactor(0, 3)
         self.ci.layout.setRowStretchFactor(1, 1)
         self.drawdown_plot.setXLink(self.equity_plot)
@@ -161,6 +316,7 @@ class EquityChart(pg.GraphicsLayoutWidget):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
         self._buy_hold_in_legend = True
+        self.restyle()
 
     def set_plot(self, plot: EquityPlot | None, currency: str) -> None:
         self.equity_plot.setLabel("left", f"Equity {currency}".strip())

@@ -6,7 +6,13 @@ draws what it holds on a timer; reopening a run builds the same monitor from the
 
 A trial's x position is its track's iteration count when it finished (the `iteration` of its
 `trial_finished` event, as the CLI shows it); tracks (conditions) follow one another, so the
-n-th track's iterations are offset by n × `max_iterations` and a worker's x only grows.
+n-th track's iterations are offset by n × `max_iterations` and a worker's x only grows. Each
+track is its own stretch of line: a gap (NaN) separates two tracks, and a point that would go
+back in x starts a new stretch instead of drawing a line backwards.
+
+The progress total is planned once from the run's settings (`planned_total`) and never
+shrinks: a track that stops early (targets met, time budget) counts its unused budget as
+skipped, so a progress bar only moves forward.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tvdesk.events import Event
+from tvdesk.viewmodels.formatting import format_inputs, input_steps
 
 if TYPE_CHECKING:
     from tvdesk.store import RunStore
@@ -81,8 +88,16 @@ class WorkerSeries:
     version: int = 0
     """Bumped on every change: a view redraws a worker whose version moved."""
     _where: dict[int, tuple[float, float]] = field(default_factory=dict)
+    _last: tuple[str | None, float] | None = None
 
-    def add(self, trial_id: int | None, x: float, net: Any, drawdown: Any, trades: Any) -> None:
+    def add(self, trial_id: int | None, x: float, net: Any, drawdown: Any, trades: Any,
+            condition: str | None = None) -> None:
+        """Append a finished trial; a new track, or an x lower than the last, first gets a
+        gap, so each track is its own stretch of line and no line runs back in x."""
+        if self._last is not None and (condition != self._last[0] or x < self._last[1]):
+            self._gap(self._last[1])
+        if math.isfinite(x):
+            self._last = (condition, x)
         net_value = _number(net)
         self.x.append(x)
         self.net_profit.append(net_value)
@@ -92,6 +107,12 @@ class WorkerSeries:
         if trial_id is not None:
             self._where[trial_id] = (x, net_value)
         self.version += 1
+
+    def _gap(self, x: float) -> None:
+        """A NaN point at `x` (the last drawn x, so the x values stay in order): the line
+        breaks there."""
+        for array in (self.x, self.net_profit, self.drawdown, self.trades):
+            array.append(math.nan if array is not self.x else x)
 
     def mark_best(self, trial_id: int) -> bool:
         """Mark a trial of this worker as a new best; False when it has no point here."""
@@ -118,7 +139,7 @@ class RunProgress:
     """Trials done of the run's budget, trials per minute and the time left."""
 
     total: int | None = None
-    """max_iterations × tracks, lowered as tracks stop early; None when unknown."""
+    """The planned in-sample trials (`planned_total`), fixed once known; None when unknown."""
     done: int = 0
     finished: bool = False
     first_at: float | None = None
@@ -126,6 +147,8 @@ class RunProgress:
     window: float = RATE_WINDOW
     _recent: deque[float] = field(default_factory=deque)
     _session: int = 0
+    _skipped: dict[str | None, int] = field(default_factory=dict)
+    _shown: int = 0
 
     def record(self, at: float) -> None:
         """One in-sample trial finished (done or error) at `at` (epoch seconds)."""
@@ -139,11 +162,27 @@ class RunProgress:
         """The run (or this session of it) started at `at`: the rate counts from there."""
         self.first_at = at if self.first_at is None else min(self.first_at, at)
 
-    def track_finished(self, iterations: int, max_iterations: int | None) -> None:
-        """A track stopped after `iterations`: the budget it did not use is no longer left."""
-        if self.total is not None and max_iterations is not None:
-            self.total -= max(0, max_iterations - iterations)
-            self.total = max(self.total, self.done)
+    def track_finished(self, iterations: int, max_iterations: int | None,
+                       track: str | None = None) -> None:
+        """A track stopped after `iterations`: the budget it did not use counts as done by
+        skip (the total stays, so the bar never jumps back). A track reported twice (a
+        resumed run finishes it again) keeps its latest count."""
+        if max_iterations is not None:
+            self._skipped[track] = max(0, max_iterations - iterations)
+
+    @property
+    def skipped(self) -> int:
+        """Trials of the plan not run because their track stopped early."""
+        return sum(self._skipped.values())
+
+    def completed(self) -> int:
+        """Trials done or skipped, never above the total and never less than shown before:
+        what a progress bar shows."""
+        value = self.done + self.skipped
+        if self.total is not None:
+            value = min(value, self.total)
+        self._shown = max(self._shown, value)
+        return self._shown
 
     def rate_per_minute(self, now: float) -> float | None:
         """Trials per minute: over the whole run once it is over, else over the last
@@ -164,16 +203,19 @@ class RunProgress:
     def eta_seconds(self, now: float) -> float | None:
         if self.finished or self.total is None:
             return None
-        remaining = max(0, self.total - self.done)
+        remaining = max(0, self.total - self.completed())
         if remaining == 0:
             return 0.0
         rate = self.rate_per_minute(now)
         return remaining / rate * 60.0 if rate else None
 
     def text(self, now: float) -> str:
-        """'42 / 150 trials · 12.5 trials/min · ETA 8 min 55 s' (or 'done' when over)."""
+        """'42 / 150 trials · 30 skipped · 12.5 trials/min · ETA 8 min 55 s' ('done' when
+        over); "skipped" is the budget of tracks that stopped early."""
         of = f" / {self.total}" if self.total is not None else ""
         parts = [f"{self.done}{of} trials"]
+        if self.skipped and self.total is not None:
+            parts.append(f"{self.skipped} skipped (tracks stopped early)")
         rate = self.rate_per_minute(now)
         parts.append(f"{rate:.1f} trials/min" if rate is not None else "– trials/min")
         if self.finished:
@@ -182,6 +224,18 @@ class RunProgress:
             eta = self.eta_seconds(now)
             parts.append(f"ETA {format_duration(eta)}" if eta is not None else "ETA –")
         return " · ".join(parts)
+
+
+def planned_total(settings: Mapping[str, Any]) -> int | None:
+    """The in-sample trials a run plans: `max_iterations` per track, one track per condition
+    (one when there are none); None when the settings do not say. A baseline trial counts
+    as one of its track's iterations, as the optimiser counts it; holdout evaluations are
+    not in-sample trials and are left out (the log reports them)."""
+    max_iterations = settings.get("max_iterations")
+    if not isinstance(max_iterations, (int, float)) or isinstance(max_iterations, bool) \
+            or not max_iterations > 0:
+        return None
+    return int(max_iterations) * max(1, len(settings.get("conditions") or ()))
 
 
 def format_duration(seconds: float) -> str:
@@ -207,14 +261,14 @@ def _pct(value: Any, *, signed: bool = True) -> str:
     return f"{value:+.2f}%" if signed else f"{value:.2f}%"
 
 
-def _inputs_text(inputs: Any, limit: int = 120) -> str:
-    if not isinstance(inputs, Mapping):
-        return ""
-    return _short(", ".join(f"{k}={v}" for k, v in inputs.items()), limit)
+def _inputs_text(inputs: Any, limit: int = 120,
+                 steps: Mapping[str, float] | None = None) -> str:
+    return _short(format_inputs(inputs, steps), limit)
 
 
-def describe_event(event: Event) -> str:
-    """One log line for an event: time, where (worker, condition, trial), what happened."""
+def describe_event(event: Event, steps: Mapping[str, float] | None = None) -> str:
+    """One log line for an event: time, where (worker, condition, trial), what happened.
+    `steps` (input title -> search step) rounds input values to their step."""
     stamp = datetime.fromtimestamp(event.at).strftime("%H:%M:%S")
     where = []
     if event.worker is not None:
@@ -236,13 +290,13 @@ def describe_event(event: Event) -> str:
         elif p.get("potential"):
             what += " — potential"
     elif kind == "trial_started":
-        what = f"started: {_inputs_text(p.get('inputs'))}"
+        what = f"started: {_inputs_text(p.get('inputs'), steps=steps)}"
     elif kind == "new_best":
         score = p.get("score")
         what = (f"new best (score {score:.4g})" if isinstance(score, (int, float))
                 else "new best")
-        if _inputs_text(p.get("inputs")):
-            what += f": {_inputs_text(p.get('inputs'))}"
+        if _inputs_text(p.get("inputs"), steps=steps):
+            what += f": {_inputs_text(p.get('inputs'), steps=steps)}"
     elif kind == "error":
         what = f"error: {_short(p.get('message', ''), 300)}"
     elif kind == "run_started":
@@ -250,6 +304,18 @@ def describe_event(event: Event) -> str:
     elif kind == "track_finished":  # why the search stopped: the line a user looks for
         what = f"stopped: {p.get('reason') or 'done'} ({p.get('iterations')} trials"
         what += f", best #{p['best_trial']})" if p.get("best_trial") is not None else ")"
+    elif kind == "holdout":
+        what = (f"holdout of #{p.get('of_trial')}: net {_pct(p.get('net_profit_percent'))} dd "
+                f"{_pct(p.get('max_drawdown_percent'), signed=False)}")
+    elif kind == "judged" and isinstance(p.get("robustness"), Mapping):
+        what = f"judged: {describe_robustness(p['robustness'])}"
+    elif kind == "stopped":
+        what = f"stopped: {p.get('reason') or 'done'}"
+        tracks = p.get("tracks")
+        if isinstance(tracks, Mapping) and tracks:
+            what += " (" + "; ".join(
+                f"{'condition ' + str(c) if c not in (None, 'None') else 'track'}: {why}"
+                for c, why in tracks.items()) + ")"
     else:
         details = ", ".join(f"{k}={_value(v)}" for k, v in p.items()
                             if v is not None and k not in ("inputs", "workspace"))
@@ -262,8 +328,53 @@ def _value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in value.items()) + "}"
+        return ", ".join(f"{k} {_value(v)}" for k, v in value.items())
     return _short(str(value), 200)
+
+
+ROBUSTNESS_WORDS: dict[str, str] = {
+    "pbo": "PBO", "pbo_splits": "PBO splits", "pbo_degradation_slope": "PBO degradation slope",
+    "walk_forward_oos_sharpe": "walk-forward OOS Sharpe",
+    "walk_forward_oos_t_stat": "walk-forward OOS t-stat",
+    "walk_forward_efficiency": "walk-forward efficiency",
+}
+"""How the run log names the run-level statistics of the `judged` event."""
+
+
+def describe_robustness(robustness: Mapping[str, Any]) -> str:
+    """The `judged` event's statistics as a sentence, not a dict: 'trials 50 · tags
+    NORMAL 18, OVERFIT 20 · PBO 0.896 (16 splits) · ... · inputs that matter most: ATR
+    Target 0.35, Band Multiplier 0.31'."""
+    parts: list[str] = []
+    if isinstance(robustness.get("trials"), int):
+        parts.append(f"{robustness['trials']} trials")
+    tags = robustness.get("tags")
+    if isinstance(tags, Mapping) and tags:
+        parts.append("tags " + ", ".join(f"{tag} {count}" for tag, count in
+                                         sorted(tags.items(), key=lambda kv: str(kv[0]))))
+    if _finite_number(robustness.get("pbo")):
+        splits = robustness.get("pbo_splits")
+        parts.append(f"PBO {robustness['pbo']:.3g}"
+                     + (f" ({splits} splits)" if isinstance(splits, int) else ""))
+    importance = {k.split(":", 1)[1].strip(): v for k, v in robustness.items()
+                  if isinstance(k, str) and k.startswith("importance:") and _finite_number(v)}
+    shown = {"trials", "tags", "pbo", "pbo_splits"}
+    for key, value in robustness.items():
+        if key in shown or (isinstance(key, str) and key.startswith("importance:")) \
+                or value is None:
+            continue
+        name = ROBUSTNESS_WORDS.get(key, str(key).replace("_", " "))
+        parts.append(f"{name} {_value(value)}")
+    if importance:
+        top = sorted(importance.items(), key=lambda kv: -kv[1])[:5]
+        parts.append("inputs that matter most: "
+                     + ", ".join(f"{name} {value:.2f}" for name, value in top))
+    return " · ".join(parts) if parts else "no statistics"
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
 
 
 class RunMonitor:
@@ -272,24 +383,38 @@ class RunMonitor:
     `handle` is O(1) per event (appends, no copies), so a view can call it from the event's
     slot and redraw on a timer. `new_lines` hands out the log lines not yet shown; `workers`
     grows as workers appear.
+
+    Two "bests", each with its own question: `best_trial` is the run's chosen trial, picked
+    across tracks as the optimiser and the Surface pick it (meets the targets first, then the
+    score of its `new_best` event); `best_net_profit` is the highest net profit among the
+    starred trials (`best_net_trial`), which is what the net-profit chart's "run best" line
+    marks, so no star ever sits above that line.
     """
 
     def __init__(self, run_id: str | None = None, *, max_iterations: int | None = None,
-                 conditions: Sequence[str] = ()) -> None:
+                 conditions: Sequence[str] = (), steps: Mapping[str, float] | None = None,
+                 total: int | None = None) -> None:
         self.run_id = run_id
         self.max_iterations = max_iterations
         tracks = max(1, len(conditions))
-        self.progress = RunProgress(total=max_iterations * tracks if max_iterations else None)
+        if total is None and max_iterations:
+            total = max_iterations * tracks
+        self.progress = RunProgress(total=total)
         self._offsets = {c: i * (max_iterations or 0) for i, c in enumerate(conditions)}
         self.x_span: float | None = float(max_iterations * tracks) if max_iterations else None
         """The x range every worker's chart can fill (iterations × tracks); None: unknown."""
+        self.steps: dict[str, float] = dict(steps or {})
+        """Each input's search step: values in the log and status lines are rounded to it."""
         self.workers: dict[int, WorkerSeries] = {}
         self.best_trial: int | None = None
         self.best_net_profit: float | None = None
+        self.best_net_trial: int | None = None
         self.status = "running"
         self._seen: set[int] = set()
         self._pending: list[str] = []
         self._net_of: dict[int, float] = {}
+        self._targets_met: dict[int, bool] = {}
+        self._best_key: tuple[bool, float, int] | None = None
         self.events = 0
 
     @classmethod
@@ -303,13 +428,20 @@ class RunMonitor:
                 settings = {}
         max_iterations = settings.get("max_iterations")
         return cls(run_id, max_iterations=int(max_iterations) if max_iterations else None,
-                   conditions=tuple(str(c) for c in settings.get("conditions") or ()))
+                   conditions=tuple(str(c) for c in settings.get("conditions") or ()),
+                   steps=input_steps(settings), total=planned_total(settings))
 
     # ------------------------------------------------------------------ live
 
     def x_of(self, condition: str | None, iteration: Any) -> float:
+        """A trial's x: its track's offset plus its iteration. A condition the settings do
+        not list takes the next free slot (tracks run one after another)."""
         base = float(iteration) if isinstance(iteration, (int, float)) else math.nan
-        return base + self._offsets.get(condition, 0) if condition is not None else base
+        if condition is None:
+            return base
+        if condition not in self._offsets and self.max_iterations:
+            self._offsets[condition] = len(self._offsets) * self.max_iterations
+        return base + self._offsets.get(condition, 0)
 
     def worker(self, number: int) -> WorkerSeries:
         series = self.workers.get(number)
@@ -320,7 +452,7 @@ class RunMonitor:
     def handle(self, event: Event, *, log: bool = True) -> None:
         self.events += 1
         if log:
-            self._pending.append(describe_event(event))
+            self._pending.append(describe_event(event, self.steps))
         kind, p = event.kind, event.payload
         if kind == "run_started":
             self.status = "running"
@@ -328,7 +460,8 @@ class RunMonitor:
             self.progress.started(event.at)
         elif kind == "trial_started" and event.worker is not None:
             series = self.worker(event.worker)
-            series.current = (f"running #{event.trial_id}: {_inputs_text(p.get('inputs'), 90)}"
+            inputs = _inputs_text(p.get("inputs"), 90, self.steps)
+            series.current = (f"running #{event.trial_id}: {inputs}"
                               if event.trial_id is not None else "running")
             series.version += 1
         elif kind == "trial_finished" and event.worker is not None:
@@ -338,8 +471,10 @@ class RunMonitor:
                 if event.trial_id is not None:
                     self._seen.add(event.trial_id)
                     self._net_of[event.trial_id] = _number(net)
+                    self._targets_met[event.trial_id] = bool(p.get("targets_met"))
                 series.add(event.trial_id, self.x_of(event.condition, p.get("iteration")),
-                           net, p.get("max_drawdown_percent"), p.get("total_trades"))
+                           net, p.get("max_drawdown_percent"), p.get("total_trades"),
+                           condition=event.condition)
                 self.progress.record(event.at)
             series.current = f"idle after #{event.trial_id} (net {_pct(net)})"
         elif kind == "error" and event.worker is not None:
@@ -353,7 +488,7 @@ class RunMonitor:
                 self._seen.add(event.trial_id)
                 self.progress.record(event.at)
         elif kind == "new_best" and event.trial_id is not None:
-            self._new_best(event.trial_id, event.worker)
+            self._new_best(event.trial_id, event.worker, p.get("score"))
         elif kind == "worker_restarted" and event.worker is not None:
             series = self.worker(event.worker)
             series.current = f"restarted from {p.get('restarted_from')}"
@@ -361,7 +496,7 @@ class RunMonitor:
         elif kind == "track_finished":
             iterations = p.get("iterations")
             if isinstance(iterations, int):
-                self.progress.track_finished(iterations, self.max_iterations)
+                self.progress.track_finished(iterations, self.max_iterations, event.condition)
         elif kind == "stopped":
             self.status = "finished" if p.get("reason") == "finished" else "stopped"
             self.progress.finished = True
@@ -369,13 +504,21 @@ class RunMonitor:
                 series.current = "done" if self.status == "finished" else "stopped"
                 series.version += 1
 
-    def _new_best(self, trial_id: int, worker: int | None) -> None:
-        self.best_trial = trial_id
-        net = self._net_of.get(trial_id)
-        self.best_net_profit = net if net is not None and math.isfinite(net) else None
+    def _new_best(self, trial_id: int, worker: int | None, score: Any) -> None:
+        """A track's new best: the run's chosen trial if it beats the others across tracks
+        (targets met, then score; the later on a tie), and a star on its worker's chart."""
+        value = _number(score)
+        key = (self._targets_met.get(trial_id, False),
+               value if math.isfinite(value) else -math.inf, self.events)
+        if self._best_key is None or key > self._best_key:
+            self._best_key, self.best_trial = key, trial_id
         series = self.workers.get(worker) if worker is not None else None
-        if series is not None:
-            series.mark_best(trial_id)
+        if series is None or not series.mark_best(trial_id):
+            return
+        net = self._net_of.get(trial_id)
+        if net is not None and math.isfinite(net) and (
+                self.best_net_profit is None or net > self.best_net_profit):
+            self.best_net_profit, self.best_net_trial = net, trial_id
 
     def new_lines(self) -> list[str]:
         """The log lines since the last call."""
@@ -392,15 +535,16 @@ class RunMonitor:
         monitor = cls.for_run(store, run_id)
         info = store.get_run(run_id)
         events = [_stored_event(e, run_id) for e in store.events(run_id)]
-        iteration_of: dict[int, Any] = {e.trial_id: e.payload.get("iteration")
-                                        for e in events
-                                        if e.kind == "trial_finished" and e.trial_id is not None}
+        finished = [(e.trial_id, e.payload) for e in events
+                    if e.kind == "trial_finished" and e.trial_id is not None]
+        iteration_of: dict[int, Any] = {tid: p.get("iteration") for tid, p in finished}
+        monitor._targets_met.update({tid: bool(p.get("targets_met")) for tid, p in finished})
         trials = [t for t in store.trials(run_id, segment="in_sample")
                   if t.status in ("done", "error")]
         monitor.load(trials, iteration_of)
         for event in events:
             if event.kind in ("trial_finished", "error", "run_started"):
-                monitor._pending.append(describe_event(event))
+                monitor._pending.append(describe_event(event, monitor.steps))
                 if event.kind == "error" and event.worker is not None:
                     series = monitor.worker(event.worker)
                     series.last_error = str(event.payload.get("message", ""))
@@ -434,7 +578,8 @@ class RunMonitor:
             m = trial.metrics
             self._net_of[trial.id] = _number(m.get("net_profit_percent"))
             self.worker(worker).add(trial.id, x, m.get("net_profit_percent"),
-                                    m.get("max_drawdown_percent"), m.get("total_trades"))
+                                    m.get("max_drawdown_percent"), m.get("total_trades"),
+                                    condition=trial.condition)
             self.worker(worker).current = f"idle after #{trial.id}"
 
 
@@ -460,6 +605,8 @@ __all__ = [
     "RunProgress",
     "WorkerSeries",
     "describe_event",
+    "describe_robustness",
     "format_duration",
     "now",
+    "planned_total",
 ]

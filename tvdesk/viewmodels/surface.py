@@ -13,6 +13,11 @@ input values. What a cell shows depends on how the *other* inputs are treated:
 - `best_of`: every trial, the best value of the cell (the envelope over the other inputs);
 - `median_of`: every trial, the median value of the cell.
 
+A run of several conditions (tracks) searched each condition on its own: the view shows one
+condition at a time (`SurfaceData.points_of`), with that track's chosen trial
+(`SurfaceData.best_for`). An integer input binned past `MAX_CATEGORIES` values gets whole-number
+bins ("5–20", not "5–29.6"; `integer_bins`).
+
 "Best" follows the metric's direction (`higher_is_better`: drawdowns are better low). Each
 cell also carries the trial it opens (its best trial) and its neighbourhood stability: the
 median of the up to 8 adjacent non-empty cells divided by the cell — the grid version of
@@ -29,7 +34,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tvdesk.analytics.input_axes import axis_bins, is_number, numeric_inputs
+from tvdesk.analytics.input_axes import BINS, MAX_CATEGORIES, axis_bins, is_number, numeric_inputs
+from tvdesk.viewmodels.formatting import input_steps
 
 if TYPE_CHECKING:
     from tvdesk.store import RunStore
@@ -109,6 +115,8 @@ class Axis:
     labels: list[str]
     numeric: bool
     index: Callable[[Any], int] = field(repr=False)
+    integer: bool = False
+    """Every value is a whole number (an `input.int`): a chart's ticks should be too."""
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -131,13 +139,36 @@ def _category_label(value: Any) -> str:
     return f"{value:g}" if is_number(value) else str(value)
 
 
+def integer_bins(values: Sequence[float], *, bins: int = BINS
+                 ) -> tuple[Callable[[float], int], list[str]]:
+    """Whole-number bins for an integer input with many values: each bin holds the same
+    count of integers (the last may hold fewer) and says which, "5–20" (one value: "5")."""
+    low, high = int(min(values)), int(max(values))
+    width = max(1, math.ceil((high - low + 1) / bins))
+    count = math.ceil((high - low + 1) / width)
+
+    def position(v: float) -> int:
+        return min(int((v - low) // width), count - 1)
+
+    labels = []
+    for i in range(count):
+        first, last = low + i * width, min(high, low + (i + 1) * width - 1)
+        labels.append(str(first) if first == last else f"{first}–{last}")
+    return position, labels
+
+
 def make_axis(name: str, values: Sequence[Any]) -> Axis:
-    """An axis over the values an input took: numeric (binned past MAX_CATEGORIES) or
-    categorical (bools Off/On, choices in sorted order)."""
+    """An axis over the values an input took: numeric (binned past MAX_CATEGORIES; integer
+    inputs on whole-number bins) or categorical (bools Off/On, choices in sorted order)."""
     present = [v for v in values if v is not None]
     if present and all(is_number(v) and math.isfinite(float(v)) for v in present):
-        position, labels = axis_bins([float(v) for v in present])
-        return Axis(name, labels, True, position)
+        numbers = [float(v) for v in present]
+        integer = all(v.is_integer() for v in numbers)
+        if integer and len(set(numbers)) > MAX_CATEGORIES:
+            position, labels = integer_bins(numbers)
+        else:
+            position, labels = axis_bins(numbers)
+        return Axis(name, labels, True, position, integer)
     distinct = sorted({_category_key(v): v for v in present}.items(),
                       key=lambda kv: (str(type(kv[1])), str(kv[1])))
     index = {key: i for i, (key, _v) in enumerate(distinct)}
@@ -155,6 +186,8 @@ class Point:
     inputs: Mapping[str, Any]
     metrics: Mapping[str, Any]
     source_hash: str = ""
+    condition: str | None = None
+    """The track (condition) the trial ran in; None for a run of one track."""
 
     def value(self, metric: str) -> float | None:
         return _finite(self.metrics.get(metric))
@@ -340,6 +373,8 @@ class Slice:
     all_ys: np.ndarray
     best_x: float | None
     best_y: float | None
+    integer: bool = False
+    """The input's values are whole numbers (ticks should be too)."""
 
 
 def slice_1d(points: Sequence[Point], name: str, metric: str, *,
@@ -373,7 +408,8 @@ def slice_1d(points: Sequence[Point], name: str, metric: str, *,
                  labels=[] if axis.numeric else axis.labels, xs=xs, ys=ys,
                  all_xs=all_xs, all_ys=all_ys,
                  best_x=position(best.inputs[name]) if best is not None else None,
-                 best_y=best.value(metric) if best is not None else None)
+                 best_y=best.value(metric) if best is not None else None,
+                 integer=axis.integer)
 
 
 # --------------------------------------------------------------------------- from the store
@@ -389,12 +425,44 @@ class SurfaceData:
     best_trial: int | None
     objective: str
     maximize: bool
+    track_best: Mapping[str | None, int] = field(default_factory=dict)
+    """Each condition's chosen trial (its track's latest best)."""
+    steps: Mapping[str, float] = field(default_factory=dict)
+    """Each input's search step (how its values are written, `format_input`)."""
 
     def higher_better(self, metric: str) -> bool:
         return higher_is_better(metric, objective=self.objective, maximize=self.maximize)
 
-    def inputs(self) -> list[Mapping[str, Any]]:
-        return [p.inputs for p in self.points]
+    def inputs(self, condition: str | None = None) -> list[Mapping[str, Any]]:
+        return [p.inputs for p in self.points_of(condition)]
+
+    def conditions(self) -> list[str]:
+        """The run's conditions (tracks), in the order their first trial ran; empty for a
+        run of one track."""
+        seen: dict[str, None] = {}
+        for point in self.points:
+            if point.condition is not None:
+                seen.setdefault(point.condition, None)
+        return list(seen)
+
+    def default_condition(self) -> str | None:
+        """The condition the view opens on: the one of the run's chosen trial."""
+        conditions = self.conditions()
+        chosen = next((p.condition for p in self.points if p.trial_id == self.best_trial), None)
+        return chosen if chosen in conditions else (conditions[0] if conditions else None)
+
+    def points_of(self, condition: str | None) -> list[Point]:
+        """One track's points (every point when `condition` is None): a surface mixes no
+        conditions, each searched its own way."""
+        if condition is None:
+            return self.points
+        return [p for p in self.points if p.condition == condition]
+
+    def best_for(self, condition: str | None) -> int | None:
+        """The chosen trial of a condition (of the run when None or unknown)."""
+        if condition is None:
+            return self.best_trial
+        return self.track_best.get(condition, self.best_trial)
 
 
 def chosen_trial(store: RunStore, run_id: str, *, objective: str = "net_profit_percent",
@@ -418,18 +486,41 @@ def chosen_trial(store: RunStore, run_id: str, *, objective: str = "net_profit_p
     return row.id if row is not None else None
 
 
+def track_bests(store: RunStore, run_id: str, conditions: Sequence[str], *,
+                objective: str = "net_profit_percent", maximize: bool = True
+                ) -> dict[str | None, int]:
+    """Each condition's chosen trial: its track's latest `new_best` (a track's bests only
+    improve), else its best trial of the objective."""
+    out: dict[str | None, int] = {}
+    for event in store.events(run_id, kind="new_best"):
+        condition, trial_id = event.payload.get("condition"), event.payload.get("trial_id")
+        if condition in conditions and isinstance(trial_id, int):
+            out[condition] = trial_id
+    for condition in conditions:
+        if condition not in out:
+            row = store.best_trial(run_id, objective, maximize=maximize, condition=condition)
+            if row is not None:
+                out[condition] = row.id
+    return out
+
+
 def load_surface_data(store: RunStore, run_id: str) -> SurfaceData:
     """The finished in-sample trials of a run and its chosen trial."""
     settings = store.get_run(run_id).settings
     targets = settings.get("targets") or {}
     objective = str(targets.get("objective", "net_profit_percent"))
     maximize = bool(targets.get("maximize", True))
-    points = [Point(t.id, t.inputs, t.metrics, t.source_hash)
+    points = [Point(t.id, t.inputs, t.metrics, t.source_hash, t.condition)
               for t in store.trials(run_id, segment="in_sample", status="done")]
+    conditions = sorted({p.condition for p in points if p.condition is not None})
     return SurfaceData(run_id=run_id, points=points,
                        best_trial=chosen_trial(store, run_id, objective=objective,
                                                maximize=maximize),
-                       objective=objective, maximize=maximize)
+                       objective=objective, maximize=maximize,
+                       track_best=track_bests(store, run_id, conditions, objective=objective,
+                                              maximize=maximize) if len(conditions) > 1
+                       else {},
+                       steps=input_steps(settings))
 
 
 __all__ = [
@@ -446,10 +537,12 @@ __all__ = [
     "compute_surface",
     "default_pair",
     "higher_is_better",
+    "integer_bins",
     "load_surface_data",
     "make_axis",
     "metric_choices",
     "slice_1d",
     "stability_grid",
+    "track_bests",
     "varying_inputs",
 ]
