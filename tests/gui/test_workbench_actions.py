@@ -78,3 +78,38 @@ def test_export_and_copy_pine_of_a_trial_from_the_window(window, loop, tmp_path:
     assert QtWidgets.QApplication.clipboard().text() == text
     assert window._pine_file_name(best).name == f"sma_cross-trial-{best}.pine"
     assert QtCore.QSettings().fileName()  # the isolated settings, not the user's
+
+
+def _menu_action(menu, text: str):
+    return next(a for a in menu.actions() if a.text().startswith(text))
+
+
+def test_the_grids_context_menu_exports_pine_and_compares_trials(window, loop,
+                                                                 tmp_path: Path) -> None:
+    _finished_run(window, loop)
+    window.results.refresh()
+    table = window.results.table
+    first, second = table.model().index(0, 0), table.model().index(1, 0)
+    top_id = window.results.selected_trial_ids() or None
+    out = tmp_path / "from-grid.pine"
+    window.ask_pine_path = lambda trial_id: out
+    menu = window.results.row_menu(first)
+    assert menu is not None
+    _menu_action(menu, "Export Pine").trigger()
+    for _ in range(200):  # the file is written on a thread awaited by the loop
+        if out.exists():
+            break
+        loop.run_until_complete(__import__("asyncio").sleep(0.05))
+    assert out.exists() and 'input.int(' in out.read_text()
+    assert "written to" in window.statusBar().currentMessage()
+
+    selection = table.selectionModel()
+    flags = QtCore.QItemSelectionModel.SelectionFlag
+    selection.select(first, flags.Select | flags.Rows)
+    selection.select(second, flags.Select | flags.Rows)
+    ids = window.results.selected_trial_ids()
+    assert len(ids) == 2 and top_id != ids
+    _menu_action(window.results.row_menu(first), "Compare").trigger()
+    assert window.tabs.currentWidget() is window.compare
+    assert window.compare.trial_ids == ids
+    assert len(window.compare.curves) == 2

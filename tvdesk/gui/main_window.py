@@ -1,4 +1,5 @@
-"""The workbench window: setup on the left, Runs / Results / Surface / Trial / Lineage tabs.
+"""The workbench window: setup on the left; Runs / Results / Surface / Trial / Compare / Lineage
+tabs.
 
 A thin shell: the toolbar's actions call the controller (runs) and tvdesk.app (reports); the
 views read the store. Long work (report writing) runs in a thread awaited from the qasync
@@ -17,6 +18,7 @@ from tvdesk import __version__, paths
 from tvdesk.config import Settings
 from tvdesk.errors import TvdeskError
 from tvdesk.gui import recent_stores as recent
+from tvdesk.gui.compare_view import CompareView
 from tvdesk.gui.controller import RunController
 from tvdesk.gui.lineage_view import LineageView
 from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Slot
@@ -41,11 +43,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.surface = SurfaceView(self.controller)
         self.trial = TrialView(self.controller)
         self.lineage = LineageView(self.controller)
+        self.compare = CompareView(self.controller)
 
         self.tabs = QtWidgets.QTabWidget()
         for view, title in ((self.runs, "Runs"), (self.results, "Results"),
                             (self.surface, "Surface"), (self.trial, "Trial"),
-                            (self.lineage, "Lineage")):
+                            (self.compare, "Compare"), (self.lineage, "Lineage")):
             self.tabs.addTab(view, title)
         self.setCentralWidget(self.tabs)
         dock = QtWidgets.QDockWidget("Setup", self)
@@ -60,7 +63,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self._background: set[asyncio.Task] = set()
 
         self.results.trial_activated.connect(self.open_trial)
+        self.results.compare_requested.connect(self.compare_trials)
+        self.results.export_pine_requested.connect(self.export_pine)
+        self.results.rerun_requested.connect(self.rerun_on_tradingview)
+        self.trial.export_pine_requested.connect(self.export_pine)
+        self.trial.copy_pine_requested.connect(self.copy_pine)
         self.surface.trial_activated.connect(self.open_trial)
+        self.compare.trial_activated.connect(self.open_trial)
         self.lineage.source_selected.connect(self._filter_by_source)
         self.controller.run_started.connect(self._on_run_started)
         self.controller.run_finished.connect(self._on_run_finished)
@@ -189,6 +198,17 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_trial(self, trial_id: int) -> None:
         self.trial.show_trial(trial_id)
         self.tabs.setCurrentWidget(self.trial)
+
+    @Slot(list)
+    def compare_trials(self, trial_ids: list[int]) -> None:
+        self.compare.compare(trial_ids)
+        self.tabs.setCurrentWidget(self.compare)
+
+    @Slot(int)
+    def rerun_on_tradingview(self, trial_id: int) -> None:
+        """Re-run from the grid: the Trial view shows the trial and the outcome."""
+        self.open_trial(trial_id)
+        self.trial.rerun_on_tradingview()
 
     @Slot(str)
     def _filter_by_source(self, source_hash: str) -> None:
