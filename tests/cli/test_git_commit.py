@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tvdesk.app.export_pine import trial_pine
 from tvdesk.pine.loader import load_strategy_source
 from tvdesk.store import RunStore
 
@@ -61,6 +62,7 @@ def test_each_new_best_is_one_commit_with_its_metrics_and_its_inputs_as_defaults
         trials = {t.id: t for t in store.trials(run_id)}
         recorded = [e.payload["trial_id"] for e in store.events(run_id, kind="git_commit")]
         assert store.events(run_id, kind="git_warning") == []
+        exported = {trial_id: trial_pine(store, trial_id) for trial_id in new_bests}
     assert len(new_bests) >= 2  # the script's own inputs, then at least one better
     shas = git(repo, "rev-list", "--reverse", "HEAD").split()
     assert len(shas) == len(new_bests) == len(recorded)
@@ -87,6 +89,7 @@ def test_each_new_best_is_one_commit_with_its_metrics_and_its_inputs_as_defaults
         best = load_strategy_source(git(repo, "show", f"{sha}:best.pine"))
         defaults = {spec.title: spec.default for spec in best.inputs}
         assert defaults == trial.inputs
+        assert git(repo, "show", f"{sha}:best.pine") == exported[trial_id]  # = export-pine
         assert git(repo, "show", f"{sha}:pc_1.pine") == EXAMPLE.read_text()
     # Each commit's best.pine differs from the one before: a better trial, other defaults.
     assert len({git(repo, "show", f"{sha}:best.pine") for sha in shas}) == len(shas)
