@@ -119,6 +119,19 @@ def test_conditions_outside_the_condition_inputs_declared_range_are_refused() ->
     assert _settings(conditions="1-4").conditions == ("1", "2", "3", "4")
 
 
+def test_conditions_must_be_among_a_choice_inputs_options() -> None:
+    import pytest
+
+    from tvdesk.app.form_checks import check_conditions
+    from tvdesk.errors import InputError
+    from tvdesk.model import InputSpec
+
+    spec = InputSpec(name="rule", title="Rule", kind="int", default=1, options=(1, 2, 5))
+    check_conditions(("1", "5"), spec)
+    with pytest.raises(InputError, match=r"condition 3 .*'Rule', which allows one of 1, 2, 5"):
+        check_conditions(("1", "3"), spec)
+
+
 def test_a_target_on_an_unknown_metric_names_it_and_the_close_names() -> None:
     error = _refused(targets=["foo_bar>=3"])
     assert error.source == "--target" and "unknown metric 'foo_bar'" in str(error)

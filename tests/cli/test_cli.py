@@ -164,6 +164,26 @@ def test_optimize_then_list_and_export_the_run(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "expected 'metric>=number'" in bad.stderr
 
 
+def test_optimize_refuses_a_target_on_an_unknown_metric_before_running(tmp_path: Path) -> None:
+    """A target no backtest can meet is refused up front (exit 2), naming the metric and the
+    close known names, and no run is started."""
+    from tvdesk.store import RunStore
+
+    store = tmp_path / "runs.db"
+    run = tvdesk("optimize", "--script", str(EXAMPLE), "--data", str(EURUSD), "--mintick",
+                 "0.00001", "--store", str(store), "--max-iterations", "2",
+                 "--target", "foo_bar>=3", "--target", "sharpe_ratio>=0")
+    assert run.returncode == 2, run.stderr
+    assert "--target: unknown metric 'foo_bar'" in run.stderr
+    assert "Traceback" not in run.stderr and "finished" not in run.stdout
+    typo = tvdesk("optimize", "--script", str(EXAMPLE), "--data", str(EURUSD), "--store",
+                  str(store), "--target", "profit_factr>=1.2")
+    assert typo.returncode == 2 and "did you mean profit_factor" in typo.stderr
+    if store.exists():
+        with RunStore.open(store) as opened:
+            assert opened.list_runs() == []
+
+
 def test_optimize_with_a_missing_data_file_is_a_clear_error(tmp_path: Path) -> None:
     run = tvdesk("optimize", "--script", str(EXAMPLE), "--data", str(tmp_path / "nope.csv"),
                  "--store", str(tmp_path / "runs.db"))

@@ -5,7 +5,7 @@ One place, so every dialog shows its errors and notes alike.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from tvdesk.gui.qt import Qt, QtGui, QtWidgets
 
@@ -24,6 +24,38 @@ def error_label(word_wrap: bool = True) -> QtWidgets.QLabel:
 def show_error(label: QtWidgets.QLabel, text: str | None) -> None:
     label.setText(text or "")
     label.setVisible(bool(text))
+
+
+def mark_invalid(widget: QtWidgets.QWidget, message: str) -> None:
+    """A red border and the message as tooltip: the field an error is about. The rule
+    selects the widget by its property, so a table's header, cells and scroll bars (its
+    children) keep their own look."""
+    widget.setProperty("invalid", True)
+    widget.setStyleSheet(f'*[invalid="true"] {{ border: 1px solid {ERROR_COLOUR}; }}')
+    widget.setToolTip(message)
+
+
+def clear_invalid(widget: QtWidgets.QWidget, tooltip: str = "") -> None:
+    widget.setProperty("invalid", False)
+    widget.setStyleSheet("")
+    widget.setToolTip(tooltip)
+
+
+_W = TypeVar("_W", bound=QtWidgets.QWidget)
+
+
+def shrinkable(widget: _W, characters: int = 6) -> _W:
+    """A field that may get as narrow as `characters` wide: a narrow dock lays it out
+    without clipping (the text scrolls inside it) instead of pushing the form wider."""
+    widget.setMinimumWidth(widget.fontMetrics().averageCharWidth() * characters + 16)
+    policy = widget.sizePolicy()
+    policy.setHorizontalPolicy(QtWidgets.QSizePolicy.Policy.Expanding)
+    widget.setSizePolicy(policy)
+    if isinstance(widget, QtWidgets.QComboBox):
+        widget.setSizeAdjustPolicy(
+            QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        widget.setMinimumContentsLength(characters)
+    return widget
 
 
 def note_label(text: str = "") -> QtWidgets.QLabel:

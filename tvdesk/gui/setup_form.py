@@ -7,12 +7,28 @@ flag its field stands for, and the form shows the message under that field, inli
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
+from tvdesk.app.form_checks import (
+    COMMISSION_TYPES,
+    QTY_TYPES,
+    DataSpan,
+    data_span,
+    script_settings,
+)
 from tvdesk.app.optimize_settings import RunForm, settings_from_form
 from tvdesk.app.requests import RunOptions
 from tvdesk.config import Settings
 from tvdesk.errors import InputError, TvdeskError
+from tvdesk.gui.form_helpers import (
+    ERROR_COLOUR,
+    clear_invalid,
+    error_label,
+    mark_invalid,
+    shrinkable,
+)
 from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Signal
 from tvdesk.model import Strategy
 from tvdesk.optimize.settings import OptimizeSettings
@@ -46,11 +62,83 @@ class _PathField(QtWidgets.QWidget):
         super().__init__(parent)
         row = QtWidgets.QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        self.edit = QtWidgets.QLineEdit()
+        self.edit = shrinkable(QtWidgets.QLineEdit())
         self.button = QtWidgets.QToolButton()
         self.button.setText("…")
+        self.button.setToolTip("Choose a file")
         row.addWidget(self.edit, 1)
         row.addWidget(self.button)
+
+
+class _DateField(QtWidgets.QWidget):
+    """A date as text (`edit`; empty: all data) and a calendar button (`button`) whose pop-up
+    offers the data file's dates (`set_span`)."""
+
+    def __init__(self, edge: str, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edge = edge  # "from" or "to"
+        self.span: DataSpan | None = None
+        row = QtWidgets.QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.edit = shrinkable(QtWidgets.QLineEdit(placeholderText="YYYY-MM-DD"))
+        self.calendar = QtWidgets.QCalendarWidget()
+        self.calendar.setGridVisible(True)
+        self.calendar.clicked.connect(self._picked)
+        self.calendar.activated.connect(self._picked)
+        menu = QtWidgets.QMenu(self)
+        action = QtWidgets.QWidgetAction(menu)
+        action.setDefaultWidget(self.calendar)
+        menu.addAction(action)
+        menu.aboutToShow.connect(self._prepare)
+        self.menu = menu
+        self.button = QtWidgets.QToolButton()
+        self.button.setText("Pick")
+        self.button.clicked.connect(
+            lambda: menu.popup(self.button.mapToGlobal(self.button.rect().bottomLeft())))
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.button)
+        self.set_span(None)
+
+    def set_span(self, span: DataSpan | None) -> None:
+        """Offer the data's dates; the placeholder and tooltip say which they are."""
+        self.span = span
+        if span is None:
+            self.edit.setPlaceholderText("YYYY-MM-DD (empty: all data)")
+            tip = "Empty: all data. Dates in the chart timezone"
+            self.calendar.setDateRange(QtCore.QDate(1970, 1, 1), QtCore.QDate(2200, 1, 1))
+        else:
+            day = span.first if self.edge == "from" else span.last
+            self.edit.setPlaceholderText(f"{day.isoformat()} (all data)")
+            tip = f"{span.describe()}; empty: all data"
+            self.calendar.setDateRange(_qdate(span.first), _qdate(span.last))
+        self.edit.setToolTip(tip)
+        self.button.setToolTip(f"Pick a date on a calendar ({tip})")
+
+    def _prepare(self) -> None:
+        current = QtCore.QDate.fromString(self.edit.text().strip()[:10],
+                                          QtCore.Qt.DateFormat.ISODate)
+        if not current.isValid():
+            if self.span is not None:
+                current = _qdate(self.span.first if self.edge == "from" else self.span.last)
+            else:
+                current = QtCore.QDate.currentDate()
+        self.calendar.setSelectedDate(current)
+
+    def _picked(self, day: QtCore.QDate) -> None:
+        self.edit.setText(day.toString(QtCore.Qt.DateFormat.ISODate))
+        self.menu.close()
+        self.edit.editingFinished.emit()
+
+
+def _qdate(day: Any) -> QtCore.QDate:
+    return QtCore.QDate(day.year, day.month, day.day)
+
+
+def _number_text(value: float) -> str:
+    """10000.0 -> "10000", 0.02 -> "0.02": a number as a trader would type it."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.10g}"
 
 
 class SetupForm(QtWidgets.QScrollArea):
@@ -60,12 +148,20 @@ class SetupForm(QtWidgets.QScrollArea):
         super().__init__(parent)
         self.config = config
         self.strategy: Strategy | None = None
+        self._script_settings: dict[str, Any] = script_settings(None)
+        self._invalid: QtWidgets.QWidget | None = None
+        self._invalid_items: list[QtWidgets.QTableWidgetItem] = []
+        self._error_form: QtWidgets.QFormLayout | None = None  # where the error label sits
+        # The form is as wide as the dock: fields shrink and labels go above them, never a
+        # horizontal scroll bar that hides the labels.
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QtWidgets.QWidget()
         self.setWidget(body)
         outer = QtWidgets.QVBoxLayout(body)
+        self._outer = outer
 
-        self.profile = QtWidgets.QComboBox()
+        self.profile = shrinkable(QtWidgets.QComboBox(), 10)
         self.profile.addItem("(no profile)")
         self.profile.addItems(sorted(config.profiles))
         self.profile.currentTextChanged.connect(self._apply_profile)
@@ -78,15 +174,26 @@ class SetupForm(QtWidgets.QScrollArea):
         self.code.setMinimumHeight(120)
         self.code.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
         self.inputs = QtWidgets.QTableWidget(0, 6)
-        self.inputs.setHorizontalHeaderLabels(["Search", "Input", "Default", "Min", "Max",
-                                               "Step"])
-        self.inputs.horizontalHeader().setStretchLastSection(True)
+        self.inputs.setHorizontalHeaderLabels(["", "Input", "Default", "Min", "Max", "Step"])
+        header = self.inputs.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(24)
+        for column in range(6):
+            header.setSectionResizeMode(
+                column, QtWidgets.QHeaderView.ResizeMode.Stretch if column == 1
+                else QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        search_header = self.inputs.horizontalHeaderItem(0)
+        assert search_header is not None
+        search_header.setToolTip("Search: ticked inputs are varied by the search")
+        self.inputs.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
+        self.inputs.setWordWrap(False)
         self.inputs.verticalHeader().setVisible(False)
         self.inputs.setMinimumHeight(150)
+        self.inputs.setToolTip("Tick the inputs to search; Min, Max and Step can be edited")
 
         self.data = self._path_field("Market data (*.csv)")
-        self.security = QtWidgets.QLineEdit(
-            placeholderText="SYMBOL=file.csv, ... (request.security on other symbols)")
+        self.data.edit.editingFinished.connect(self._update_data_span)
+        self.security = shrinkable(QtWidgets.QLineEdit(placeholderText="SYMBOL=file.csv, ..."))
         self.security.setToolTip("Bars of the other symbols the script requests with "
                                  "request.security, as SYMBOL=FILE separated by commas. The "
                                  "chart symbol's higher timeframes are built from the data "
@@ -95,28 +202,60 @@ class SetupForm(QtWidgets.QScrollArea):
         self.magnifier.edit.setPlaceholderText("optional: fills orders inside bars")
         self.magnifier.setToolTip("Lower-timeframe bars of the chart symbol: orders fill as "
                                   "TradingView's Bar magnifier fills them")
-        self.symbol = QtWidgets.QLineEdit(placeholderText="EXCHANGE:SYMBOL")
-        self.timezone = QtWidgets.QLineEdit(placeholderText=config.timezone)
-        self.session = QtWidgets.QLineEdit(placeholderText="24 hours (e.g. 0930-1600)")
+        self.symbol = shrinkable(QtWidgets.QLineEdit(placeholderText="EXCHANGE:SYMBOL"))
+        self.timezone = shrinkable(QtWidgets.QLineEdit(placeholderText=config.timezone))
+        self.timezone.editingFinished.connect(self._update_data_span)
+        self.session = shrinkable(QtWidgets.QLineEdit(placeholderText="24 hours, e.g. 0930-1600"))
         self.session.setToolTip("Trading session as TradingView writes it (0930-1600, "
                                 "1700-1700:23456): higher-timeframe bars start at its open")
-        self.mintick = QtWidgets.QLineEdit(placeholderText="from the data")
-        self.pointvalue = QtWidgets.QLineEdit(placeholderText="1")
-        self.date_from = QtWidgets.QLineEdit(placeholderText="YYYY-MM-DD")
-        self.date_to = QtWidgets.QLineEdit(placeholderText="YYYY-MM-DD")
+        self.mintick = shrinkable(QtWidgets.QLineEdit(placeholderText="from the data"))
+        self.pointvalue = shrinkable(QtWidgets.QLineEdit(placeholderText="1"))
+        self.date_from_field = _DateField("from")
+        self.date_to_field = _DateField("to")
+        self.date_from = self.date_from_field.edit
+        self.date_to = self.date_to_field.edit
         self.holdout = QtWidgets.QSpinBox(suffix=" %", maximum=80, value=20)
-        self.conditions = QtWidgets.QLineEdit(placeholderText="e.g. 1-4 (empty: one track)")
-        self.condition_input = QtWidgets.QLineEdit("Condition")
+        self.conditions = shrinkable(QtWidgets.QLineEdit(placeholderText="e.g. 1-4 (empty: one "
+                                                                         "track)"))
+        self.condition_input = shrinkable(QtWidgets.QLineEdit("Condition"))
+
+        # strategy() properties: the script's values until the user changes one; only changed
+        # values are passed on (RunOptions.settings), as TradingView's Properties tab does.
+        self.initial_capital = shrinkable(QtWidgets.QLineEdit())
+        self.order_size = shrinkable(QtWidgets.QLineEdit())
+        self.order_size_type = shrinkable(QtWidgets.QComboBox(), 8)
+        for value, label in QTY_TYPES.items():
+            self.order_size_type.addItem(label, value)
+        self.commission = shrinkable(QtWidgets.QLineEdit())
+        self.commission_type = shrinkable(QtWidgets.QComboBox(), 8)
+        for value, label in COMMISSION_TYPES.items():
+            self.commission_type.addItem(label, value)
+        self.slippage = QtWidgets.QSpinBox(suffix=" ticks", maximum=1_000_000)
+        self._settings_fields: dict[str, QtWidgets.QWidget] = {
+            "initial_capital": self.initial_capital, "default_qty_value": self.order_size,
+            "default_qty_type": self.order_size_type, "commission_value": self.commission,
+            "commission_type": self.commission_type, "slippage": self.slippage}
+        self._fill_properties(None)
+
         self.min_trades = _OptionalNumber(100000, 0)
         self.max_drawdown = _OptionalNumber(100)
         self.min_profit_factor = _OptionalNumber(100)
-        self.constraints = QtWidgets.QLineEdit(placeholderText="sharpe_ratio>=0.2, ...")
-        self.engine = QtWidgets.QComboBox()
-        self.engine.addItem("local (PyneCore, offline)", "local")
-        self.engine.addItem("TradingView (browser; account in the keyring)", "tradingview")
-        self.engine.setToolTip("TradingView runs each trial on the real site: slow and paced "
-                               "(one page, pauses, a cap per hour) to keep the account safe")
-        self.proposer = QtWidgets.QComboBox()
+        self.constraints = shrinkable(QtWidgets.QLineEdit(placeholderText="sharpe_ratio>=0.2, "
+                                                                          "..."))
+        self.constraints.setToolTip("More targets, separated by commas: metric>=number or "
+                                    "metric<=number (metric keys as in the results, e.g. "
+                                    "sharpe_ratio, percent_profitable, max_drawdown_percent)")
+        self.engine = shrinkable(QtWidgets.QComboBox(), 10)
+        self.engine.addItem("Local (offline)", "local")
+        self.engine.addItem("TradingView (browser)", "tradingview")
+        self.engine.setItemData(0, "PyneCore on this machine, offline",
+                                QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.engine.setItemData(1, "The real site in a browser; the account is in the keyring",
+                                QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.engine.setToolTip("Local: PyneCore on this machine, offline. TradingView runs "
+                               "each trial on the real site (account in the keyring): slow and "
+                               "paced (one page, pauses, a cap per hour) to keep it safe")
+        self.proposer = shrinkable(QtWidgets.QComboBox(), 10)
         for label, value in (("Parameter search", "params"), ("LLM rewrites", "llm"),
                              ("Both", "both")):
             self.proposer.addItem(label, value)
@@ -126,9 +265,10 @@ class SetupForm(QtWidgets.QScrollArea):
         self.max_duplicates = QtWidgets.QSpinBox(minimum=1, maximum=10_000, value=5)
         self.seed = QtWidgets.QSpinBox(minimum=0, maximum=2**31 - 1, value=42)
 
-        self.save_profile_button = QtWidgets.QPushButton("Save as profile…")
-        self.save_profile_button.setToolTip("Keep these fields as a named profile in the "
-                                            "settings file")
+        self.save_profile_button = QtWidgets.QToolButton()
+        self.save_profile_button.setText("Save…")
+        self.save_profile_button.setToolTip("Save as profile: keep these fields as a named "
+                                            "profile in the settings file")
         self.save_profile_button.clicked.connect(self._ask_profile_name)
         profile_row = QtWidgets.QWidget()
         row = QtWidgets.QHBoxLayout(profile_row)
@@ -143,22 +283,31 @@ class SetupForm(QtWidgets.QScrollArea):
             ("Bar magnifier", self.magnifier), ("Symbol", self.symbol),
             ("Timezone", self.timezone), ("Session", self.session),
             ("Tick size", self.mintick), ("Point value", self.pointvalue),
-            ("From", self.date_from), ("To", self.date_to), ("Holdout", self.holdout)])
+            ("From", self.date_from_field), ("To", self.date_to_field),
+            ("Holdout", self.holdout)])
+        properties_box = self._group("Properties", [
+            ("Initial capital", self.initial_capital),
+            ("Order size", _pair(self.order_size, self.order_size_type)),
+            ("Commission", _pair(self.commission, self.commission_type)),
+            ("Slippage", self.slippage)])
+        properties_box.setToolTip("The script's strategy() settings; a value changed here "
+                                  "overrides the script's for this run")
         run_box = self._group("Search", [
             ("Conditions", self.conditions), ("Condition input", self.condition_input),
             ("Engine", self.engine), ("Proposer", self.proposer),
             ("Workers", self.processes), ("Max iterations", self.max_iterations),
-            ("Max consecutive errors", self.max_errors),
-            ("Max consecutive duplicates", self.max_duplicates), ("Seed", self.seed)])
+            ("Max errors in a row", self.max_errors),
+            ("Max repeats in a row", self.max_duplicates), ("Seed", self.seed)])
+        self.max_errors.setToolTip("Stop a track after this many consecutive failed trials")
+        self.max_duplicates.setToolTip("Stop a track after this many consecutive proposals of "
+                                       "a parameter set already tried")
         target_box = self._group("Targets", [
             ("Min trades", self.min_trades), ("Max drawdown %", self.max_drawdown),
             ("Min profit factor", self.min_profit_factor), ("Other", self.constraints)])
-        self.error = QtWidgets.QLabel()
-        self.error.setWordWrap(True)
+        # One error at a time, shown right under its field (moved there by show_error).
+        self.error = error_label()
         self.error.setObjectName("formError")
-        self.error.setStyleSheet("color: #c62828;")
-        self.error.hide()
-        for box in (strategy_box, data_box, target_box, run_box):
+        for box in (strategy_box, data_box, properties_box, target_box, run_box):
             outer.addWidget(box)
         outer.addWidget(self.error)
         outer.addStretch(1)
@@ -171,7 +320,12 @@ class SetupForm(QtWidgets.QScrollArea):
             "--holdout": self.holdout, "--conditions": self.conditions,
             "--condition-input": self.condition_input, "--target": self.constraints,
             "--input": self.inputs, "search ranges": self.inputs,
+            "--process-count": self.processes, "--max-iterations": self.max_iterations,
+            "--max-consecutive-errors": self.max_errors,
+            "--max-duplicate-consecutive-errors": self.max_duplicates,
+            "settings": self.initial_capital,
         }
+        self.setMinimumWidth(self._narrowest())
 
     # ------------------------------------------------------------------ building
 
@@ -181,9 +335,26 @@ class SetupForm(QtWidgets.QScrollArea):
         form = QtWidgets.QFormLayout(box)
         form.setFieldGrowthPolicy(
             QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # A field that does not fit beside its label goes under it (a narrow dock).
+        form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)
         for label, widget in rows:
             form.addRow(label, widget)
         return box
+
+    def _narrowest(self) -> int:
+        """The narrowest this form lays out without clipping: its body's minimum, the
+        vertical scroll bar and the frame."""
+        body = self.widget()
+        assert body is not None
+        return (body.minimumSizeHint().width() + self.frameWidth() * 2
+                + self.style().pixelMetric(QtWidgets.QStyle.PixelMetric.PM_ScrollBarExtent))
+
+    def sizeHint(self) -> QtCore.QSize:
+        """Wide enough for the inputs table's columns and a path, so the dock starts at a
+        comfortable width; narrower still lays out (labels go above their fields)."""
+        hint = super().sizeHint()
+        wide = self.fontMetrics().averageCharWidth() * 80
+        return QtCore.QSize(max(self._narrowest(), min(wide, 560)), hint.height())
 
     def _path_field(self, filter_text: str) -> _PathField:
         holder = _PathField()
@@ -205,6 +376,14 @@ class SetupForm(QtWidgets.QScrollArea):
         self.script.edit.setText(str(script))
         self.data.edit.setText(str(data))
         self._load_script()
+        self._update_data_span()
+
+    def _update_data_span(self) -> None:
+        """The data file's first and last dates on the From / To fields (two lines read)."""
+        zone = self.timezone.text().strip() or self.config.timezone
+        span = data_span(self.data.edit.text().strip(), zone)  # None when it cannot tell
+        self.date_from_field.set_span(span)
+        self.date_to_field.set_span(span)
 
     def _apply_profile(self, name: str) -> None:
         profile = self.config.profiles.get(name)
@@ -227,6 +406,7 @@ class SetupForm(QtWidgets.QScrollArea):
         self.pointvalue.setText("" if profile.pointvalue is None else f"{profile.pointvalue:g}")
         self.condition_input.setText(profile.condition_input)
         self._load_script()
+        self._update_data_span()
 
     def _ask_profile_name(self) -> None:
         name, ok = QtWidgets.QInputDialog.getText(self, "Save profile", "Profile name:",
@@ -293,7 +473,60 @@ class SetupForm(QtWidgets.QScrollArea):
         self.strategy = strategy
         self.code.setPlainText(strategy.source)
         self._fill_inputs(strategy)
+        self._fill_properties(strategy)
         self.strategy_loaded.emit(strategy)
+
+    def _fill_properties(self, strategy: Strategy | None) -> None:
+        """Show the script's strategy() settings (Pine's defaults where it declares none)."""
+        values = script_settings(strategy)
+        self._script_settings = values
+        declared = dict(strategy.settings) if strategy is not None else {}
+
+        def tip(key: str, shown: str) -> str:
+            raw = declared.get(key)
+            said = f"the script says {raw}" if raw is not None else \
+                "the script does not say: TradingView's default"
+            return f"{shown} ({said}); change it to override the script for this run"
+
+        self.initial_capital.setText(_number_text(values["initial_capital"]))
+        self.order_size.setText(_number_text(values["default_qty_value"]))
+        self.commission.setText(_number_text(values["commission_value"]))
+        self.slippage.setValue(int(values["slippage"]))
+        self.order_size_type.setCurrentIndex(
+            self.order_size_type.findData(values["default_qty_type"]))
+        self.commission_type.setCurrentIndex(
+            self.commission_type.findData(values["commission_type"]))
+        for key, widget in self._settings_fields.items():
+            shown = values[key]
+            text = QTY_TYPES.get(shown) or COMMISSION_TYPES.get(shown) or (
+                _number_text(shown) if isinstance(shown, (int, float)) else str(shown))
+            widget.setProperty("defaultTip", tip(key, text))
+            widget.setToolTip(tip(key, text))
+
+    def strategy_settings(self) -> tuple[tuple[str, object], ...]:
+        """The strategy() settings the user changed from the script's, as overrides."""
+        changed: list[tuple[str, object]] = []
+        for key, label, edit in (("initial_capital", "initial capital", self.initial_capital),
+                                 ("default_qty_value", "order size", self.order_size),
+                                 ("commission_value", "commission", self.commission)):
+            raw = edit.text().strip()
+            if not raw:
+                continue  # empty: the script's value
+            try:
+                value = float(raw.replace(",", ""))
+            except ValueError:
+                raise InputError(f"{label}: expected a number, got {raw!r}", source="settings",
+                                 key=key) from None
+            if not math.isclose(value, float(self._script_settings[key]), rel_tol=1e-12,
+                                abs_tol=1e-12):
+                changed.append((key, value))
+        if self.slippage.value() != int(self._script_settings["slippage"]):
+            changed.append(("slippage", self.slippage.value()))
+        for key, combo in (("default_qty_type", self.order_size_type),
+                           ("commission_type", self.commission_type)):
+            if combo.currentData() != self._script_settings[key]:
+                changed.append((key, combo.currentData()))
+        return tuple(changed)
 
     def _fill_inputs(self, strategy: Strategy) -> None:
         dims = {d.title: d for d in build_space(
@@ -310,9 +543,13 @@ class SetupForm(QtWidgets.QScrollArea):
             include.setCheckState(QtCore.Qt.CheckState.Checked if spec.title in dims
                                   else QtCore.Qt.CheckState.Unchecked)
             self.inputs.setItem(row, 0, include)
-            self.inputs.setItem(row, 1, _item(spec.title, editable=False))
+            title = _item(spec.title, editable=False)
+            title.setToolTip(_input_tip(spec))
+            self.inputs.setItem(row, 1, title)
             self.inputs.setItem(row, 2, _item("" if spec.default is None else str(spec.default),
                                               editable=False))
+            include.setToolTip("Search this input" if spec.title in dims else
+                               "Not searched (a choice list, the condition input or text)")
             dim = dims.get(spec.title)
             for col, value in ((3, dim.low if dim else None), (4, dim.high if dim else None),
                                (5, dim.step if dim else None)):
@@ -343,7 +580,8 @@ class SetupForm(QtWidgets.QScrollArea):
             date_from=text(self.date_from), date_to=text(self.date_to),
             security=tuple(part.strip() for part in self.security.text().split(",")
                            if part.strip()),
-            magnifier_data=text(self.magnifier.edit), session=text(self.session))
+            magnifier_data=text(self.magnifier.edit), session=text(self.session),
+            settings=self.strategy_settings())
         return RunForm(
             options=options, engine=self.engine.currentData(),
             proposer=self.proposer.currentData(), seed=self.seed.value(),
@@ -376,7 +614,8 @@ class SetupForm(QtWidgets.QScrollArea):
                         values[key] = float(raw)
                     except ValueError:
                         raise InputError(f"input {title!r}: {key} must be a number, got "
-                                         f"{raw!r}", source="search ranges") from None
+                                         f"{raw!r}", source="search ranges",
+                                         key=title) from None
             if values:
                 ranges[title] = values
         return ranges, tuple(excluded)
@@ -398,33 +637,116 @@ class SetupForm(QtWidgets.QScrollArea):
 
     # ------------------------------------------------------------------ errors
 
-    def show_error(self, exc: TvdeskError) -> None:
-        self.clear_error()
-        self.error.setText(str(exc))
-        self.error.show()
-        widget = self._field_for_flag.get(getattr(exc, "source", "") or "")
-        if widget is None and isinstance(exc, InputError) and exc.source:
-            if exc.source.endswith(".pine"):
+    def field_for(self, exc: TvdeskError) -> QtWidgets.QWidget | None:
+        """The widget an error is about: by the flag it names (`source`), the entry (`key`:
+        a strategy() setting), or the file it names."""
+        source = getattr(exc, "source", None) or ""
+        key = getattr(exc, "key", None)
+        if source == "settings" and key in self._settings_fields:
+            return self._settings_fields[key]
+        widget = self._field_for_flag.get(source)
+        if widget is None and source:
+            if source == self.script.edit.text().strip() or source.endswith(".pine"):
                 widget = self.script.edit
-            elif exc.source.endswith(".csv"):
+            elif source == self.data.edit.text().strip() or source.endswith(".csv"):
                 widget = self.data.edit
+        return widget
+
+    def show_error(self, exc: TvdeskError) -> None:
+        """The message right under its field, the field outlined, scrolled to and focused."""
+        self.clear_error()
+        message = str(exc)
+        widget = self.field_for(exc)
+        self.error.setText(message)
+        self._place_error(widget)
+        self.error.show()
         if widget is not None:
-            widget.setStyleSheet("border: 1px solid #c62828;")
-            widget.setToolTip(str(exc))
-            self.ensureWidgetVisible(widget)
+            mark_invalid(widget, message)
+            if widget is self.inputs:
+                self._mark_input_row(getattr(exc, "key", None), message)
+            widget.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
         self._invalid = widget
+        self._outer.activate()  # the label's place, before scrolling to it
+        self.ensureWidgetVisible(self.error)
+        if widget is not None:
+            self.ensureWidgetVisible(widget)
+
+    def _place_error(self, widget: QtWidgets.QWidget | None) -> None:
+        """Move the error label into the form row under `widget` (the bottom otherwise)."""
+        node = widget
+        body = self.widget()
+        while node is not None and node is not body:
+            parent = node.parentWidget()
+            layout = parent.layout() if parent is not None else None
+            if isinstance(layout, QtWidgets.QFormLayout):
+                position: Any = layout.getWidgetPosition(node)
+                row = int(position[0])
+                if row >= 0:
+                    self._outer.removeWidget(self.error)
+                    layout.insertRow(row + 1, self.error)
+                    self._error_form = layout
+                    return
+            node = parent
+
+    def _mark_input_row(self, title: str | None, message: str) -> None:
+        """Colour the Min / Max / Step cells of the input `title` and go to its Min cell."""
+        for row in range(self.inputs.rowCount()):
+            item = self.inputs.item(row, 1)
+            if title is None or item is None or item.text() != title:
+                continue
+            for column in (3, 4, 5):
+                cell = self.inputs.item(row, column)
+                if cell is not None:
+                    cell.setBackground(QtGui.QColor(ERROR_COLOUR).lighter(170))
+                    cell.setToolTip(message)
+                    self._invalid_items.append(cell)
+            self.inputs.setCurrentCell(row, 3)
+            self.inputs.scrollToItem(self._cell(row, 3))
+            return
 
     def clear_error(self) -> None:
         self.error.hide()
         self.error.clear()
-        widget = getattr(self, "_invalid", None)
+        if self._error_form is not None:
+            self._error_form.takeRow(self.error)
+            self._outer.insertWidget(self._outer.count() - 1, self.error)
+            self.error.hide()
+            self._error_form = None
+        widget = self._invalid
         if widget is not None:
-            widget.setStyleSheet("")
-            widget.setToolTip("")
+            clear_invalid(widget, widget.property("defaultTip") or "")
+        for cell in self._invalid_items:
+            cell.setBackground(QtGui.QBrush())
+            cell.setToolTip("")
+        self._invalid_items = []
         self._invalid = None
 
     def error_field(self) -> QtWidgets.QWidget | None:
-        return getattr(self, "_invalid", None)
+        return self._invalid
+
+
+def _pair(field: QtWidgets.QWidget, kind: QtWidgets.QWidget) -> QtWidgets.QWidget:
+    """A value and its unit side by side (order size and its type, say)."""
+    holder = QtWidgets.QWidget()
+    row = QtWidgets.QHBoxLayout(holder)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(field, 1)
+    row.addWidget(kind, 1)
+    return holder
+
+
+def _input_tip(spec: Any) -> str:
+    """An input's title with what the script allows, for the table's tooltip."""
+    allowed = []
+    if spec.options:
+        allowed.append("one of " + ", ".join(str(o) for o in spec.options))
+    if spec.minval is not None or spec.maxval is not None:
+        low = "" if spec.minval is None else f"{spec.minval:g}"
+        high = "" if spec.maxval is None else f"{spec.maxval:g}"
+        allowed.append(f"{low} … {high}")
+    if spec.step is not None:
+        allowed.append(f"step {spec.step:g}")
+    return f"{spec.title} ({spec.kind})" + (f": {', '.join(allowed)}" if allowed else "")
 
 
 def _item(text: str, *, editable: bool) -> QtWidgets.QTableWidgetItem:
