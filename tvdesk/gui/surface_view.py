@@ -513,9 +513,14 @@ class SurfaceView(RunView):
             if title is None:
                 continue
             # The view's width, not the plot's: a title wider than the view widens the plot.
-            width = max(60, self.slice_widget.viewport().width() - 40)
-            shown = metrics.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, width)
-            plot.setTitle(shown, size="9pt")
+            room = max(60, self.slice_widget.viewport().width() - 24)
+            width = room
+            for _attempt in range(6):  # the rich-text label renders a little wider
+                shown = metrics.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, width)
+                plot.setTitle(shown, size="9pt")
+                if plot.titleLabel.item.boundingRect().width() <= room:
+                    break
+                width = int(width * 0.9)
         self.slice_widget.setToolTip("\n".join(self._slice_titles[k] for k in ("x", "y")
                                                if k in self._slice_titles))
 

@@ -115,6 +115,8 @@ class CategoryAxis(IntegerAxis):
     def __init__(self, orientation: str, **kwargs: object) -> None:
         super().__init__(orientation, integer=False, **kwargs)
         self.labels: list[str] = []
+        # Ticks outward: drawn into a heatmap they read as minus signs before its numbers.
+        self.setStyle(tickLength=4)
 
     def set_labels(self, labels: Sequence[str]) -> None:
         self.labels = list(labels)
