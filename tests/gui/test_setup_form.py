@@ -110,6 +110,7 @@ def _in_view(form, widget: QtWidgets.QWidget) -> bool:
 
 def test_conditions_outside_the_inputs_range_are_shown_at_the_field(window, qapp) -> None:
     form = window.setup
+    window.activateWindow()
     _scroll_top(form, qapp)
     assert not _in_view(form, form.conditions)
     form.conditions.setText("7-9")
@@ -119,7 +120,7 @@ def test_conditions_outside_the_inputs_range_are_shown_at_the_field(window, qapp
     message = form.error.text()
     assert "condition 7" in message and "'Condition'" in message and "1 … 4" in message
     assert form.error_field() is form.conditions and not form.error.isHidden()
-    assert "border" in form.conditions.styleSheet()
+    assert "border" in form.conditions.styleSheet() and form.conditions.hasFocus()
     # Right under the field, in its own group, and scrolled into view.
     assert form.error.parentWidget() is form.conditions.parentWidget()
     body = form.widget()
