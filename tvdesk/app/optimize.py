@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tvdesk.app.engines import make_engine
+from tvdesk.app.export_pine import trial_pine
 from tvdesk.config import Settings
 from tvdesk.engines.base import Engine
 from tvdesk.errors import InputError
@@ -61,7 +62,8 @@ async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
     own_engine = engine is None
     engine = engine or make_engine(settings.engine, config, workers=settings.process_count)
     try:
-        optimizer = Optimizer(settings, engine, store, events=events, run_id=run_id, llm=llm)
+        optimizer = Optimizer(settings, engine, store, events=events, run_id=run_id, llm=llm,
+                              export_pine=trial_pine)
         return await optimizer.run()
     finally:
         if own_engine:
