@@ -396,6 +396,26 @@ def test_settings_are_saved_and_read_back_with_profiles_kept(
     assert is_dark()
 
 
+def test_settings_dialog_sets_stop_on_target_and_the_git_repository(
+        qtbot, tmp_path: Path, qsettings) -> None:
+    path = write_config(tmp_path)
+    dialog = open_dialog(qtbot, SettingsDialog(path, qsettings=qsettings))
+    assert not dialog.stop_on_target_check.isChecked() and not dialog.git_repo_row.isEnabled()
+    dialog.stop_on_target_check.setChecked(True)
+    dialog.git_commit_check.setChecked(True)
+    assert dialog.git_repo_row.isEnabled()
+    click(qtbot, dialog.save_button)  # no repository chosen: refused at its field
+    assert "choose the repository folder" in \
+        dialog.field_errors["optimize.git_repository"].text()
+    assert dialog.isVisible()
+    dialog.git_repo_edit.setText(str(tmp_path / "best"))
+    with qtbot.waitSignal(dialog.accepted, timeout=5000):
+        click(qtbot, dialog.save_button)
+    after = load_settings(path).optimize
+    assert after.stop_on_target and after.git_commit and not after.git_push
+    assert after.git_repository == tmp_path / "best"
+
+
 def test_settings_dialog_accepts_the_settings_in_use(qtbot, tmp_path: Path, qsettings) -> None:
     path = write_config(tmp_path)
     dialog = open_dialog(qtbot, SettingsDialog(load_settings(path), qsettings=qsettings))

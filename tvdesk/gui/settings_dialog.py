@@ -72,6 +72,25 @@ class SettingsDialog(QtWidgets.QDialog):
         assert completer is not None  # an editable combo box always has one
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.stop_on_target_check = QtWidgets.QCheckBox("Stop a track at its first trial that "
+                                                        "meets the targets")
+        self.stop_on_target_check.setToolTip(
+            "Off (the default): targets filter and steer, and the whole budget is spent looking "
+            "for better")
+        self.git_commit_check = QtWidgets.QCheckBox("Commit each new best to a git repository")
+        self.git_repo_edit = QtWidgets.QLineEdit()
+        self.git_repo_edit.setPlaceholderText("folder of the repository (created if empty)")
+        git_browse = QtWidgets.QToolButton()
+        git_browse.setText("…")
+        git_browse.setToolTip("Choose the repository folder")
+        git_browse.clicked.connect(self._choose_git_folder)
+        self.git_repo_row = QtWidgets.QWidget()
+        git_row = QtWidgets.QHBoxLayout(self.git_repo_row)
+        git_row.setContentsMargins(0, 0, 0, 0)
+        git_row.addWidget(self.git_repo_edit)
+        git_row.addWidget(git_browse)
+        self.git_push_check = QtWidgets.QCheckBox("Push after each commit")
+        self.git_commit_check.toggled.connect(self._git_toggled)
         self.theme_combo = QtWidgets.QComboBox()
         for theme in THEMES:
             self.theme_combo.addItem(THEME_LABELS[theme], theme)
@@ -87,6 +106,10 @@ class SettingsDialog(QtWidgets.QDialog):
         self._row(run_form, "Default engine", self.engine_combo, "engine")
         self._row(run_form, "Processes", self.processes_spin, "processes")
         self._row(run_form, "Timezone", self.timezone_combo, "timezone")
+        self._row(run_form, "Targets", self.stop_on_target_check, "optimize.stop_on_target")
+        self._row(run_form, "Best versions", self.git_commit_check, "optimize.git_commit")
+        self._row(run_form, "Repository", self.git_repo_row, "optimize.git_repository")
+        self._row(run_form, "", self.git_push_check, "optimize.git_push")
 
         look_box = QtWidgets.QGroupBox("Appearance")
         look_form = self._form(look_box)
@@ -171,6 +194,11 @@ class SettingsDialog(QtWidgets.QDialog):
         self.engine_combo.setCurrentIndex(max(0, self.engine_combo.findData(s.engine)))
         self.processes_spin.setValue(s.processes)
         self.timezone_combo.setCurrentText(s.timezone)
+        self.stop_on_target_check.setChecked(s.optimize.stop_on_target)
+        self.git_commit_check.setChecked(s.optimize.git_commit)
+        self.git_repo_edit.setText(str(s.optimize.git_repository or ""))
+        self.git_push_check.setChecked(s.optimize.git_push)
+        self._git_toggled(s.optimize.git_commit)
         self.theme_combo.setCurrentIndex(
             max(0, self.theme_combo.findData(saved_theme(self._qsettings))))
 
@@ -202,8 +230,15 @@ class SettingsDialog(QtWidgets.QDialog):
     def edited_settings(self) -> Settings:
         """The settings as the form shows them (profiles as loaded)."""
         model = self.model_combo.currentText().strip()
+        repository = self.git_repo_edit.text().strip()
+        optimize = replace(self.settings.optimize,
+                           stop_on_target=self.stop_on_target_check.isChecked(),
+                           git_commit=self.git_commit_check.isChecked(),
+                           git_repository=Path(repository).expanduser() if repository else None,
+                           git_push=self.git_push_check.isChecked())
         return replace(
             self.settings,
+            optimize=optimize,
             llm_base_url=self.base_url_edit.text().strip() or None,
             llm_models=self._models(),
             llm_model=model or None,
@@ -212,9 +247,23 @@ class SettingsDialog(QtWidgets.QDialog):
             timezone=self.timezone_combo.currentText().strip(),
         )
 
+    def _git_toggled(self, on: bool) -> None:
+        self.git_repo_row.setEnabled(on)
+        self.git_push_check.setEnabled(on)
+
+    def _choose_git_folder(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Repository for the best versions", self.git_repo_edit.text() or str(Path.home()))
+        if folder:
+            self.git_repo_edit.setText(folder)
+
     def save(self) -> None:
         """Write the TOML (checked by reading it back), store the theme, close."""
         self._clear_errors()
+        if self.git_commit_check.isChecked() and not self.git_repo_edit.text().strip():
+            show_error(self.field_errors["optimize.git_repository"],
+                       "choose the repository folder the best versions are committed to")
+            return
         try:
             save_settings(self.edited_settings(), self.config_file, forbidden=known_secrets())
             self.settings = load_settings(self.config_file)
