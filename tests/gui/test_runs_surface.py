@@ -579,6 +579,8 @@ def test_surface_names_fit_their_space(qtbot, condition_store) -> None:
     view.resize(700, 700)
     qtbot.waitUntil(lambda: "…" in view.x_slice.titleLabel.text, timeout=3000)
     assert "grey: every trial" in view.slice_widget.toolTip()
+    # The elided title fits: it no longer widens the plot past its view.
+    qtbot.waitUntil(lambda: view.x_slice.width() <= view.slice_widget.width(), timeout=3000)
     controller.store().close()
 
 

@@ -513,7 +513,11 @@ class SurfaceView(RunView):
             if title is None:
                 continue
             # The view's width, not the plot's: a title wider than the view widens the plot.
-            room = max(60, self.slice_widget.viewport().width() - 24)
+            # The title sits over the plot area, right of the metric axis; layout margins
+            # take the rest. (contentsRect: during the widget's resize event its viewport
+            # still has the old size.)
+            room = max(60, self.slice_widget.contentsRect().width()
+                       - int(plot.getAxis("left").width()) - 40)
             width = room
             for _attempt in range(6):  # the rich-text label renders a little wider
                 shown = metrics.elidedText(title, QtCore.Qt.TextElideMode.ElideRight, width)
