@@ -78,9 +78,9 @@ def add_optimize_parser(sub: argparse._SubParsersAction,
                      "(default: targets filter and steer, and the whole budget is spent "
                      "looking for better; also stop_on_target in the config's [optimize])")
     git = opt.add_argument_group("git: commit each new best")
-    git.add_argument("--git-commit", action="store_true", default=False,
+    git.add_argument("--git-commit", nargs="?", const=True, default=False, metavar="DIR",
                      help="commit each new best (the worker's pc_<n>.pine and best.pine, the "
-                     "trial's script with its inputs as defaults) to the repository of "
+                     "trial's script with its inputs as defaults) to the repository DIR, else "
                      "--git-repo, else git_repository in the config's [optimize] table")
     git.add_argument("--git-repo", metavar="DIR",
                      help="the repository for --git-commit (implies it); a new or empty "
@@ -96,6 +96,13 @@ def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
     from tvdesk.store import RunStore, default_store_path
 
     config = load_settings(args.config)
+    if isinstance(args.git_commit, str):  # --git-commit DIR
+        if args.git_repo and args.git_repo != args.git_commit:
+            from tvdesk.errors import InputError
+
+            raise InputError("two repositories given: --git-commit DIR and --git-repo DIR",
+                             source="--git-commit")
+        args.git_repo, args.git_commit = args.git_commit, True
     with RunStore.open(args.store or default_store_path()) as store:
         run_id = None
         if args.resume:

@@ -109,7 +109,7 @@ def test_git_commit_without_a_repository_is_a_usage_error(tmp_path: Path) -> Non
                "--script", str(EXAMPLE), "--data", str(EURUSD), "--mintick", "0.00001",
                "--store", str(tmp_path / "runs.db"), "--max-iterations", "3", "--git-commit")
     assert done.returncode == 2
-    assert re.search(r"needs a repository: --git-repo DIR, or git_repository", done.stderr)
+    assert re.search(r"needs a repository: --git-commit DIR, or git_repository", done.stderr)
     assert "Traceback" not in done.stderr
     with RunStore.open(tmp_path / "runs.db") as store:
         assert store.latest_run_id() is None  # refused before any run was stored
@@ -120,7 +120,7 @@ def test_git_commit_without_a_repository_is_a_usage_error(tmp_path: Path) -> Non
     done = run(tmp_path, "-m", "tvdesk", "--config", str(config), "optimize",
                "--script", str(EXAMPLE), "--data", str(EURUSD), "--mintick", "0.00001",
                "--store", str(tmp_path / "runs.db"), "--max-iterations", "3",
-               "--git-repo", str(folder))
+               "--git-commit", str(folder))
     assert done.returncode == 2
     assert "not a git repository and not empty" in done.stderr
     assert not (folder / ".git").exists()

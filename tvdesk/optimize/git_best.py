@@ -315,7 +315,7 @@ def chosen_repository(git_commit: bool, git_repo: str | None,
     if not (git_commit or defaults.git_commit):
         return None
     if defaults.git_repository is None:
-        raise InputError("committing each new best needs a repository: --git-repo DIR, or "
+        raise InputError("committing each new best needs a repository: --git-commit DIR, or "
                          "git_repository in the [optimize] table of the config file",
                          source="--git-commit")
     return str(defaults.git_repository.expanduser().absolute())
