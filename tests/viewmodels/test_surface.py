@@ -70,10 +70,14 @@ def test_the_report_and_the_gui_choose_the_same_pair() -> None:
 def test_axis_bins_one_cell_per_value_until_too_many() -> None:
     position, labels = axis_bins([3.0, 1.0, 2.0, 3.0])
     assert labels == ["1", "2", "3"] and position(3.0) == 2
-    many = [float(v) for v in range(2, 101)]
+    many = [2.0 + v * 0.5 for v in range(0, 197)]  # 2 to 100 by 0.5: equal-width bins
     position, labels = axis_bins(many)
     assert len(labels) == BINS and labels[0].startswith("2–")
     assert position(2.0) == 0 and position(100.0) == BINS - 1
+    # Whole numbers get whole-number bins, the same in the report's heatmap and the Surface.
+    position, labels = axis_bins([float(v) for v in range(2, 101)])
+    assert labels[0] == "2–10" and labels[-1] == "92–100"
+    assert position(10.0) == 0 and position(11.0) == 1 and position(100.0) == len(labels) - 1
 
 
 def test_categorical_axes_order_bools_off_on() -> None:

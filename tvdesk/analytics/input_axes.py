@@ -7,7 +7,7 @@ is made once, here, below both of them (reports must not import the application 
 
 - `numeric_inputs`: the inputs whose values are all finite numbers, most distinct first;
 - `axis_bins`: one cell per distinct value up to `MAX_CATEGORIES`, else `BINS` equal-width
-  bins labelled "low–high".
+  bins labelled "low–high" (whole-number bins for integer inputs).
 
 Pure data: no Qt, no matplotlib, no store.
 """
@@ -52,11 +52,14 @@ def numeric_inputs(inputs: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]
 def axis_bins(values: Sequence[float], *, max_categories: int = MAX_CATEGORIES,
               bins: int = BINS) -> tuple[Callable[[float], int], list[str]]:
     """Cell index of a value and the cells' labels: one cell per distinct value up to
-    `max_categories`, else `bins` equal-width bins labelled "low–high"."""
+    `max_categories`, else `bins` equal-width bins labelled "low–high" (integer_bins when
+    every value is a whole number)."""
     distinct = sorted(set(values))
     if len(distinct) <= max_categories:
         index = {v: i for i, v in enumerate(distinct)}
         return (lambda v: index[v]), [f"{v:g}" for v in distinct]
+    if all(float(v).is_integer() for v in distinct):
+        return integer_bins(distinct, bins=bins)
     low, high = distinct[0], distinct[-1]
     width = (high - low) / bins
 
@@ -67,4 +70,23 @@ def axis_bins(values: Sequence[float], *, max_categories: int = MAX_CATEGORIES,
     return position, labels
 
 
-__all__ = ["BINS", "MAX_CATEGORIES", "axis_bins", "is_number", "numeric_inputs"]
+def integer_bins(values: Sequence[float], *, bins: int = BINS
+                 ) -> tuple[Callable[[float], int], list[str]]:
+    """Whole-number bins for an integer input with many values ("5–20", never "5–29.6"):
+    each bin holds the same count of integers (the last may hold fewer); one value: "5"."""
+    low, high = int(min(values)), int(max(values))
+    width = max(1, math.ceil((high - low + 1) / bins))
+    count = math.ceil((high - low + 1) / width)
+
+    def position(v: float) -> int:
+        return min(int((v - low) // width), count - 1)
+
+    labels = []
+    for i in range(count):
+        first, last = low + i * width, min(high, low + (i + 1) * width - 1)
+        labels.append(str(first) if first == last else f"{first}–{last}")
+    return position, labels
+
+
+__all__ = ["BINS", "MAX_CATEGORIES", "axis_bins", "integer_bins", "is_number",
+           "numeric_inputs"]

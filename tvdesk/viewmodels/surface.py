@@ -34,7 +34,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tvdesk.analytics.input_axes import BINS, MAX_CATEGORIES, axis_bins, is_number, numeric_inputs
+from tvdesk.analytics.input_axes import (
+    axis_bins,
+    integer_bins,
+    is_number,
+    numeric_inputs,
+)
 from tvdesk.viewmodels.formatting import input_steps
 
 if TYPE_CHECKING:
@@ -139,24 +144,6 @@ def _category_label(value: Any) -> str:
     return f"{value:g}" if is_number(value) else str(value)
 
 
-def integer_bins(values: Sequence[float], *, bins: int = BINS
-                 ) -> tuple[Callable[[float], int], list[str]]:
-    """Whole-number bins for an integer input with many values: each bin holds the same
-    count of integers (the last may hold fewer) and says which, "5–20" (one value: "5")."""
-    low, high = int(min(values)), int(max(values))
-    width = max(1, math.ceil((high - low + 1) / bins))
-    count = math.ceil((high - low + 1) / width)
-
-    def position(v: float) -> int:
-        return min(int((v - low) // width), count - 1)
-
-    labels = []
-    for i in range(count):
-        first, last = low + i * width, min(high, low + (i + 1) * width - 1)
-        labels.append(str(first) if first == last else f"{first}–{last}")
-    return position, labels
-
-
 def make_axis(name: str, values: Sequence[Any]) -> Axis:
     """An axis over the values an input took: numeric (binned past MAX_CATEGORIES; integer
     inputs on whole-number bins) or categorical (bools Off/On, choices in sorted order)."""
@@ -164,10 +151,7 @@ def make_axis(name: str, values: Sequence[Any]) -> Axis:
     if present and all(is_number(v) and math.isfinite(float(v)) for v in present):
         numbers = [float(v) for v in present]
         integer = all(v.is_integer() for v in numbers)
-        if integer and len(set(numbers)) > MAX_CATEGORIES:
-            position, labels = integer_bins(numbers)
-        else:
-            position, labels = axis_bins(numbers)
+        position, labels = axis_bins(numbers)  # whole-number bins for integer inputs
         return Axis(name, labels, True, position, integer)
     distinct = sorted({_category_key(v): v for v in present}.items(),
                       key=lambda kv: (str(type(kv[1])), str(kv[1])))
