@@ -114,16 +114,14 @@ async def trials_seen(window: MainWindow, seen: list[str], count: int,
         await asyncio.sleep(0.05)
 
 
-def test_a_run_that_fails_to_start_shows_the_error_and_frees_the_buttons(window,
-                                                                       loop) -> None:
-    window.setup.data.edit.setText(str(Path(window.controller.store_path).parent / "no.csv"))
-    messages: list[str] = []
-    window.controller.failed.connect(messages.append)
+def test_a_missing_data_file_is_refused_at_its_field_before_a_run(window) -> None:
+    missing = Path(window.controller.store_path).parent / "no.csv"
+    window.setup.data.edit.setText(str(missing))
     window.run_action.trigger()
-    wait_for(loop, window.controller.idle)
-    assert messages and "no.csv" in messages[0]
+    assert window.controller.run_id is None and not window.controller.running
     assert window.run_action.isEnabled() and not window.stop_action.isEnabled()
-    assert "no.csv" in window.statusBar().currentMessage()
+    assert window.setup.error_field() is window.setup.data.edit
+    assert "no.csv" in window.setup.error.text()
 
 
 def test_invalid_form_does_not_start_a_run(window) -> None:
