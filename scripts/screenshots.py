@@ -3,8 +3,8 @@
     .venv/bin/python scripts/screenshots.py [OUT_DIR]   (default docs/screenshots)
 
 Runs the demo optimisation in the real window (offscreen unless a display exists), saves the
-Runs tab during the run, then the Results grid, the Surface and the Trial view of the best
-trial once it has finished.
+Runs tab during the run, then the Results grid, the Surface, the Trial view of the best
+trial and the Compare view of the three best once it has finished.
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ async def capture(window, out: Path) -> None:
     window.open_trial(best.id)
     await asyncio.sleep(0.5)
     window.grab().save(str(out / "trial.png"))
+    ranked = sorted(store.trials(window.controller.run_id, segment="in_sample", status="done"),
+                    key=lambda t: t.metrics.get("net_profit_percent") or -1e9, reverse=True)
+    window.compare_trials([t.id for t in ranked[:3]])
+    await asyncio.sleep(0.5)
+    window.grab().save(str(out / "compare.png"))
 
 
 def main() -> int:

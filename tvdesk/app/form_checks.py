@@ -232,13 +232,20 @@ def data_span(path: str | Path | None, timezone: str = "UTC") -> DataSpan | None
 
 
 def check_dates_in_data(date_from: datetime | None, date_to: datetime | None,
-                        span: DataSpan | None) -> None:
-    """A window that misses the data entirely (the engine would have no bar to trade)."""
+                        span: DataSpan | None, path: str | None = None,
+                        timezone: str = "UTC") -> None:
+    """A window that misses the data entirely (the engine would have no bar to trade), said
+    as the engine says it when it loads the bars."""
     if span is None:
         return
+    from tvdesk.data.market_data import chart_time
+
+    where = f" of {path}" if path else ""
     if date_from is not None and date_from.date() > span.last:
-        raise InputError(f"{date_from.date().isoformat()} is after the data's last bar "
-                         f"({span.describe()})", source="--from")
+        raise InputError(f"{chart_time(int(date_from.timestamp() * 1000), timezone)} is after "
+                         f"the last bar{where} ({span.describe()}); expected a --from on or "
+                         "before it", source="--from")
     if date_to is not None and date_to.date() < span.first:
-        raise InputError(f"{date_to.date().isoformat()} is before the data's first bar "
-                         f"({span.describe()})", source="--to")
+        raise InputError(f"{chart_time(int(date_to.timestamp() * 1000), timezone)} is before "
+                         f"the first bar{where} ({span.describe()}); expected a --to on or "
+                         "after it", source="--to")

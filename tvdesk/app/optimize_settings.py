@@ -178,7 +178,8 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
                          source="--data")
     if engine == "local":
         check_dates_in_data(request.date_from, request.date_to,
-                            data_span(request.data_path, request.symbol.timezone))
+                            data_span(request.data_path, request.symbol.timezone),
+                            request.data_path, request.symbol.timezone)
     check_search_ranges(request.strategy, form.search_ranges)
     build_space(request.strategy, overrides=form.search_ranges, exclude=form.exclude_inputs,
                 condition_input=condition_input)  # unknown titles, empty ranges: now, not later

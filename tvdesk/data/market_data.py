@@ -196,18 +196,18 @@ def bars_in_window(bars: Bars, date_from: datetime | None,
     if hi > lo or not len(times):  # load_bars never returns fewer than 2 bars
         return lo, hi
     tz = bars.timezone
-    first, last = _chart_time(int(times[0]), tz), _chart_time(int(times[-1]), tz)
+    first, last = chart_time(int(times[0]), tz), chart_time(int(times[-1]), tz)
     if hi == 0 and end is not None:
-        raise InputError(f"{_chart_time(end, tz)} is before the first bar of {bars.path} "
+        raise InputError(f"{chart_time(end, tz)} is before the first bar of {bars.path} "
                          f"({first}); expected a --to on or after it", source="--to")
     if lo >= len(times) and start is not None:
-        raise InputError(f"{_chart_time(start, tz)} is after the last bar of {bars.path} "
+        raise InputError(f"{chart_time(start, tz)} is after the last bar of {bars.path} "
                          f"({last}); expected a --from on or before it", source="--from")
     assert start is not None and end is not None  # an open end always holds a bar here
     raise InputError(
-        f"no bars between {_chart_time(start, tz)} and {_chart_time(end, tz)} in {bars.path}: "
+        f"no bars between {chart_time(start, tz)} and {chart_time(end, tz)} in {bars.path}: "
         f"its bars run from {first} to {last}, and the nearest are "
-        f"{_chart_time(int(times[lo - 1]), tz)} and {_chart_time(int(times[lo]), tz)} "
+        f"{chart_time(int(times[lo - 1]), tz)} and {chart_time(int(times[lo]), tz)} "
         "(a weekend or a gap in the data?); expected a window that holds at least one bar",
         source="--from/--to")
 
@@ -222,7 +222,7 @@ def window_ms(value: datetime | None) -> int | None:
     return int(value.timestamp() * 1000)
 
 
-def _chart_time(ms: int, timezone: str) -> str:
+def chart_time(ms: int, timezone: str) -> str:
     """A time for a message in the chart's timezone, the one --from/--to were given in;
     seconds only when there are some (a bare --to date ends at 23:59:59). Never raises."""
     try:
