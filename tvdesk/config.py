@@ -68,6 +68,12 @@ class Profile:
     security: Mapping[str, Path] = field(default_factory=dict)
     magnifier_data: Path | None = None
     session: str | None = None
+    properties: Mapping[str, Any] = field(default_factory=dict)  # strategy() overrides
+
+
+STRATEGY_PROPERTIES = {"initial_capital", "default_qty_type", "default_qty_value",
+                       "commission_type", "commission_value", "slippage"}
+"""The strategy() arguments a profile (or the setup form) may override for its runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +211,7 @@ def _refuse_secrets(file: Path, table: Mapping[str, Any], prefix: str = "") -> N
 
 _PROFILE_KEYS = {"script", "data", "symbol", "timeframe", "timezone", "mintick", "pointvalue",
                  "currency", "from", "to", "conditions", "condition_input", "inputs", "targets",
-                 "security", "magnifier_data", "session"}
+                 "security", "magnifier_data", "session", "properties"}
 
 
 def _read_profile(file: Path, name: str, table: Any) -> Profile:
@@ -222,6 +228,12 @@ def _read_profile(file: Path, name: str, table: Any) -> Profile:
     conditions = r.get("conditions", (str, int), "a condition list such as \"1-3,7\"")
     security = r.get("security", dict, "a table of symbol = bars file") or {}
     security_files = _Reader(file, security, f"profiles.{name}.security.")
+    properties = r.get("properties", dict, "a table of strategy() argument = value") or {}
+    _Reader(file, properties, f"profiles.{name}.properties.").reject_unknown(
+        STRATEGY_PROPERTIES)
+    for key, value in properties.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise r.fail(f"properties.{key}", "a number or a strategy.* name", value)
     return Profile(
         name=name, script=r.path("script"), data=r.path("data"),
         symbol=r.get("symbol", str, "text such as \"FX:EURUSD\""),
@@ -238,6 +250,7 @@ def _read_profile(file: Path, name: str, table: Any) -> Profile:
                   if (path := security_files.path(str(k))) is not None},
         magnifier_data=r.path("magnifier_data"),
         session=r.get("session", str, "a session such as \"0930-1600\""),
+        properties=dict(properties),
     )
 
 
@@ -426,6 +439,8 @@ def _profile_table(profile: Profile, folder: Path) -> dict[str, Any]:
         table["targets"] = dict(profile.targets)
     if profile.security:
         table["security"] = {symbol: path_text(path) for symbol, path in profile.security.items()}
+    if profile.properties:
+        table["properties"] = dict(profile.properties)
     return table
 
 

@@ -114,6 +114,33 @@ from = "2017-09-01"
     assert inputs == {"Fast Length": 8, "Slow Length": 40, "Allow Shorts": False}
 
 
+def test_a_profiles_properties_override_the_scripts_strategy_settings(tmp_path: Path) -> None:
+    config = tmp_path / "tvdesk.toml"
+    base = f"""
+[profiles.demo]
+script = "{EXAMPLE.as_posix()}"
+data = "{EURUSD.as_posix()}"
+mintick = 0.00001
+"""
+    documents = {}
+    for name, extra in (("plain", ""), ("costly", "[profiles.demo.properties]\n"
+                                                   "commission_value = 0.5\n"
+                                                   "initial_capital = 50000\n")):
+        config.write_text(base + extra)
+        out = tmp_path / f"{name}.json"
+        run = tvdesk("--config", str(config), "evaluate", "--profile", "demo", "--json", str(out))
+        assert run.returncode == 0, run.stderr
+        documents[name] = json.loads(out.read_text())
+    plain, costly = documents["plain"], documents["costly"]
+    assert len(plain["trades"]) > 0
+    assert sum(t["commission"] for t in costly["trades"]) > \
+        sum(t["commission"] for t in plain["trades"])
+    assert costly["metrics"]["net_profit"] != plain["metrics"]["net_profit"]
+    config.write_text(base + "[profiles.demo.properties]\npyramiding = 3\n")
+    bad = tvdesk("--config", str(config), "evaluate", "--profile", "demo")
+    assert bad.returncode == 2 and "unknown key 'profiles.demo.properties.pyramiding'" in bad.stderr
+
+
 def test_evaluate_from_exports_reads_every_export_in_the_folder(tmp_path: Path) -> None:
     from export_fixtures import write_csv, write_xlsx
 

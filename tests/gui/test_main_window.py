@@ -180,6 +180,8 @@ def test_save_the_form_as_a_profile_and_open_it_again(window, tmp_path: Path) ->
     window.setup.security.setText(f"FX:GBPUSD={EURUSD}")
     window.setup.magnifier.edit.setText(str(EURUSD))
     window.setup.session.setText("1700-1700")
+    window.setup.commission.setText("0.07")
+    window.setup.initial_capital.setText("25000")
     assert window.setup.save_profile("eurusd")
     saved = load_settings(config_file).profile("eurusd")
     assert saved.script == EXAMPLE and saved.data == EURUSD
@@ -187,6 +189,7 @@ def test_save_the_form_as_a_profile_and_open_it_again(window, tmp_path: Path) ->
     assert saved.targets == {"max_drawdown": 8.0}
     assert saved.security == {"FX:GBPUSD": EURUSD} and saved.magnifier_data == EURUSD
     assert saved.session == "1700-1700"
+    assert saved.properties == {"initial_capital": 25000.0, "commission_value": 0.07}
     # The form's run options carry them to the request like the flags do.
     options = window.setup.run_form().options
     assert options.security == (f"FX:GBPUSD={EURUSD}",)
@@ -195,9 +198,12 @@ def test_save_the_form_as_a_profile_and_open_it_again(window, tmp_path: Path) ->
     window.setup.symbol.setText("")
     window.setup.security.setText("")
     window.setup.profile.setCurrentText("")
+    window.setup.commission.setText("")
     window.setup._apply_profile("eurusd")
     assert window.setup.symbol.text() == "FX:EURUSD"
     assert window.setup.security.text() == f"FX:GBPUSD={EURUSD}"
+    assert window.setup.commission.text() == "0.07"  # the profile's, not the script's
+    assert dict(window.setup.strategy_settings()) == saved.properties
 
 
 def test_no_display_gets_a_clear_message_not_a_qt_abort(tmp_path: Path) -> None:

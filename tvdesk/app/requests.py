@@ -270,6 +270,6 @@ def build_request(options: RunOptions, profile: Profile | None = None,
                          source="--magnifier-data")
     return BacktestRequest(strategy=strategy, data_path=data, symbol=symbol,
                            inputs=tuple(inputs.items()), date_from=date_from, date_to=date_to,
-                           settings=tuple(options.settings),
+                           settings=tuple({**p.properties, **dict(options.settings)}.items()),
                            security=security_files(p, options.security),
                            magnifier_path=magnifier)

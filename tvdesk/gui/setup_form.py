@@ -8,6 +8,7 @@ flag its field stands for, and the form shows the message under that field, inli
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -405,8 +406,23 @@ class SetupForm(QtWidgets.QScrollArea):
         self.mintick.setText("" if profile.mintick is None else f"{profile.mintick:g}")
         self.pointvalue.setText("" if profile.pointvalue is None else f"{profile.pointvalue:g}")
         self.condition_input.setText(profile.condition_input)
-        self._load_script()
+        self._load_script()  # shows the script's strategy() settings ...
+        self.show_properties(profile.properties)  # ... then the profile's own
         self._update_data_span()
+
+    def show_properties(self, values: Mapping[str, Any]) -> None:
+        """Show strategy() overrides (a profile's) in the Properties fields."""
+        edits = {"initial_capital": self.initial_capital, "default_qty_value": self.order_size,
+                 "commission_value": self.commission}
+        combos = {"default_qty_type": self.order_size_type,
+                  "commission_type": self.commission_type}
+        for key, value in values.items():
+            if key in edits and isinstance(value, (int, float)):
+                edits[key].setText(_number_text(value))
+            elif key in combos and combos[key].findData(value) >= 0:
+                combos[key].setCurrentIndex(combos[key].findData(value))
+            elif key == "slippage" and isinstance(value, (int, float)):
+                self.slippage.setValue(int(value))
 
     def _ask_profile_name(self) -> None:
         name, ok = QtWidgets.QInputDialog.getText(self, "Save profile", "Profile name:",
@@ -442,7 +458,7 @@ class SetupForm(QtWidgets.QScrollArea):
                 security={symbol: Path(path) for symbol, path in
                           (parse_security_flag(flag) for flag in options.security)},
                 magnifier_data=Path(options.magnifier_data) if options.magnifier_data
-                else None)
+                else None, properties=dict(self.strategy_settings()))
             settings = dc_replace(self.config, profiles={**self.config.profiles,
                                                          name: profile})
             path = save_settings(settings)

@@ -92,11 +92,15 @@ class TrialView(RunView):
         self.status_label = QtWidgets.QLabel()
         self.status_label.setStyleSheet("color: palette(placeholder-text);")
 
-        self.copy_button = QtWidgets.QPushButton("Copy script")
-        self.copy_button.setToolTip("Copy this trial's Pine source to the clipboard")
+        # Export / Copy Pine ship the trial (its inputs as defaults); these two give the
+        # version's source as written, with the script's own defaults.
+        self.copy_button = QtWidgets.QPushButton("Copy source")
+        self.copy_button.setToolTip("Copy this version's Pine source as written (the script's "
+                                    "own defaults, not this trial's inputs)")
         self.copy_button.clicked.connect(self.copy_script)
-        self.save_button = QtWidgets.QPushButton("Save as .pine…")
-        self.save_button.setToolTip("Save this trial's Pine source to a file")
+        self.save_button = QtWidgets.QPushButton("Save source…")
+        self.save_button.setToolTip("Save this version's Pine source as written (the script's "
+                                    "own defaults, not this trial's inputs)")
         self.save_button.clicked.connect(self.save_script)
         self.rerun_button = QtWidgets.QPushButton("Re-run on TradingView")
         self.rerun_button.setToolTip(RERUN_TIP)
@@ -113,8 +117,8 @@ class TrialView(RunView):
         head.addWidget(self.tag_label)
         head.addStretch(1)
         head.addWidget(self.status_label)
-        for button in (self.copy_button, self.save_button, self.copy_pine_button,
-                       self.export_pine_button, self.rerun_button):
+        for button in (self.export_pine_button, self.copy_pine_button, self.rerun_button,
+                       self.copy_button, self.save_button):
             head.addWidget(button)
 
         self.cards = [StatCard() for _ in range(5)]
