@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -84,6 +85,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", metavar="OUT", help="write the result document (JSON; with "
                     "--conditions a list: baseline first)")
     ev.add_argument("--report", metavar="DIR", help="also write TXT/XLSX/HTML/CSV/JSON reports")
+    ev.add_argument("--cluster", metavar="ADDRESS",
+                    help="run the backtests on a Dask cluster (tcp://HOST:8786; 'local': this "
+                    "machine); default: address in the config's [cluster] table")
     ev.add_argument("--from-exports", nargs="?", const="", metavar="DIR",
                     help="no backtest: read the TradingView exports already downloaded in DIR "
                     "(default: the data folder's sheets/)")
@@ -162,14 +166,23 @@ def _run(request, args: argparse.Namespace):
         from tvdesk.cli_tradingview import evaluate_on_tradingview
 
         return asyncio.run(evaluate_on_tradingview(request, args))
-    return asyncio.run(_run_local(request))
+    return asyncio.run(_run_local(request, args))
 
 
-async def _run_local(request):
-    from tvdesk.app.engines import make_engine
+def _local_engine(args: argparse.Namespace, workers: int):
+    """The local engine, or the Dask cluster's (`--cluster`, or the config's [cluster])."""
+    from tvdesk.app.engines import make_engine, with_cluster
+    from tvdesk.config import load_settings
+
+    config = with_cluster(load_settings(args.config), getattr(args, "cluster", None))
+    return make_engine("local", config, workers=workers,
+                       notify=lambda text: print(text, file=sys.stderr))
+
+
+async def _run_local(request, args: argparse.Namespace):
     from tvdesk.app.evaluate import evaluate
 
-    async with make_engine("local", workers=1) as engine:
+    async with _local_engine(args, workers=1) as engine:
         return await evaluate(request, engine)
 
 
@@ -216,7 +229,10 @@ def _evaluate_conditions(args: argparse.Namespace, request: BacktestRequest) -> 
 
     async def run_all() -> list:
         if args.engine != "tradingview":
-            return await evaluate_conditions(request, conditions, args.condition_input)
+            workers = min(len(conditions) + 1, os.cpu_count() or 1)
+            async with _local_engine(args, workers=workers) as engine:
+                return await evaluate_conditions(request, conditions, args.condition_input,
+                                                 engine)
         from tvdesk.cli_tradingview import make_engine
 
         async with make_engine(args, pages=1) as engine:
@@ -276,7 +292,7 @@ def _cmd_parity(args: argparse.Namespace) -> int:
             request = replace(request, date_from=start)
             print(f"trading from {start:%Y-%m-%d %H:%M} (one bar before TradingView's first "
                   "entry; earlier bars only warm indicators up; --from overrides)")
-    result = asyncio.run(_run_local(request))
+    result = asyncio.run(_run_local(request, args))
     _print_symbol_facts(result)
     mintick = float(result.properties["tick_size"])
     first, last = (datetime.fromisoformat(t) for t in result.properties["trading_range"])

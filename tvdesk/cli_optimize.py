@@ -77,6 +77,11 @@ def add_optimize_parser(sub: argparse._SubParsersAction,
                      help="stop a condition track at the first trial meeting the targets "
                      "(default: targets filter and steer, and the whole budget is spent "
                      "looking for better; also stop_on_target in the config's [optimize])")
+    opt.add_argument("--cluster", metavar="ADDRESS",
+                     help="run the backtests on the workers of a Dask scheduler "
+                     "(tcp://HOST:8786 or tls://...; 'local': this machine); default: address "
+                     "in the config's [cluster] table. --process-count is then how many trials "
+                     "are in flight at once (about the cluster's total threads)")
     git = opt.add_argument_group("git: commit each new best")
     git.add_argument("--git-commit", nargs="?", const=True, default=False, metavar="DIR",
                      help="commit each new best (the worker's pc_<n>.pine and best.pine, the "
@@ -88,6 +93,7 @@ def add_optimize_parser(sub: argparse._SubParsersAction,
 
 
 def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
+    from tvdesk.app.engines import with_cluster
     from tvdesk.app.optimize import resolve_run_id, run_optimization
     from tvdesk.cli_progress import ProgressPrinter, consume
     from tvdesk.config import load_settings
@@ -95,7 +101,7 @@ def cmd_optimize(args: argparse.Namespace, options: RunOptions) -> int:
     from tvdesk.optimize.settings import stored_settings
     from tvdesk.store import RunStore, default_store_path
 
-    config = load_settings(args.config)
+    config = with_cluster(load_settings(args.config), args.cluster)
     if isinstance(args.git_commit, str):  # --git-commit DIR
         if args.git_repo and args.git_repo != args.git_commit:
             from tvdesk.errors import InputError

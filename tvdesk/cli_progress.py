@@ -29,6 +29,7 @@ class ProgressPrinter:
     best: str = "none yet"
     started: float = field(default_factory=time.monotonic)
     finished: int = 0
+    cluster: str = ""  # the Dask cluster's workers, busy ones and throughput
     _drawn: int = 0
 
     @property
@@ -55,6 +56,13 @@ class ProgressPrinter:
                          f"{event.payload.get('score', 0):.2f})")
             if not self.live:
                 self._print(f"new best: {self.best}")
+        elif event.kind == "cluster":
+            if "message" in event.payload:
+                self._print(str(event.payload["message"]))
+            elif "status" in event.payload:
+                self.cluster = str(event.payload["status"])
+                if not self.live:
+                    self._print(self.cluster)
         elif event.kind == "error":
             self._print(f"worker {event.worker}: error: {event.payload.get('message')}")
         elif event.kind in ("track_finished", "worker_restarted", "holdout"):
@@ -74,6 +82,8 @@ class ProgressPrinter:
         elapsed = time.monotonic() - self.started
         rate = self.finished / elapsed * 60 if elapsed > 0 else 0.0
         lines = [f"trials {self.finished} ({rate:.0f}/min) — best: {self.best}"]
+        if self.cluster:
+            lines.append(f"  {self.cluster}")
         for worker in sorted(self.workers):
             line = self.workers[worker]
             bar = _bar(line.trials, self.max_iterations)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tvdesk import paths
-from tvdesk.errors import ConfigError
+from tvdesk.errors import ConfigError, InputError
 
 _TIMEZONE_EXPECTED = "an IANA timezone name such as \"UTC\" or \"America/New_York\""
 
@@ -117,6 +117,25 @@ OPTIMIZE_KEYS = {"stop_on_target", "git_commit", "git_repository", "git_push"}
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """Where backtests run when they run on a Dask cluster (the `[cluster]` table).
+
+    `address`: the scheduler's, e.g. "tcp://10.0.0.5:8786" ("": this machine's own worker
+    processes). A `tls://` address uses Dask's TLS with these certificate files (the CA that
+    signed the scheduler's and workers' certificates, this head's certificate and key).
+    """
+
+    address: str = ""
+    tls_ca_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
+CLUSTER_KEYS = {"address", "tls_ca_file", "tls_cert", "tls_key"}
+_CLUSTER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://", "ws://", "wss://")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     path: Path | None = None
     engine: str = "local"
@@ -128,6 +147,7 @@ class Settings:
     llm_model: str | None = None
     tradingview: TradingViewSettings = field(default_factory=TradingViewSettings)
     optimize: OptimizeDefaults = field(default_factory=OptimizeDefaults)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     def profile(self, name: str) -> Profile:
         try:
@@ -271,7 +291,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     _refuse_secrets(file, data)
     top = _Reader(file, data)
     top.reject_unknown({"engine", "processes", "timezone", "profiles", "llm", "tradingview",
-                        "optimize"})
+                        "optimize", "cluster"})
     llm_table = top.get("llm", dict, "a table with base_url, models, model") or {}
     llm = _Reader(file, llm_table, "llm.")
     llm.reject_unknown({"base_url", "models", "model"})
@@ -293,7 +313,28 @@ def load_settings(path: Path | str | None = None) -> Settings:
                     llm_models=tuple(models),
                     llm_model=llm.get("model", str, "a model name or \"auto\""),
                     tradingview=_read_tradingview(file, top),
-                    optimize=_read_optimize(file, top))
+                    optimize=_read_optimize(file, top),
+                    cluster=_read_cluster(file, top))
+
+
+def check_cluster_address(address: str, source: str = "--cluster") -> str:
+    """A scheduler address as Dask writes it ("" is none), or an InputError naming `source`."""
+    address = address.strip()
+    if address and not address.startswith(_CLUSTER_SCHEMES):
+        raise InputError(f"expected a Dask scheduler address such as tcp://HOST:8786 or "
+                         f"tls://HOST:8786, got {address!r}", source=source)
+    return address
+
+
+def _read_cluster(file: Path, top: _Reader) -> ClusterSettings:
+    table = top.get("cluster", dict, "a table with the scheduler's address") or {}
+    r = _Reader(file, table, "cluster.")
+    r.reject_unknown(CLUSTER_KEYS)
+    address = r.get("address", str, "a Dask scheduler address such as tcp://HOST:8786") or ""
+    if address and not address.strip().startswith(_CLUSTER_SCHEMES):
+        raise r.fail("address", "a Dask scheduler address such as tcp://HOST:8786", address)
+    return ClusterSettings(address=address.strip(), tls_ca_file=r.path("tls_ca_file"),
+                           tls_cert=r.path("tls_cert"), tls_key=r.path("tls_key"))
 
 
 def _read_optimize(file: Path, top: _Reader) -> OptimizeDefaults:
@@ -354,6 +395,17 @@ def _tradingview_table(tv: TradingViewSettings) -> dict[str, Any]:
         value = getattr(tv, key)
         if value != getattr(default, key) and value is not None:
             table[key] = list(value) if isinstance(value, tuple) else value
+    return table
+
+
+def _cluster_table(cluster: ClusterSettings) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    if cluster.address:
+        table["address"] = cluster.address
+    for key in ("tls_ca_file", "tls_cert", "tls_key"):
+        value = getattr(cluster, key)
+        if value is not None:
+            table[key] = str(value)
     return table
 
 
@@ -501,6 +553,9 @@ def save_settings(settings: Settings, path: Path | str | None = None, *,
     optimize = _optimize_table(settings.optimize, file.parent)
     if optimize:
         document["optimize"] = optimize
+    cluster = _cluster_table(settings.cluster)
+    if cluster:
+        document["cluster"] = cluster
     profiles: dict[str, Any] = {}
     for name, profile in settings.profiles.items():
         kept = raw_profiles.get(name)

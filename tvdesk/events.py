@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 EventKind = Literal[
     "run_started", "trial_started", "trial_finished", "new_best", "error", "duplicate",
-    "worker_restarted", "track_finished", "holdout", "judged", "stopped",
+    "worker_restarted", "track_finished", "holdout", "judged", "stopped", "cluster",
 ]
 
 

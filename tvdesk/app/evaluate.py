@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tvdesk.engines.base import Engine
 from tvdesk.model import BacktestRequest, BacktestResult
 
@@ -25,12 +27,11 @@ async def evaluate_conditions(request: BacktestRequest, conditions: tuple[str, .
                          source="--condition-input")
     own = engine is None
     engine = engine or make_engine("local", workers=1)
-    try:
-        results = [("baseline", await evaluate(request, engine))]
-        for condition in conditions:
-            variant = request.with_inputs({condition_input: condition})
-            results.append((f"condition {condition}", await evaluate(variant, engine)))
-        return results
+    labels = ["baseline", *(f"condition {c}" for c in conditions)]
+    requests = [request, *(request.with_inputs({condition_input: c}) for c in conditions)]
+    try:  # all at once: an engine with several workers (or a cluster) runs them side by side
+        results = await asyncio.gather(*(evaluate(r, engine) for r in requests))
+        return list(zip(labels, results, strict=True))
     finally:
         if own:
             await engine.close()

@@ -7,20 +7,24 @@ continues exactly where it stopped.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tvdesk.app.engines import make_engine
 from tvdesk.app.export_pine import trial_pine
 from tvdesk.config import Settings
 from tvdesk.engines.base import Engine
 from tvdesk.errors import InputError
-from tvdesk.events import EventStream
+from tvdesk.events import Event, EventStream
 from tvdesk.optimize.loop import Optimizer, RunOutcome
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.store import RunInfo, RunStore
 
 if TYPE_CHECKING:
     from tvdesk.optimize.llm_client import LLMClient
+
+log = logging.getLogger(__name__)
 
 
 def resolve_run_id(store: RunStore, wanted: str) -> str:
@@ -60,8 +64,13 @@ async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
     if llm is not None and run_id is not None:  # a resumed run's earlier calls count too
         llm.calls = store.count_llm_exchanges(run_id)
     own_engine = engine is None
-    engine = engine or make_engine(settings.engine, config, workers=settings.process_count)
+    engine = engine or make_engine(settings.engine, config, workers=settings.process_count,
+                                   notify=_notices(events))
     try:
+        start = getattr(engine, "start", None)
+        if getattr(engine, "name", "") == "cluster" and start is not None:
+            await start()  # an unreachable scheduler fails here, before a run is stored
+            _relay_status(engine, events)
         optimizer = Optimizer(settings, engine, store, events=events, run_id=run_id, llm=llm,
                               export_pine=trial_pine)
         return await optimizer.run()
@@ -70,6 +79,26 @@ async def run_optimization(settings: OptimizeSettings, store: RunStore, *,
             await engine.close()
         if llm is not None:
             await llm.aclose()
+
+
+def _notices(events: EventStream | None) -> Callable[[str], None]:
+    """An engine's lines for the user (a cluster without workers, a 2FA wait) as events."""
+    def notify(text: str) -> None:
+        if events is not None and not events.closed:
+            events.publish(Event("cluster", run_id="", payload={"message": text}))
+        else:
+            log.info("%s", text)
+    return notify
+
+
+def _relay_status(engine: Any, events: EventStream | None) -> None:
+    """The cluster's workers, busy ones and throughput, as events for the progress displays."""
+    def on_status(status: Any) -> None:
+        if events is not None and not events.closed:
+            events.publish(Event("cluster", run_id="", payload={
+                "status": status.describe(), "workers": status.workers,
+                "busy": status.running, "per_minute": status.per_minute}))
+    engine.on_status = on_status  # ClusterEngine.on_status
 
 
 def make_llm_client(settings: OptimizeSettings) -> LLMClient:

@@ -1,0 +1,193 @@
+"""Backtests on a real Dask cluster: `dask scheduler` and `dask worker` processes on 127.0.0.1.
+
+Each test drives `tvdesk optimize --cluster` as a user does (a subprocess, a real store) or the
+ClusterEngine itself, and makes the cluster misbehave as machines do: a worker killed with
+SIGKILL, every worker gone, a worker with another tvdesk version, a scheduler that is not
+there, a run cancelled mid-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.engines.cluster.conftest import ROOT, Cluster
+from tvdesk.store import RunStore
+
+EXAMPLE = ROOT / "pine" / "examples" / "sma_cross.pine"
+EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
+
+
+def optimize_command(tmp_path: Path, address: str, trials: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "tvdesk", "optimize", "--script", str(EXAMPLE), "--data",
+            str(EURUSD), "--symbol", "FX:EURUSD", "--timeframe", "60", "--mintick", "0.00001",
+            "--store", str(tmp_path / "runs.db"), "--workspace", str(tmp_path / "ws"),
+            "--holdout", "0%", "--seed", "7", "--max-iterations", str(trials),
+            "--process-count", "2", "--cluster", address, *extra]
+
+
+def start_run(tmp_path: Path, cluster: Cluster, trials: int) -> tuple[subprocess.Popen, Path]:
+    """`tvdesk optimize` in the background, its output in run.log (closed with the cluster)."""
+    log = tmp_path / "run.log"
+    process = subprocess.Popen(optimize_command(tmp_path, cluster.address, trials), cwd=ROOT,
+                               env=cluster.env, stdout=cluster.log_file("run.log"),
+                               stderr=subprocess.STDOUT, text=True)
+    return process, log
+
+
+def done_trials(tmp_path: Path) -> int:
+    store = tmp_path / "runs.db"
+    if not store.exists():
+        return 0
+    with RunStore.open_for_reading(store) as runs:
+        run_id = runs.latest_run_id()
+        return runs.count_trials(run_id, status="done") if run_id else 0
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def assert_complete_once(tmp_path: Path, trials: int) -> None:
+    with RunStore.open_for_reading(tmp_path / "runs.db") as runs:
+        run_id = runs.latest_run_id()
+        assert run_id is not None
+        rows = runs.trials(run_id, segment="in_sample")
+        assert runs.get_run(run_id).status == "finished"
+    assert len(rows) == trials
+    assert all(row.status == "done" for row in rows)
+    keys = [(row.source_hash, row.params_key) for row in rows]
+    assert len(set(keys)) == len(keys)  # no parameter set recorded twice
+
+
+def test_a_40_trial_run_on_two_workers_records_40_trials_once(tmp_path: Path,
+                                                              cluster: Cluster) -> None:
+    cluster.add_worker()
+    cluster.add_worker()
+    run = subprocess.run(optimize_command(tmp_path, cluster.address, 40), cwd=ROOT,
+                         env=cluster.env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert_complete_once(tmp_path, 40)
+    assert f"connected to the Dask scheduler at {cluster.address}" in run.stdout
+    assert "cluster " in run.stdout and "workers" in run.stdout
+    with RunStore.open_for_reading(tmp_path / "runs.db") as runs:
+        run_id = runs.latest_run_id()
+        assert run_id
+        first = runs.trial_result(runs.trials(run_id)[0].id)
+    assert first is not None and first.properties["data_file"] == str(EURUSD)
+
+
+def test_a_worker_killed_mid_run_loses_nothing(tmp_path: Path, cluster: Cluster) -> None:
+    cluster.add_worker()
+    doomed = cluster.add_worker()
+    process, log = start_run(tmp_path, cluster, 40)
+    try:
+        wait_until(lambda: done_trials(tmp_path) >= 8, 300, "the first trials")
+        cluster.kill(doomed)
+        assert process.wait(timeout=600) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert_complete_once(tmp_path, 40)
+
+
+def test_with_every_worker_gone_the_run_waits_and_new_workers_finish_it(
+        tmp_path: Path, cluster: Cluster) -> None:
+    only = cluster.add_worker()
+    process, log = start_run(tmp_path, cluster, 30)
+    try:
+        wait_until(lambda: done_trials(tmp_path) >= 5, 300, "the first trials")
+        cluster.kill(only)
+        wait_until(lambda: "trials wait for one" in log.read_text(), 120,
+                   "the run to say it waits for workers")
+        stalled = done_trials(tmp_path)
+        time.sleep(3)
+        assert done_trials(tmp_path) <= stalled + 2  # at most what was in flight
+        assert process.poll() is None  # still waiting, not failed
+        cluster.add_worker(wait=False)
+        assert process.wait(timeout=600) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "cluster workers are back" in log.read_text()
+    assert_complete_once(tmp_path, 30)
+
+
+def test_a_worker_with_another_tvdesk_version_is_refused(tmp_path: Path,
+                                                        cluster: Cluster) -> None:
+    cluster.add_worker(preload=Path(__file__).with_name("other_version.py"))
+    run = subprocess.run(optimize_command(tmp_path, cluster.address, 4), cwd=ROOT,
+                         env=cluster.env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "refused" in run.stderr and "tvdesk 0.0.1-elsewhere" in run.stderr
+    assert "install the same versions there" in run.stderr
+    assert done_trials(tmp_path) == 0
+
+
+def test_a_scheduler_that_cannot_be_reached_exits_1_naming_it_and_keeps_the_store(
+        tmp_path: Path, cluster: Cluster) -> None:
+    cluster.add_worker()
+    first = subprocess.run(optimize_command(tmp_path, cluster.address, 3), cwd=ROOT,
+                           env=cluster.env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    gone = "tcp://127.0.0.1:9"  # the discard port: nothing listens there
+    run = subprocess.run(optimize_command(tmp_path, gone, 3), cwd=ROOT, env=cluster.env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert f"cannot reach the Dask scheduler at {gone}" in run.stderr
+    assert "Traceback" not in run.stderr
+    with RunStore.open_for_reading(tmp_path / "runs.db") as runs:
+        assert len(runs.list_runs()) == 1  # nothing new stored, nothing lost
+        assert runs.count_trials(runs.list_runs()[0].id, status="done") == 3
+
+
+def test_cancelling_runs_cancels_the_clusters_tasks(cluster: Cluster) -> None:
+    from tvdesk.app.requests import RunOptions, build_request
+    from tvdesk.config import ClusterSettings
+    from tvdesk.engines.cluster import ClusterEngine
+
+    cluster.add_worker()
+    request = build_request(RunOptions(script=str(EXAMPLE), data=str(EURUSD),
+                                       symbol="FX:EURUSD", timeframe="60", mintick=0.00001))
+
+    def backtests(dask_scheduler) -> int:
+        return sum(1 for key in dask_scheduler.tasks if str(key).startswith("tvdesk-backtest"))
+
+    async def scenario() -> tuple[int, int, float]:
+        async with ClusterEngine(ClusterSettings(address=cluster.address)) as engine:
+            finished = await engine.run(request)
+            runs = [asyncio.ensure_future(engine.run(request)) for _ in range(8)]
+            await asyncio.sleep(1.0)
+            queued = await engine._client.run_on_scheduler(backtests)
+            for run in runs:
+                run.cancel()
+            await asyncio.gather(*runs, return_exceptions=True)
+            left = queued
+            for _ in range(100):
+                left = await engine._client.run_on_scheduler(backtests)
+                if left == 0:
+                    break
+                await asyncio.sleep(0.1)
+            return queued, left, float(finished.metrics["net_profit"])
+
+    queued, left, net_profit = asyncio.run(scenario())
+    assert queued >= 1 and left == 0
+    assert net_profit != 0.0
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:9"])
+def test_evaluate_with_conditions_on_an_unreachable_cluster_is_a_clear_error(
+        tmp_path: Path, address: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "tvdesk", "evaluate", "--script", str(EXAMPLE),
+                          "--data", str(EURUSD), "--mintick", "0.00001", "--cluster", address],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and f"cannot reach the Dask scheduler at {address}" in run.stderr
