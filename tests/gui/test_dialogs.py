@@ -416,6 +416,23 @@ def test_settings_dialog_sets_stop_on_target_and_the_git_repository(
     assert after.git_repository == tmp_path / "best"
 
 
+def test_settings_dialog_sets_the_dask_cluster_and_refuses_a_bad_address(
+        qtbot, tmp_path: Path, qsettings) -> None:
+    path = write_config(tmp_path)
+    dialog = open_dialog(qtbot, SettingsDialog(path, qsettings=qsettings))
+    assert dialog.cluster_edit.text() == ""
+    dialog.cluster_edit.setText("scheduler-host:8786")
+    click(qtbot, dialog.save_button)
+    assert "expected a Dask scheduler address such as tcp://HOST:8786" in \
+        dialog.field_errors["cluster.address"].text()
+    assert load_settings(path).cluster.address == ""  # nothing written
+    dialog.cluster_edit.setText("tcp://10.0.0.5:8786")
+    with qtbot.waitSignal(dialog.accepted, timeout=5000):
+        click(qtbot, dialog.save_button)
+    assert load_settings(path).cluster.address == "tcp://10.0.0.5:8786"
+    assert "[cluster]" in path.read_text(encoding="utf-8")
+
+
 def test_settings_dialog_accepts_the_settings_in_use(qtbot, tmp_path: Path, qsettings) -> None:
     path = write_config(tmp_path)
     dialog = open_dialog(qtbot, SettingsDialog(load_settings(path), qsettings=qsettings))

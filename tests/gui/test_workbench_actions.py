@@ -113,3 +113,24 @@ def test_the_grids_context_menu_exports_pine_and_compares_trials(window, loop,
     assert window.tabs.currentWidget() is window.compare
     assert window.compare.trial_ids == ids
     assert len(window.compare.curves) == 2
+
+
+def test_the_status_bar_shows_the_clusters_workers_and_its_notices(window) -> None:
+    from dataclasses import replace
+
+    from tvdesk.events import Event
+
+    window.config = replace(window.config, cluster=replace(window.config.cluster,
+                                                           address="tcp://10.0.0.5:8786"))
+    window._update_status()
+    assert window.engine_label.text() == "Engine: local on tcp://10.0.0.5:8786"
+    assert not window.cluster_label.isHidden()
+    window._on_event(Event("cluster", run_id="", payload={
+        "status": "cluster tcp://10.0.0.5:8786: 3 workers (12 threads), 11 busy, 480 trials/min"}))
+    assert window.cluster_label.text().endswith("11 busy, 480 trials/min")
+    window._on_event(Event("cluster", run_id="", payload={
+        "message": "no worker of the cluster can take backtests now"}))
+    assert "no worker of the cluster" in window.statusBar().currentMessage()
+    window.config = replace(window.config, cluster=replace(window.config.cluster, address=""))
+    window._update_status()
+    assert window.engine_label.text() == "Engine: local" and window.cluster_label.isHidden()

@@ -206,3 +206,13 @@ def test_log_lines_are_readable() -> None:
     stopped = describe_event(Event("stopped", "r", payload={
         "reason": "finished", "tracks": {"1": "targets met by trial 9"}}))
     assert stopped.endswith("stopped: finished (condition 1: targets met by trial 9)")
+
+
+def test_cluster_notices_and_status_read_as_one_log_line() -> None:
+    notice = Event("cluster", run_id="", payload={"message": "cluster workers are back: 2"})
+    assert describe_event(notice).endswith("cluster workers are back: 2")
+    status = Event("cluster", run_id="", payload={
+        "status": "cluster tcp://10.0.0.5:8786: 2 workers (4 threads), 4 busy, 300 trials/min",
+        "workers": 2, "busy": 4, "per_minute": 300.0})
+    line = describe_event(status)
+    assert line.endswith("4 busy, 300 trials/min") and "workers=2" not in line

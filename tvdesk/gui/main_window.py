@@ -75,7 +75,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.run_finished.connect(self._on_run_finished)
         self.controller.failed.connect(self.show_error)
         self.controller.idle.connect(self._update_actions)
-        self.controller.event.connect(lambda _e: self._update_status())
+        self.controller.event.connect(self._on_event)
         self._restore()
         self._update_actions()
         self._update_status()
@@ -147,13 +147,26 @@ class MainWindow(QtWidgets.QMainWindow):
         self.engine_label = QtWidgets.QLabel()
         self.keyring_label = QtWidgets.QLabel()
         self.workers_label = QtWidgets.QLabel()
-        for label in (self.engine_label, self.keyring_label, self.workers_label):
+        self.cluster_label = QtWidgets.QLabel()  # the Dask cluster's workers and throughput
+        for label in (self.engine_label, self.cluster_label, self.keyring_label,
+                      self.workers_label):
             self.statusBar().addPermanentWidget(label)
         self.statusBar().showMessage("Ready: pick a strategy and data, then Run")
 
+    @Slot(object)
+    def _on_event(self, event) -> None:
+        if event.kind == "cluster":
+            if "status" in event.payload:  # workers, busy ones and throughput
+                self.cluster_label.setText(str(event.payload["status"]))
+            elif "message" in event.payload:
+                self.statusBar().showMessage(str(event.payload["message"]), 15000)
+        self._update_status()
+
     def _update_status(self) -> None:
         engine = self.setup.engine.currentData() or "local"
-        self.engine_label.setText(f"Engine: {engine}")
+        cluster = self.config.cluster.address if engine == "local" else ""
+        self.engine_label.setText(f"Engine: {engine}" + (f" on {cluster}" if cluster else ""))
+        self.cluster_label.setVisible(bool(cluster))
         self.workers_label.setText(f"Workers busy: {self.controller.busy_workers}")
         if not self.keyring_label.text():
             self.keyring_label.setText(f"Keyring: {_keyring_state()}")

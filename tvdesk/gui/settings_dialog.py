@@ -13,8 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from tvdesk import paths
-from tvdesk.config import Settings, load_settings, save_settings
-from tvdesk.errors import ConfigError
+from tvdesk.config import Settings, check_cluster_address, load_settings, save_settings
+from tvdesk.errors import ConfigError, InputError
 from tvdesk.gui.form_helpers import error_label, save_cancel, show_error
 from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from tvdesk.gui.theme import THEME_LABELS, THEMES, apply_theme, save_theme, saved_theme
@@ -72,6 +72,11 @@ class SettingsDialog(QtWidgets.QDialog):
         assert completer is not None  # an editable combo box always has one
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.cluster_edit = QtWidgets.QLineEdit()
+        self.cluster_edit.setPlaceholderText("empty: this machine; or tcp://host:8786")
+        self.cluster_edit.setToolTip(
+            "A Dask scheduler whose workers run the local engine's backtests (docs/scaling.md); "
+            "keep it on a trusted network")
         self.stop_on_target_check = QtWidgets.QCheckBox("Stop a track at its first trial that "
                                                         "meets the targets")
         self.stop_on_target_check.setToolTip(
@@ -106,6 +111,7 @@ class SettingsDialog(QtWidgets.QDialog):
         self._row(run_form, "Default engine", self.engine_combo, "engine")
         self._row(run_form, "Processes", self.processes_spin, "processes")
         self._row(run_form, "Timezone", self.timezone_combo, "timezone")
+        self._row(run_form, "Dask cluster", self.cluster_edit, "cluster.address")
         self._row(run_form, "Targets", self.stop_on_target_check, "optimize.stop_on_target")
         self._row(run_form, "Best versions", self.git_commit_check, "optimize.git_commit")
         self._row(run_form, "Repository", self.git_repo_row, "optimize.git_repository")
@@ -194,6 +200,7 @@ class SettingsDialog(QtWidgets.QDialog):
         self.engine_combo.setCurrentIndex(max(0, self.engine_combo.findData(s.engine)))
         self.processes_spin.setValue(s.processes)
         self.timezone_combo.setCurrentText(s.timezone)
+        self.cluster_edit.setText(s.cluster.address)
         self.stop_on_target_check.setChecked(s.optimize.stop_on_target)
         self.git_commit_check.setChecked(s.optimize.git_commit)
         self.git_repo_edit.setText(str(s.optimize.git_repository or ""))
@@ -239,6 +246,9 @@ class SettingsDialog(QtWidgets.QDialog):
         return replace(
             self.settings,
             optimize=optimize,
+            cluster=replace(self.settings.cluster,
+                            address=check_cluster_address(self.cluster_edit.text(),
+                                                          source="cluster.address")),
             llm_base_url=self.base_url_edit.text().strip() or None,
             llm_models=self._models(),
             llm_model=model or None,
@@ -265,7 +275,12 @@ class SettingsDialog(QtWidgets.QDialog):
                        "choose the repository folder the best versions are committed to")
             return
         try:
-            save_settings(self.edited_settings(), self.config_file, forbidden=known_secrets())
+            edited = self.edited_settings()
+        except InputError as exc:
+            show_error(self.field_errors["cluster.address"], str(exc).split(": ", 1)[-1])
+            return
+        try:
+            save_settings(edited, self.config_file, forbidden=known_secrets())
             self.settings = load_settings(self.config_file)
         except ConfigError as exc:
             self._show_config_error(exc)

@@ -309,6 +309,8 @@ def describe_event(event: Event, steps: Mapping[str, float] | None = None) -> st
                 f"{_pct(p.get('max_drawdown_percent'), signed=False)}")
     elif kind == "judged" and isinstance(p.get("robustness"), Mapping):
         what = f"judged: {describe_robustness(p['robustness'])}"
+    elif kind == "cluster":  # a notice of the Dask cluster, or its workers and throughput
+        what = str(p.get("message") or p.get("status") or "")
     elif kind == "stopped":
         what = f"stopped: {p.get('reason') or 'done'}"
         tracks = p.get("tracks")
