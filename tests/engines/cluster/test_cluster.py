@@ -122,6 +122,26 @@ def test_with_every_worker_gone_the_run_waits_and_new_workers_finish_it(
     assert_complete_once(tmp_path, 30)
 
 
+def test_a_run_interrupted_on_the_cluster_resumes_on_this_machine(
+        tmp_path: Path, cluster: Cluster) -> None:
+    only = cluster.add_worker()
+    process, log = start_run(tmp_path, cluster, 20)
+    try:
+        wait_until(lambda: done_trials(tmp_path) >= 4, 300, "the first trials")
+        cluster.kill(only)
+        wait_until(lambda: "trials wait for one" in log.read_text(), 120,
+                   "the run to say it waits for workers")
+    finally:
+        process.kill()  # the head dies too (kill -9): the store is all that is left
+        process.wait(timeout=60)
+    resumed = subprocess.run([*optimize_command(tmp_path, "local", 20), "--resume", "latest"],
+                             cwd=ROOT, env=cluster.env, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming run" in resumed.stdout and "Dask" not in resumed.stdout
+    assert_complete_once(tmp_path, 20)
+
+
 def test_a_worker_with_another_tvdesk_version_is_refused(tmp_path: Path,
                                                         cluster: Cluster) -> None:
     cluster.add_worker(preload=Path(__file__).with_name("other_version.py"))
@@ -182,6 +202,30 @@ def test_cancelling_runs_cancels_the_clusters_tasks(cluster: Cluster) -> None:
     queued, left, net_profit = asyncio.run(scenario())
     assert queued >= 1 and left == 0
     assert net_profit != 0.0
+
+
+def test_evaluate_conditions_on_the_cluster_equals_this_machine(tmp_path: Path,
+                                                              cluster: Cluster) -> None:
+    import json
+
+    cluster.add_worker(threads=2)
+    documents = {}
+    for where in (cluster.address, "local"):
+        out = tmp_path / f"{'cluster' if where != 'local' else 'local'}.json"
+        run = subprocess.run([sys.executable, "-m", "tvdesk", "evaluate", "--script",
+                              str(ROOT / "pine" / "examples" / "multi_condition.pine"),
+                              "--data", str(EURUSD), "--mintick", "0.00001",
+                              "--conditions", "1,3", "--cluster", where, "--json", str(out)],
+                             cwd=ROOT, env=cluster.env, capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr
+        documents[where] = json.loads(out.read_text())
+    remote, local = documents[cluster.address], documents["local"]
+    assert len(remote) == len(local) == 3  # the baseline and conditions 1 and 3
+    for a, b in zip(remote, local, strict=True):
+        assert a["trades"] == b["trades"] and a["metrics"] == b["metrics"]
+    assert remote[2]["properties"]["inputs"]["Condition"] == 3
+    assert remote[0]["properties"]["data_file"] == str(EURUSD)
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:9"])
