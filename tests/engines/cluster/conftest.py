@@ -19,16 +19,51 @@ ROOT = Path(__file__).resolve().parents[3]
 DASK = str(Path(sys.executable).with_name("dask"))
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate and its key for 127.0.0.1, signing itself (the CA of a test cluster)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tvdesk test cluster")])
+    now = datetime.datetime.now(datetime.UTC)
+
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+                   .add_extension(x509.SubjectAlternativeName(
+                       [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+                   .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cluster-cert.pem", folder / "cluster-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
 class Cluster:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, tls: tuple[Path, Path] | None = None) -> None:
         self.folder = folder
+        self.tls = tls
+        cert, key = tls if tls else (None, None)
+        self.tls_flags = ["--tls-ca-file", str(cert), "--tls-cert", str(cert),
+                          "--tls-key", str(key)] if tls else []
         self.scheduler_file = folder / "scheduler.json"
         self.env = {**os.environ, "TVDESK_HOME": str(folder / "home"),
                     "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
         self.logs: list[IO[str]] = []
         self.scheduler = subprocess.Popen(
             [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-             "--scheduler-file", str(self.scheduler_file)],
+             "--scheduler-file", str(self.scheduler_file),
+             *(["--protocol", "tls", *self.tls_flags] if tls else [])],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
             stderr=self.log_file("scheduler.log"))
         self.workers: list[subprocess.Popen] = []
@@ -57,7 +92,7 @@ class Cluster:
         index = len(self.workers)
         command = [DASK, "worker", self.address, "--nthreads", str(threads), "--no-nanny",
                    "--no-dashboard", "--name", f"w{index}",
-                   "--local-directory", str(self.folder / f"worker{index}")]
+                   "--local-directory", str(self.folder / f"worker{index}"), *self.tls_flags]
         if preload is not None:
             command += ["--preload", str(preload)]
         worker = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
@@ -68,8 +103,14 @@ class Cluster:
         return worker
 
     def wait_for_workers(self, count: int, timeout: float = 90) -> None:
+        security = "None"
+        if self.tls:
+            cert, key = self.tls
+            security = (f"Security(tls_ca_file={str(cert)!r}, tls_client_cert={str(cert)!r}, "
+                        f"tls_client_key={str(key)!r}, require_encryption=True)")
         code = ("import sys; from distributed import Client; "
-                f"c = Client({self.address!r}, timeout=30); "
+                "from distributed.security import Security; "
+                f"c = Client({self.address!r}, timeout=30, security={security}); "
                 f"c.wait_for_workers({count}, timeout={timeout}); c.close()")
         subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=self.env,
                        timeout=timeout + 40, capture_output=True)

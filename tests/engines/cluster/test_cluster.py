@@ -228,6 +228,36 @@ def test_evaluate_conditions_on_the_cluster_equals_this_machine(tmp_path: Path,
     assert remote[0]["properties"]["data_file"] == str(EURUSD)
 
 
+def test_a_tls_cluster_runs_backtests_with_the_configs_certificates(tmp_path: Path) -> None:
+    from tests.engines.cluster.conftest import self_signed
+
+    cert, key = self_signed(tmp_path)
+    (tmp_path / "tls").mkdir()
+    secure = Cluster(tmp_path / "tls", tls=(cert, key))
+    try:
+        assert secure.address.startswith("tls://")
+        secure.add_worker()
+        config = tmp_path / "config.toml"
+        base = f'[cluster]\naddress = "{secure.address}"\n'
+        command = [sys.executable, "-m", "tvdesk", "--config", str(config), "evaluate",
+                   "--script", str(EXAMPLE), "--data", str(EURUSD), "--mintick", "0.00001"]
+        config.write_text(base)  # no certificates: refused before connecting, naming them
+        refused = subprocess.run(command, cwd=ROOT, env=secure.env, capture_output=True,
+                                 text=True, timeout=120)
+        assert refused.returncode == 2
+        assert "needs tls_ca_file, tls_cert, tls_key in the config's [cluster]" in \
+            refused.stderr
+        assert "Traceback" not in refused.stderr
+        config.write_text(base + f'tls_ca_file = "{cert}"\ntls_cert = "{cert}"\n'
+                                 f'tls_key = "{key}"\n')
+        run = subprocess.run(command, cwd=ROOT, env=secure.env, capture_output=True,
+                             text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        assert "Net profit" in run.stdout
+    finally:
+        secure.close()
+
+
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:9"])
 def test_evaluate_with_conditions_on_an_unreachable_cluster_is_a_clear_error(
         tmp_path: Path, address: str) -> None:

@@ -69,6 +69,17 @@ def _security(settings: ClusterSettings) -> Any:
     """Dask's TLS settings from the config's certificate paths (None: plain TCP)."""
     if not settings.address.startswith("tls://"):
         return None
+    missing = [key for key in ("tls_ca_file", "tls_cert", "tls_key")
+               if getattr(settings, key) is None]
+    if missing:
+        raise InputError(f"the tls:// cluster address {settings.address} needs "
+                         f"{', '.join(missing)} in the config's [cluster] table (the CA that "
+                         "signed the cluster's certificates, this machine's certificate and "
+                         "its key)", source="cluster")
+    for key in ("tls_ca_file", "tls_cert", "tls_key"):
+        path = getattr(settings, key)
+        if not Path(path).is_file():
+            raise InputError(f"[cluster] {key}: no such file: {path}", source="cluster")
     from distributed.security import Security
 
     return Security(tls_ca_file=_path(settings.tls_ca_file),
@@ -122,12 +133,12 @@ class ClusterEngine:
                 return
             from distributed import Client
 
+            security = _security(self.settings)
             try:
                 client = await Client(self.address, asynchronous=True,
-                                       timeout=self.connect_timeout,
-                                       security=_security(self.settings),
+                                       timeout=self.connect_timeout, security=security,
                                        set_as_default=False)
-            except (OSError, TimeoutError, ValueError) as exc:
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise EngineError(f"cannot reach the Dask scheduler at {self.address}: "
                                   f"{exc or type(exc).__name__} (is `dask scheduler` running "
                                   "there, and reachable from this machine?)") from None
