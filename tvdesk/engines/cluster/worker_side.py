@@ -63,7 +63,9 @@ class TvdeskWorker(WorkerPlugin):
     """Version check, then a warm local engine, then the resource that brings backtests."""
 
     name = PLUGIN_NAME
-    idempotent = False  # a head with other versions replaces it (and is refused by it)
+    # Registered again by every run (and every head) of the same versions: keep the warm
+    # engine instead of restarting it under the backtests another run has in flight.
+    idempotent = True
 
     def __init__(self, head: Mapping[str, str]) -> None:
         self.head = dict(head)
