@@ -285,7 +285,7 @@ class ClusterEngine:
 
     async def _collect_refusals(self) -> set[str]:
         try:
-            found = await self._client.run(refusal)
+            found = await self._client.run(refusal, head=versions())
         except Exception:
             return set()
         self._refusals = {address: text for address, text in found.items() if text}

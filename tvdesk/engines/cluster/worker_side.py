@@ -145,8 +145,13 @@ async def run_backtest(request: BacktestRequest, files: Mapping[str, str]) -> Ba
     return result
 
 
-def refusal(dask_worker: Any) -> str | None:
-    """Why this worker takes no backtests (for the head's message), or None."""
+def refusal(dask_worker: Any, head: Mapping[str, str] | None = None) -> str | None:
+    """Why this worker takes no backtests from a head with versions `head` (for the head's
+    message), or None."""
+    mine = versions()
+    if head is not None and mine != dict(head):
+        return (f"cluster worker {dask_worker.address} runs {describe(mine)}, the head runs "
+                f"{describe(head)}: install the same versions there")
     plugin = dask_worker.plugins.get(PLUGIN_NAME)
     if plugin is None:
         return "tvdesk's worker plugin did not load there (another tvdesk version?)"
