@@ -49,6 +49,14 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
+def die_with_parent() -> None:
+    """preexec_fn: the process is killed when pytest dies (a test killed by its timeout), so
+    no scheduler or worker outlives the test run."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Cluster:
     def __init__(self, folder: Path, *, tls: tuple[Path, Path] | None = None) -> None:
         self.folder = folder
@@ -57,15 +65,14 @@ class Cluster:
         self.tls_flags = ["--tls-ca-file", str(cert), "--tls-cert", str(cert),
                           "--tls-key", str(key)] if tls else []
         self.scheduler_file = folder / "scheduler.json"
-        self.env = {**os.environ, "TVDESK_HOME": str(folder / "home"),
-                    "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+        self.env = {**os.environ, "TVDESK_HOME": str(folder / "home")}
         self.logs: list[IO[str]] = []
         self.scheduler = subprocess.Popen(
             [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
              "--scheduler-file", str(self.scheduler_file),
              *(["--protocol", "tls", *self.tls_flags] if tls else [])],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-            stderr=self.log_file("scheduler.log"))
+            stderr=self.log_file("scheduler.log"), preexec_fn=die_with_parent)
         self.workers: list[subprocess.Popen] = []
         deadline = time.monotonic() + 60
         while not self._address():
@@ -87,16 +94,19 @@ class Cluster:
             return ""
 
     def add_worker(self, *, threads: int = 1, preload: Path | None = None,
-                   wait: bool = True) -> subprocess.Popen:
-        """One `dask worker` process (no nanny: a kill is final, as a lost machine is)."""
+                   wait: bool = True, nanny: bool = False) -> subprocess.Popen:
+        """One `dask worker` process; without a nanny by default, so a kill is final, as a
+        lost machine is (`nanny=True`: the plain `dask worker ADDRESS` a user starts)."""
         index = len(self.workers)
-        command = [DASK, "worker", self.address, "--nthreads", str(threads), "--no-nanny",
+        command = [DASK, "worker", self.address, "--nthreads", str(threads),
+                   *([] if nanny else ["--no-nanny"]),
                    "--no-dashboard", "--name", f"w{index}",
                    "--local-directory", str(self.folder / f"worker{index}"), *self.tls_flags]
         if preload is not None:
             command += ["--preload", str(preload)]
         worker = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-                                  stderr=self.log_file(f"worker{index}.log"))
+                                  stderr=self.log_file(f"worker{index}.log"),
+                                  preexec_fn=die_with_parent)
         self.workers.append(worker)
         if wait:
             self.wait_for_workers(sum(1 for w in self.workers if w.poll() is None))

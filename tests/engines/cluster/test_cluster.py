@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engines.cluster.conftest import ROOT, Cluster
+from tests.engines.cluster.conftest import ROOT, Cluster, die_with_parent
 from tvdesk.store import RunStore
 
 EXAMPLE = ROOT / "pine" / "examples" / "sma_cross.pine"
@@ -36,7 +36,7 @@ def start_run(tmp_path: Path, cluster: Cluster, trials: int) -> tuple[subprocess
     log = tmp_path / "run.log"
     process = subprocess.Popen(optimize_command(tmp_path, cluster.address, trials), cwd=ROOT,
                                env=cluster.env, stdout=cluster.log_file("run.log"),
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent)
     return process, log
 
 
@@ -71,7 +71,7 @@ def assert_complete_once(tmp_path: Path, trials: int) -> None:
 
 def test_a_40_trial_run_on_two_workers_records_40_trials_once(tmp_path: Path,
                                                               cluster: Cluster) -> None:
-    cluster.add_worker()
+    cluster.add_worker(nanny=True)  # plain `dask worker ADDRESS`, as a user starts one
     cluster.add_worker()
     run = subprocess.run(optimize_command(tmp_path, cluster.address, 40), cwd=ROOT,
                          env=cluster.env, capture_output=True, text=True, timeout=600)

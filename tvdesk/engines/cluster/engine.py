@@ -168,9 +168,9 @@ class ClusterEngine:
         client, self._client = self._client, None
         if client is None:
             return
-        for name in self._file_plugins:
-            with contextlib.suppress(Exception):
-                await client.unregister_worker_plugin(name)
+        # The bars-file plugins stay registered: another run (or head) may use the same file,
+        # and a worker that joins it later must still receive it. The scheduler keeps one copy
+        # per distinct file until it restarts.
         self._file_plugins.clear()
         self._files.clear()
         with contextlib.suppress(Exception):

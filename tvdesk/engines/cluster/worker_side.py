@@ -79,6 +79,7 @@ class TvdeskWorker(WorkerPlugin):
                             f"runs {describe(self.head)}: install the same versions there")
             log.warning("%s", self.refusal)
             return
+        _allow_children()
         from tvdesk.engines.local import LocalEngine
 
         threads = max(1, int(worker.state.nthreads))
@@ -89,6 +90,19 @@ class TvdeskWorker(WorkerPlugin):
     async def teardown(self, worker: Any) -> None:
         if self.engine is not None:
             await self.engine.close()
+
+
+def _allow_children() -> None:
+    """A plain `dask worker ADDRESS` runs its worker under a nanny as a daemonic process, and
+    multiprocessing refuses children to those; tvdesk's backtests run in confined child
+    processes. They end with the worker anyway (each watches its owner: `lifeline`), which is
+    what the daemonic flag was for, so the flag is cleared (what Dask's own
+    `distributed.worker.daemon: False` setting does, without asking the user to set it)."""
+    import multiprocessing
+
+    process = multiprocessing.current_process()
+    if process.daemon:
+        process._config["daemon"] = False  # type: ignore[attr-defined]
 
 
 class ShippedFile(WorkerPlugin):
