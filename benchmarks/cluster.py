@@ -120,8 +120,7 @@ class LocalCluster:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.env = {**os.environ, "TVDESK_HOME": str(folder / "home"),
-                    "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+        self.env = {**os.environ, "TVDESK_HOME": str(folder / "home")}
         self.logs: list[IO[str]] = []
         self.processes: list[subprocess.Popen] = []
         self.address = ""
