@@ -11,8 +11,10 @@ from tvdesk.cli import _build_parser, _options
 
 # Flags that are not part of the form: where the run is kept, resume, what runs afterwards,
 # the browser window, and the data flags (RunOptions, shared with evaluate).
+# Where and how a run is carried out, not what it is: not stored with it (a run started on a
+# Dask cluster may resume on this machine).
 NOT_FORM = {"help", "store", "resume", "confirm_top", "show_browser", "config", "command",
-            *(f.name for f in fields(RunOptions)), "inputs"}
+            "cluster", *(f.name for f in fields(RunOptions)), "inputs"}
 
 
 def _optimize_dests() -> set[str]:
