@@ -22,15 +22,6 @@ EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 GOOG = ROOT / "resources" / "data" / "GOOG_1d.csv"
 
 
-@pytest.fixture(autouse=True)
-def isolated_qsettings(qapp, tmp_path: Path):
-    """Window state goes to a temp folder, never to the user's own settings."""
-    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.IniFormat)
-    QtCore.QSettings.setPath(QtCore.QSettings.IniFormat, QtCore.QSettings.UserScope,
-                             str(tmp_path / "qsettings"))
-    yield
-
-
 @pytest.fixture
 def window(qtbot, qapp, tmp_path: Path, loop):
     """The main window at 1400x900, shown, with the multi-condition example (the most

@@ -221,8 +221,11 @@ def test_a_second_resume_is_refused_then_the_run_completes_once(tmp_path: Path,
     is killed, a resume finishes the run with every parameter set run once and one holdout;
     resuming the finished run runs nothing."""
     store_path = tmp_path / "runs.db"
+    # Long enough that the first run is still going when the second CLI has started (12
+    # trials of a 0.1 s backtest could all finish first).
+    trials_wanted = 60
     first = subprocess.Popen(
-        _cli(*_optimize_args(store_path, "--max-iterations", "12"), home=tmp_path),
+        _cli(*_optimize_args(store_path, "--max-iterations", str(trials_wanted)), home=tmp_path),
         env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
     started.append(first)
@@ -249,9 +252,9 @@ def test_a_second_resume_is_refused_then_the_run_completes_once(tmp_path: Path,
     assert f"resuming run {run_id}" in resumed.stdout
     with RunStore.open(store_path) as store:
         trials = store.trials(run_id, segment="in_sample")
-        assert len(trials) == 12
+        assert len(trials) == trials_wanted
         assert all(t.status == "done" for t in trials)
-        assert len({t.params_key for t in trials}) == 12  # nothing ran twice
+        assert len({t.params_key for t in trials}) == trials_wanted  # nothing ran twice
         assert store.count_trials(run_id, segment="holdout") == 1
         assert store.get_run(run_id).status == "finished"
 
@@ -259,9 +262,10 @@ def test_a_second_resume_is_refused_then_the_run_completes_once(tmp_path: Path,
                                 home=tmp_path), env=_env(tmp_path), capture_output=True,
                            text=True, timeout=120)
     assert again.returncode == 0, again.stderr
-    assert f"run {run_id} is already finished (12 trials); nothing was run" in again.stdout
+    assert (f"run {run_id} is already finished ({trials_wanted} trials); nothing was run"
+            in again.stdout)
     with RunStore.open(store_path) as store:
-        assert store.count_trials(run_id) == 13  # no second holdout
+        assert store.count_trials(run_id) == trials_wanted + 1  # no second holdout
         assert store.run_holder(run_id) is None
 
 
