@@ -97,7 +97,7 @@ def _relay_status(engine: Any, events: EventStream | None) -> None:
         if events is not None and not events.closed:
             events.publish(Event("cluster", run_id="", payload={
                 "status": status.describe(), "workers": status.workers,
-                "busy": status.running, "per_minute": status.per_minute}))
+                "busy": status.busy, "per_minute": status.per_minute}))
     engine.on_status = on_status  # ClusterEngine.on_status
 
 

@@ -56,13 +56,20 @@ class ClusterStatus:
     workers: int  # workers that take tvdesk's backtests
     refused: int  # workers connected but refused (other versions)
     threads: int  # backtests the workers can run at once
-    running: int  # this head's backtests on the cluster now
+    running: int  # this head's backtests on the cluster now, running or queued
     per_minute: float  # backtests finished per minute over the last minute
+
+    @property
+    def busy(self) -> int:
+        """Worker threads running one of this head's backtests."""
+        return min(self.running, self.threads)
 
     def describe(self) -> str:
         refused = f", {self.refused} refused" if self.refused else ""
+        queued = self.running - self.busy
+        waiting = f", {queued} waiting" if queued else ""
         return (f"cluster {self.address}: {self.workers} workers ({self.threads} threads)"
-                f"{refused}, {self.running} busy, {self.per_minute:.0f} trials/min")
+                f"{refused}, {self.busy} busy{waiting}, {self.per_minute:.0f} trials/min")
 
 
 def _security(settings: ClusterSettings) -> Any:
