@@ -36,6 +36,14 @@ from typing import Any
 import pytest
 
 DEV_PINE = (Path(__file__).resolve().parent.parent / "pine" / "dev.pine").read_text("utf-8")
+
+
+def dev_variant(default_fast: int) -> str:
+    """dev.pine with another Fast Length default: a real, different strategy."""
+    return DEV_PINE.replace('input.int(12, "Fast Length"',
+                            f'input.int({default_fast}, "Fast Length"')
+
+
 # Does not transpile: an unclosed call.
 BROKEN_PINE = '//@version=6\nstrategy("Broken", overlay=true)\nlen = input.int(14, "Length"\n' \
               'plot(ta.sma(close, len)\n'

@@ -8,41 +8,27 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-import keyring
 import pytest
-from keyrings.alt.file import PlaintextKeyring
 
 from tvdesk.app.optimize import run_optimization
 from tvdesk.engines.local import LocalEngine
 from tvdesk.model import BacktestRequest, SymbolSpec
 from tvdesk.optimize.settings import LLMSettings, OptimizeSettings
 from tvdesk.pine.loader import load_strategy_source
-from tvdesk.secrets import set_secret
 from tvdesk.store import RunStore
 
-from fake_openai import DEV_PINE, fake_openai_server, good
+from fake_openai import DEV_PINE, dev_variant, fake_openai_server, good
 
 ROOT = Path(__file__).resolve().parents[2]
 EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 _ = fake_openai_server  # the fixture is used by name below (fake_llm)
 
 
-@pytest.fixture
-def llm_key(tmp_path: Path, fake_llm, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(autouse=True)
+def no_user_git_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The commits use tvdesk's fallback author, never the user's git settings."""
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-global-gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring.cfg")
-    previous = keyring.get_keyring()
-    keyring.set_keyring(backend)
-    set_secret("llm", "api_key", fake_llm.api_key)
-    yield fake_llm.api_key
-    keyring.set_keyring(previous)
-
-
-def variant(default_fast: int) -> str:
-    return DEV_PINE.replace('input.int(12, "Fast Length"',
-                            f'input.int({default_fast}, "Fast Length"')
 
 
 def git(repo: Path, *args: str) -> str:
@@ -52,7 +38,7 @@ def git(repo: Path, *args: str) -> str:
 
 def test_llm_new_bests_are_committed_with_the_workers_file_as_it_is_after_the_round(
         fake_llm, llm_key: str, tmp_path: Path) -> None:
-    fake_llm.script(good(variant(8)), good(variant(20)), good(variant(30)))
+    fake_llm.script(good(dev_variant(8)), good(dev_variant(20)), good(dev_variant(30)))
     request = BacktestRequest(strategy=load_strategy_source(DEV_PINE), data_path=str(EURUSD),
                               symbol=SymbolSpec(ticker="FX:EURUSD", mintick=0.00001,
                                                 pointvalue=1))

@@ -16,13 +16,13 @@ from tvdesk.engines.local import LocalEngine
 from tvdesk.model import BacktestRequest, SymbolSpec
 from tvdesk.optimize.settings import LLMSettings, OptimizeSettings
 from tvdesk.pine.loader import load_strategy_source
-from tvdesk.secrets import set_secret
 from tvdesk.store import RunStore
 
 from fake_openai import (
     BROKEN_PINE,
     DEV_PINE,
     broken,
+    dev_variant,
     duplicate,
     fake_openai_server,
     good,
@@ -34,23 +34,6 @@ from fake_openai import (
 ROOT = Path(__file__).resolve().parents[2]
 EURUSD = ROOT / "resources" / "data" / "EURUSD_1h.csv"
 _ = fake_openai_server  # the fixture is used by name below (fake_llm)
-
-
-@pytest.fixture
-def llm_key(tmp_path: Path, fake_llm) -> str:
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring.cfg")
-    previous = keyring.get_keyring()
-    keyring.set_keyring(backend)
-    set_secret("llm", "api_key", fake_llm.api_key)
-    yield fake_llm.api_key
-    keyring.set_keyring(previous)
-
-
-def variant(default_fast: int) -> str:
-    """dev.pine with another Fast Length default: a real, different strategy."""
-    return DEV_PINE.replace('input.int(12, "Fast Length"',
-                            f'input.int({default_fast}, "Fast Length"')
 
 
 def run(fake_llm, tmp_path: Path, **overrides) -> tuple[RunStore, object]:
@@ -72,7 +55,7 @@ def run(fake_llm, tmp_path: Path, **overrides) -> tuple[RunStore, object]:
 
 def test_good_rewrites_are_run_stored_with_lineage_and_the_best_is_kept(
         fake_llm, llm_key, tmp_path: Path) -> None:
-    fake_llm.script(good(variant(8)), good(variant(20)), good(variant(30)))
+    fake_llm.script(good(dev_variant(8)), good(dev_variant(20)), good(dev_variant(30)))
     store, outcome = run(fake_llm, tmp_path, max_iterations=4)
     with store:
         trials = store.trials(outcome.run_id)
@@ -124,7 +107,7 @@ def test_timeouts_count_as_errors(fake_llm, llm_key, tmp_path: Path) -> None:
 
 def test_rate_limit_is_retried_and_the_rewrite_still_runs(fake_llm, llm_key,
                                                           tmp_path: Path) -> None:
-    fake_llm.script(rate_limit(0), good(variant(9)))
+    fake_llm.script(rate_limit(0), good(dev_variant(9)))
     store, result = run(fake_llm, tmp_path, max_iterations=2)
     with store:
         assert [e.outcome for e in store.llm_exchanges(result.run_id)] == ["ok"]
@@ -134,8 +117,8 @@ def test_rate_limit_is_retried_and_the_rewrite_still_runs(fake_llm, llm_key,
 
 def test_duplicates_restart_the_worker_after_the_limit(fake_llm, llm_key,
                                                        tmp_path: Path) -> None:
-    code = variant(8)
-    fake_llm.script(good(code), duplicate(code), duplicate(code), good(variant(25)))
+    code = dev_variant(8)
+    fake_llm.script(good(code), duplicate(code), duplicate(code), good(dev_variant(25)))
     store, result = run(fake_llm, tmp_path, max_iterations=3,
                         max_duplicate_consecutive_errors=2)
     with store:
@@ -168,7 +151,7 @@ def test_no_api_key_in_the_keyring_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_the_api_key_never_reaches_the_store_the_workspace_or_events(
         fake_llm, llm_key, tmp_path: Path) -> None:
-    fake_llm.script(good(variant(8)), prose())
+    fake_llm.script(good(dev_variant(8)), prose())
     store, result = run(fake_llm, tmp_path, max_iterations=3, max_consecutive_errors=1)
     with store:
         snapshot = str(store.export_json(result.run_id, include_llm=True))
@@ -185,7 +168,7 @@ def test_a_hostile_rewrite_is_refused_recorded_and_the_run_goes_on(
     exchange is stored as refused with the check's reason, and the next rewrite runs."""
     marker = tmp_path / "pwned"
     hostile = DEV_PINE.rstrip() + f'\nlog.os.system("touch {marker}")\n'
-    fake_llm.script(good(hostile), good(variant(8)))
+    fake_llm.script(good(hostile), good(dev_variant(8)))
     store, outcome = run(fake_llm, tmp_path, max_iterations=2, max_consecutive_errors=3)
     assert not marker.exists()
     with store:
