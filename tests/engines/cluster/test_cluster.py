@@ -100,15 +100,27 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path: Path, cluster: Cluster)
     assert_complete_once(tmp_path, 40)
 
 
-def test_with_every_worker_gone_the_run_waits_and_new_workers_finish_it(
-        tmp_path: Path, cluster: Cluster) -> None:
+def stranded_run(tmp_path: Path, cluster: Cluster, trials: int,
+                 first: int) -> tuple[subprocess.Popen, Path]:
+    """A run on one worker, that worker killed after `first` trials, and the run saying it
+    waits for another (the run is killed if it does not get there)."""
     only = cluster.add_worker()
-    process, log = start_run(tmp_path, cluster, 30)
+    process, log = start_run(tmp_path, cluster, trials)
     try:
-        wait_until(lambda: done_trials(tmp_path) >= 5, 300, "the first trials")
+        wait_until(lambda: done_trials(tmp_path) >= first, 300, "the first trials")
         cluster.kill(only)
         wait_until(lambda: "trials wait for one" in log.read_text(), 120,
                    "the run to say it waits for workers")
+    except BaseException:
+        process.kill()
+        raise
+    return process, log
+
+
+def test_with_every_worker_gone_the_run_waits_and_new_workers_finish_it(
+        tmp_path: Path, cluster: Cluster) -> None:
+    process, log = stranded_run(tmp_path, cluster, 30, first=5)
+    try:
         stalled = done_trials(tmp_path)
         time.sleep(3)
         assert done_trials(tmp_path) <= stalled + 2  # at most what was in flight
@@ -124,16 +136,9 @@ def test_with_every_worker_gone_the_run_waits_and_new_workers_finish_it(
 
 def test_a_run_interrupted_on_the_cluster_resumes_on_this_machine(
         tmp_path: Path, cluster: Cluster) -> None:
-    only = cluster.add_worker()
-    process, log = start_run(tmp_path, cluster, 20)
-    try:
-        wait_until(lambda: done_trials(tmp_path) >= 4, 300, "the first trials")
-        cluster.kill(only)
-        wait_until(lambda: "trials wait for one" in log.read_text(), 120,
-                   "the run to say it waits for workers")
-    finally:
-        process.kill()  # the head dies too (kill -9): the store is all that is left
-        process.wait(timeout=60)
+    process, _log = stranded_run(tmp_path, cluster, 20, first=4)
+    process.kill()  # the head dies too (kill -9): the store is all that is left
+    process.wait(timeout=60)
     resumed = subprocess.run([*optimize_command(tmp_path, "local", 20), "--resume", "latest"],
                              cwd=ROOT, env=cluster.env, capture_output=True, text=True,
                              timeout=600)
