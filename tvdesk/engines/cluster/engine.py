@@ -27,6 +27,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
+
 from tvdesk.config import ClusterSettings
 from tvdesk.engines.cluster import scheduler_side
 from tvdesk.engines.cluster.worker_side import (
@@ -42,6 +44,9 @@ from tvdesk.errors import EngineError, InputError, TvdeskError
 from tvdesk.model import BacktestRequest, BacktestResult, FrozenMap
 
 log = logging.getLogger(__name__)
+
+# The scheduler needs no tvdesk: its functions travel as code, not as a module to import.
+cloudpickle.register_pickle_by_value(scheduler_side)
 
 KEY_PREFIX = "tvdesk-backtest-"
 WATCH_SECONDS = 2.0
@@ -259,14 +264,8 @@ class ClusterEngine:
     # ------------------------------------------------------------------ the cluster's state
 
     async def _on_scheduler(self, function: Callable[..., Any], **kwargs: Any) -> Any:
-        """Run one of `scheduler_side`'s functions on the scheduler, sent by value."""
-        import cloudpickle
-
-        cloudpickle.register_pickle_by_value(scheduler_side)
-        try:
-            return await self._client.run_on_scheduler(function, **kwargs)
-        finally:
-            cloudpickle.unregister_pickle_by_value(scheduler_side)
+        """Run one of `scheduler_side`'s functions on the scheduler (sent by value)."""
+        return await self._client.run_on_scheduler(function, **kwargs)
 
     async def _workers(self) -> tuple[int, int, int]:
         """(workers taking backtests, their threads, workers connected in all)."""
