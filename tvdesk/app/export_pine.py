@@ -18,6 +18,7 @@ from tvdesk.errors import InputError, PineError
 from tvdesk.fileio import write_text_atomically
 from tvdesk.model import InputValue
 from tvdesk.pine.input_defaults import input_calls, set_input_defaults
+from tvdesk.store.records import TrialRow
 from tvdesk.store.runstore import RunStore
 
 
@@ -32,13 +33,11 @@ class ExportedPine:
     notes: tuple[str, ...]
 
 
-def trial_values(store: RunStore, trial_id: int) -> dict[str, InputValue]:
-    """Every input value the trial ran with, the condition included."""
-    trial = store.trial(trial_id)
+def trial_values(trial: TrialRow, settings: dict[str, Any]) -> dict[str, InputValue]:
+    """Every input value the trial ran with, the condition included (`settings`: its run's)."""
     values: dict[str, InputValue] = dict(trial.inputs)
     if trial.condition is not None:
-        condition_input = str(store.get_run(trial.run_id).settings.get("condition_input")
-                              or "Condition")
+        condition_input = str(settings.get("condition_input") or "Condition")
         values.setdefault(condition_input, _condition_value(trial.condition))
     return values
 
@@ -76,7 +75,7 @@ def export_trial(store: RunStore, trial_id: int, *, run_id: str | None = None) -
         raise InputError(f"--trial {trial_id} belongs to run {trial.run_id}, not --run {run_id}")
     settings = store.get_run(trial.run_id).settings
     original = store.get_source(trial.source_hash)
-    values = trial_values(store, trial_id)
+    values = trial_values(trial, settings)
     try:
         pine = set_input_defaults(original, values)
     except PineError as exc:
