@@ -187,25 +187,32 @@ def test_cancelling_runs_cancels_the_clusters_tasks(cluster: Cluster) -> None:
     def backtests(dask_scheduler) -> int:
         return sum(1 for key in dask_scheduler.tasks if str(key).startswith("tvdesk-backtest"))
 
-    async def scenario() -> tuple[int, int, float]:
+    async def scenario() -> tuple[int, int, int, float]:
         async with ClusterEngine(ClusterSettings(address=cluster.address)) as engine:
             finished = await engine.run(request)
-            runs = [asyncio.ensure_future(engine.run(request)) for _ in range(8)]
-            await asyncio.sleep(1.0)
-            queued = await engine._client.run_on_scheduler(backtests)
+            # Far more than one worker thread finishes before the cancel (about 0.1 s each).
+            runs = [asyncio.ensure_future(engine.run(request)) for _ in range(60)]
+            queued = 0
+            for _ in range(100):  # until the scheduler holds some of them
+                queued = await engine._client.run_on_scheduler(backtests)
+                if queued:
+                    break
+                await asyncio.sleep(0.05)
             for run in runs:
                 run.cancel()
-            await asyncio.gather(*runs, return_exceptions=True)
+            outcomes = await asyncio.gather(*runs, return_exceptions=True)
+            cancelled = sum(isinstance(o, asyncio.CancelledError) for o in outcomes)
             left = queued
             for _ in range(100):
                 left = await engine._client.run_on_scheduler(backtests)
                 if left == 0:
                     break
                 await asyncio.sleep(0.1)
-            return queued, left, float(finished.metrics["net_profit"])
+            return queued, left, cancelled, float(finished.metrics["net_profit"])
 
-    queued, left, net_profit = asyncio.run(scenario())
+    queued, left, cancelled, net_profit = asyncio.run(scenario())
     assert queued >= 1 and left == 0
+    assert cancelled >= 1  # stopped, not run to the end
     assert net_profit != 0.0
 
 
