@@ -214,7 +214,7 @@ def _session(text: str | None) -> str | None:
     """A session string, checked now so a typo is reported against --session at once."""
     if not text:
         return None
-    from tvdesk.engines.local.sessions import parse_session
+    from tvdesk.data.sessions import parse_session
 
     return parse_session(text).text
 

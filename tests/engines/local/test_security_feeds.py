@@ -274,7 +274,7 @@ def ny(*args: int) -> int:
 
 
 def test_session_strings_are_parsed_and_checked() -> None:
-    from tvdesk.engines.local.sessions import parse_session
+    from tvdesk.data.sessions import parse_session
 
     regular = parse_session("0930-1600:23456")
     assert regular.days == (0, 1, 2, 3, 4) and not regular.overnight  # Monday..Friday
@@ -286,7 +286,7 @@ def test_session_strings_are_parsed_and_checked() -> None:
 
 
 def test_intraday_periods_start_at_the_session_open() -> None:
-    from tvdesk.engines.local.sessions import parse_session
+    from tvdesk.data.sessions import parse_session
 
     # 30-minute bars of a US stock from 09:30: the 60-minute bars open at 09:30, 10:30, ...
     times = np.array([ny(2024, 1, 2, 9, 30) + i * 30 * 60_000 for i in range(4)])
@@ -297,7 +297,7 @@ def test_intraday_periods_start_at_the_session_open() -> None:
 
 
 def test_an_overnight_sessions_day_opens_the_evening_before() -> None:
-    from tvdesk.engines.local.sessions import parse_session
+    from tvdesk.data.sessions import parse_session
 
     # Forex: the trading day of Tuesday 2024-01-02 opens Monday 17:00 New York. A bar at
     # Monday 18:00 belongs to it; one at Tuesday 16:00 too; Tuesday 17:00 starts Wednesday's.

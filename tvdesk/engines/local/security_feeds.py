@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tvdesk.data.market_data import Bars
+from tvdesk.data.sessions import Session, parse_session
 from tvdesk.engines.local.feeds import (
     Candles,
     FeedFiles,
@@ -40,7 +41,6 @@ from tvdesk.engines.local.feeds import (
     timeframe_ms,
     unit_of,
 )
-from tvdesk.engines.local.sessions import Session, parse_session
 from tvdesk.errors import PineError
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from tvdesk.data.market_data import Bars, derive_mintick, parse_timeframe
-from tvdesk.engines.local.sessions import Session, parse_session, pynecore_hours
+from tvdesk.data.sessions import Session, parse_session, pynecore_hours
 from tvdesk.model import SymbolSpec
 
 _FOREX_CODES = {"EUR", "USD", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "SEK", "NOK", "MXN"}
