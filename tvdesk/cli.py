@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tvdesk import POWERED_BY, __version__
-from tvdesk.cli_optimize import add_optimize_parser, cmd_optimize
+from tvdesk.cli_data import add_data_parser, cmd_data
+from tvdesk.cli_optimize import add_optimize_parser, add_watchlist_flags, cmd_optimize
 from tvdesk.cli_tradingview import add_browser_flags, add_tv_parser, cmd_tv
 from tvdesk.errors import TvdeskError
 
@@ -83,7 +84,8 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--condition-input", metavar="TITLE", default="Condition",
                     help="title of the condition input (default 'Condition')")
     ev.add_argument("--json", metavar="OUT", help="write the result document (JSON; with "
-                    "--conditions a list: baseline first)")
+                    "--conditions a list: baseline first; with --symbols one per chart)")
+    add_watchlist_flags(ev.add_argument_group("watchlist"))
     ev.add_argument("--report", metavar="DIR", help="also write TXT/XLSX/HTML/CSV/JSON reports")
     ev.add_argument("--cluster", metavar="ADDRESS",
                     help="run the backtests on a Dask cluster (tcp://HOST:8786; 'local': this "
@@ -135,6 +137,7 @@ def _build_parser() -> argparse.ArgumentParser:
                            "unencrypted file (keyrings.alt's PlaintextKeyring); refused without")
     add_browser_flags(cred)
     add_tv_parser(sub)
+    add_data_parser(sub)
     sub.add_parser("gui", help="open the desktop workbench (tvdesk gui --help)")
     return parser
 
@@ -192,6 +195,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.from_exports is not None:
         return _evaluate_from_exports(args)
+    choice = _watchlist(args)
+    if choice:
+        return _evaluate_watchlist(args, choice)
     request = _request(args)
     if args.conditions:
         return _evaluate_conditions(args, request)
@@ -207,6 +213,47 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         title = request.strategy.title or Path(request.strategy.path or "strategy").stem
         for path in write_result_report(result, Path(args.report), title=title):
             print(f"report: {path}")
+    return 0
+
+
+def _watchlist(args: argparse.Namespace):
+    from tvdesk.app.watchlist import watchlist_choice
+    from tvdesk.config import load_settings
+
+    settings = load_settings(args.config)
+    profile = settings.profile(args.profile) if args.profile else None
+    return watchlist_choice(symbols=args.symbols, timeframes=args.timeframes,
+                            watchlist=args.watchlist, settings=settings, profile=profile)
+
+
+def _evaluate_watchlist(args: argparse.Namespace, choice) -> int:
+    """The strategy on every chart of the watchlist: a table, and a list of result documents
+    (one per chart, each with properties.symbol and properties.timeframe)."""
+    from tvdesk.app.watchlist import evaluate_charts, refuse_single_chart_flags, resolve_charts
+    from tvdesk.errors import InputError
+    from tvdesk.fileio import write_json_atomically
+    from tvdesk.viewmodels.watchlist import chart_rows, format_table, header
+
+    if args.engine == "tradingview":
+        raise InputError("watchlist runs use the local engine", source="--symbols")
+    for flag, value in (("--conditions", args.conditions), ("--report", args.report)):
+        if value:
+            raise InputError(f"{flag} runs on one chart; not with a watchlist", source=flag)
+    options = _options(args)
+    refuse_single_chart_flags(options)
+    charts = resolve_charts(choice.symbols, choice.timeframes)
+    request = _request(args)
+
+    async def run_all() -> list:
+        workers = min(len(charts), os.cpu_count() or 1)
+        async with _local_engine(args, workers=workers) as engine:
+            return await evaluate_charts(request, charts, engine)
+
+    results = asyncio.run(run_all())
+    print(format_table(chart_rows([(c.label, dict(r.metrics)) for c, r in results]), header()))
+    if args.json:
+        write_json_atomically(args.json, [r.to_dict() for _, r in results])
+        print(f"{len(results)} result documents written to {args.json}")
     return 0
 
 
@@ -414,7 +461,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"evaluate": _cmd_evaluate, "parity": _cmd_parity, "import": _cmd_import,
              "optimize": _cmd_optimize, "report": _cmd_report, "runs": _cmd_runs,
-             "credentials": _cmd_credentials, "tv": cmd_tv, "export-pine": _cmd_export_pine}
+             "credentials": _cmd_credentials, "tv": cmd_tv, "export-pine": _cmd_export_pine,
+             "data": cmd_data}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

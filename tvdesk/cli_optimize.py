@@ -16,6 +16,18 @@ if TYPE_CHECKING:
     from tvdesk.store import RunStore
 
 
+def add_watchlist_flags(group: argparse._ArgumentGroup) -> None:
+    """--symbols, --watchlist and --timeframes (evaluate and optimize)."""
+    group.add_argument("--symbols", metavar="A,B,...",
+                       help="run on these symbols of the market data library (tvdesk data "
+                       "add), e.g. BINANCE:BTCUSDT,BINANCE:ETHUSDT")
+    group.add_argument("--watchlist", metavar="NAME",
+                       help="the symbols of a [watchlists] entry of the config")
+    group.add_argument("--timeframes", metavar="TF,...",
+                       help="with --symbols: run each symbol on these timeframes, e.g. "
+                       "15,60,240 (built from a lower timeframe when not held)")
+
+
 def add_optimize_parser(sub: argparse._SubParsersAction,
                         add_data_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     opt = sub.add_parser("optimize", help="improve a strategy within a budget, the best "
@@ -45,6 +57,14 @@ def add_optimize_parser(sub: argparse._SubParsersAction,
     run.add_argument("--holdout", default="20%", metavar="PCT",
                      help="last share of the bars kept out of the search (default 20%%)")
     run.add_argument("--workspace", metavar="DIR", help="folder for the workers' pc_<n>.pine")
+    watch = opt.add_argument_group("watchlist: find inputs that work on several charts")
+    add_watchlist_flags(watch)
+    watch.add_argument("--aggregate", choices=["median", "min", "mean"], default="median",
+                       help="the trial's objective over its charts (min: the worst chart); "
+                       "targets hold on every chart")
+    watch.add_argument("--search-timeframe", action="store_true",
+                       help="make the timeframe a searched parameter (each trial runs on the "
+                       "watchlist's charts of one of --timeframes)")
     llm = opt.add_argument_group("LLM rewrites (API key from the OS keyring)")
     llm.add_argument("--llm-base-url", metavar="URL",
                      help="OpenAI-compatible endpoint (default OpenAI; e.g. a local Ollama)")

@@ -69,6 +69,9 @@ class Profile:
     magnifier_data: Path | None = None
     session: str | None = None
     properties: Mapping[str, Any] = field(default_factory=dict)  # strategy() overrides
+    symbols: tuple[str, ...] = ()  # a watchlist (the market data library's symbols)
+    timeframes: tuple[str, ...] = ()
+    watchlist: str | None = None  # a [watchlists] name
 
 
 STRATEGY_PROPERTIES = {"initial_capital", "default_qty_type", "default_qty_value",
@@ -148,6 +151,16 @@ class Settings:
     tradingview: TradingViewSettings = field(default_factory=TradingViewSettings)
     optimize: OptimizeDefaults = field(default_factory=OptimizeDefaults)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    watchlists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def watchlist(self, name: str) -> tuple[str, ...]:
+        try:
+            return self.watchlists[name]
+        except KeyError:
+            known = ", ".join(sorted(self.watchlists)) or "none defined"
+            where = str(self.path) if self.path else "the config file"
+            raise ConfigError(f"no watchlist named {name!r} in [watchlists] (watchlists: "
+                              f"{known})", source=where) from None
 
     def profile(self, name: str) -> Profile:
         try:
@@ -231,7 +244,8 @@ def _refuse_secrets(file: Path, table: Mapping[str, Any], prefix: str = "") -> N
 
 _PROFILE_KEYS = {"script", "data", "symbol", "timeframe", "timezone", "mintick", "pointvalue",
                  "currency", "from", "to", "conditions", "condition_input", "inputs", "targets",
-                 "security", "magnifier_data", "session", "properties"}
+                 "security", "magnifier_data", "session", "properties", "symbols",
+                 "timeframes", "watchlist"}
 
 
 def _read_profile(file: Path, name: str, table: Any) -> Profile:
@@ -271,7 +285,17 @@ def _read_profile(file: Path, name: str, table: Any) -> Profile:
         magnifier_data=r.path("magnifier_data"),
         session=r.get("session", str, "a session such as \"0930-1600\""),
         properties=dict(properties),
+        symbols=_text_list(r, "symbols", "a list of symbols such as [\"BINANCE:BTCUSDT\"]"),
+        timeframes=_text_list(r, "timeframes", "a list of timeframes such as [\"15\", \"60\"]"),
+        watchlist=r.get("watchlist", str, "a [watchlists] name"),
     )
+
+
+def _text_list(r: _Reader, key: str, expected: str) -> tuple[str, ...]:
+    value = r.get(key, list, expected) or []
+    if not all(isinstance(item, (str, int)) and not isinstance(item, bool) for item in value):
+        raise r.fail(key, expected, value)
+    return tuple(str(item) for item in value)
 
 
 def load_settings(path: Path | str | None = None) -> Settings:
@@ -291,7 +315,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     _refuse_secrets(file, data)
     top = _Reader(file, data)
     top.reject_unknown({"engine", "processes", "timezone", "profiles", "llm", "tradingview",
-                        "optimize", "cluster"})
+                        "optimize", "cluster", "watchlists"})
     llm_table = top.get("llm", dict, "a table with base_url, models, model") or {}
     llm = _Reader(file, llm_table, "llm.")
     llm.reject_unknown({"base_url", "models", "model"})
@@ -306,7 +330,12 @@ def load_settings(path: Path | str | None = None) -> Settings:
         raise top.fail("processes", "a whole number ≥ 1", processes)
     profiles_table = top.get("profiles", dict, "a table of profiles") or {}
     profiles = {name: _read_profile(file, name, table) for name, table in profiles_table.items()}
-    return Settings(path=file, engine=engine, processes=processes or 1,
+    watch_table = top.get("watchlists", dict, "a table of name = [symbols]") or {}
+    watch = _Reader(file, watch_table, "watchlists.")
+    watchlists = {str(name): _text_list(watch, str(name), "a list of symbols such as "
+                                        "[\"BINANCE:BTCUSDT\", \"BINANCE:ETHUSDT\"]")
+                  for name in watch_table}
+    return Settings(path=file, engine=engine, processes=processes or 1, watchlists=watchlists,
                     timezone=top.timezone("timezone") or "UTC",
                     profiles=profiles,
                     llm_base_url=llm.get("base_url", str, "an http(s) URL"),
@@ -493,6 +522,11 @@ def _profile_table(profile: Profile, folder: Path) -> dict[str, Any]:
         table["security"] = {symbol: path_text(path) for symbol, path in profile.security.items()}
     if profile.properties:
         table["properties"] = dict(profile.properties)
+    for key in ("symbols", "timeframes"):
+        if getattr(profile, key):
+            table[key] = list(getattr(profile, key))
+    if profile.watchlist:
+        table["watchlist"] = profile.watchlist
     return table
 
 
@@ -569,6 +603,9 @@ def save_settings(settings: Settings, path: Path | str | None = None, *,
         profiles[name] = _profile_table(profile, file.parent)
     if profiles:
         document["profiles"] = profiles
+    if settings.watchlists:
+        document["watchlists"] = {name: list(symbols)
+                                  for name, symbols in settings.watchlists.items()}
     _refuse_secrets(file, document)
     try:
         text = tomli_w.dumps(document)

@@ -209,10 +209,21 @@ def _evidence(trial: TrialRow, frame: pd.DataFrame, sharpes: list[float], attemp
             if len(sharpes) >= 2:
                 dsr = _finite(deflated_sharpe_ratio(returns, sharpes, n_trials=attempted).dsr)
             min_trl = min_track_record_length(sr, 0.0, skew, kurt)
+    m = trial.metrics
+    charts = m.get("charts")
     return Evidence(metrics=trial.metrics, targets_met=targets_met, risk=trial.metrics,
                     trading_days=periods, psr=psr, dsr=dsr, n_trials=attempted, pbo=pbo,
                     sharpe_in_sample=sr_in, min_track_record=min_trl, track_periods=periods,
-                    lookahead=lookahead)
+                    lookahead=lookahead,
+                    charts=int(charts) if isinstance(charts, (int, float)) else None,
+                    charts_profitable_percent=_number(m.get("charts_profitable_percent")),
+                    chart_dispersion=_number(m.get("chart_objective_dispersion")))
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return _finite(float(value))
 
 
 def _finalist_evidence(ledger: TrialLedger, trial: TrialRow, trials: list[TrialRow],

@@ -40,6 +40,12 @@ class QualityRules:
     neighbour_ratio_min: float = 0.5
     dsr_good: float = 0.95
     pbo_good: float = 0.3
+    # Watchlist runs: the share of charts a trial must be profitable on, and how far its
+    # objective may spread across them (standard deviation / |mean|).
+    charts_profitable_overfit: float = 50.0  # percent; fewer: it works on a few charts only
+    charts_profitable_good: float = 75.0
+    chart_dispersion_overfit: float = 2.0
+    chart_dispersion_good: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -70,6 +76,9 @@ class Evidence:
     min_track_record: float | None = None  # periods needed (MinTRL)
     track_periods: int | None = None  # periods observed
     lookahead: bool = False
+    charts: int | None = None  # a watchlist trial: how many charts it ran on
+    charts_profitable_percent: float | None = None
+    chart_dispersion: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +129,22 @@ def _overfit_reasons(e: Evidence, r: QualityRules) -> list[str]:
                    f"result (< {r.neighbour_ratio_min:.0%})")
     if e.lookahead:
         out.append("request.security with lookahead_on and no [1] offset reads future bars")
+    out += _cross_chart(e, r.charts_profitable_overfit, r.chart_dispersion_overfit)
+    return out
+
+
+def _cross_chart(e: Evidence, min_share: float, max_dispersion: float) -> list[str]:
+    """Inputs that only work on some charts of a watchlist are a curve fit of those charts."""
+    out = []
+    if e.charts and e.charts > 1 and e.charts_profitable_percent is not None \
+            and e.charts_profitable_percent < min_share:
+        profitable = round(e.charts * e.charts_profitable_percent / 100)
+        out.append(f"profitable on {profitable} of {e.charts} charts "
+                   f"({e.charts_profitable_percent:.0f}% < {min_share:g}%)")
+    if e.charts and e.charts > 1 and e.chart_dispersion is not None \
+            and e.chart_dispersion > max_dispersion:
+        out.append(f"objective varies across charts (dispersion {e.chart_dispersion:.2f} > "
+                   f"{max_dispersion:g})")
     return out
 
 
@@ -188,6 +213,7 @@ def _good_blockers(e: Evidence, r: QualityRules) -> list[str]:
         out.append("out-of-sample not positive")
     if e.pbo is not None and e.pbo > r.pbo_good:
         out.append(f"PBO {e.pbo:.2f} > {r.pbo_good:g}")
+    out += _cross_chart(e, r.charts_profitable_good, r.chart_dispersion_good)
     return out
 
 

@@ -70,6 +70,11 @@ class RunForm:
     stop_on_target: bool = False  # or the config's [optimize] stop_on_target
     git_commit: bool = False  # commit each new best (git_best); or the config's git_commit
     git_repo: str | None = None  # where (implies git_commit); else the config's git_repository
+    symbols: str | None = None  # a watchlist: "A,B" (see app.watchlist), or
+    watchlist: str | None = None  # a [watchlists] name
+    timeframes: str | None = None  # "15,60,240"
+    aggregate: str = "median"  # the watchlist objective: median, min (worst chart) or mean
+    search_timeframe: bool = False  # the timeframe is a searched parameter
 
 
 def parse_holdout(text: str) -> float:
@@ -173,10 +178,11 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
                          f"to (inputs: {titles}); set --condition-input", source="--conditions")
     if conditions and condition_spec is not None:
         check_conditions(conditions, condition_spec)
-    if not request.data_path and engine == "local":
-        raise InputError("the local engine needs market data (--data FILE.csv)",
-                         source="--data")
-    if engine == "local":
+    charts = _charts(form, config, profile, engine, request)
+    if not request.data_path and engine == "local" and not charts:
+        raise InputError("the local engine needs market data (--data FILE.csv, or a "
+                         "watchlist with --symbols)", source="--data")
+    if engine == "local" and not charts:
         check_dates_in_data(request.date_from, request.date_to,
                             data_span(request.data_path, request.symbol.timezone),
                             request.data_path, request.symbol.timezone)
@@ -204,7 +210,44 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
         stop_on_target=form.stop_on_target or config.optimize.stop_on_target,
         git_repository=chosen_repository(form.git_commit, form.git_repo, config.optimize),
         git_push=config.optimize.git_push,
+        charts=charts, aggregate=form.aggregate,  # type: ignore[arg-type]
+        search_timeframe=form.search_timeframe,
     )
+
+
+def _charts(form: RunForm, config: Settings, profile: Profile | None, engine: str,
+            request: Any) -> tuple:
+    """The watchlist's charts, resolved in the market data library (empty: one chart)."""
+    from tvdesk.app.watchlist import (
+        refuse_single_chart_flags,
+        resolve_charts,
+        watchlist_choice,
+    )
+    from tvdesk.optimize.watchlist_trials import AGGREGATES
+
+    if form.aggregate not in AGGREGATES:
+        raise InputError(f"expected one of {', '.join(AGGREGATES)}, got {form.aggregate!r}",
+                         source="--aggregate")
+    choice = watchlist_choice(symbols=form.symbols, timeframes=form.timeframes,
+                              watchlist=form.watchlist, settings=config, profile=profile)
+    if not choice:
+        if form.search_timeframe:
+            raise InputError("--search-timeframe needs a watchlist (--symbols) and two or more "
+                             "--timeframes", source="--search-timeframe")
+        return ()
+    if engine != "local":
+        raise InputError("watchlist runs use the local engine (--engine local)",
+                         source="--symbols")
+    refuse_single_chart_flags(form.options)
+    charts = resolve_charts(choice.symbols, choice.timeframes)
+    if form.search_timeframe and len({c.timeframe for c in charts}) < 2:
+        raise InputError("--search-timeframe needs two or more --timeframes",
+                         source="--search-timeframe")
+    for chart in charts:
+        check_dates_in_data(request.date_from, request.date_to,
+                            data_span(chart.data_path, chart.timezone), chart.label,
+                            chart.timezone)
+    return charts
 
 
 # RunForm fields whose flag has another name (--target is repeatable, so the list is targets).

@@ -247,6 +247,10 @@ def load_bars(path: str | Path, *, timezone: str = "UTC") -> Bars:
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         message = f"unknown timezone {timezone!r}; expected an IANA name like 'America/New_York'"
         raise DataError(message, source=source) from None
+    from tvdesk.data import series_file
+
+    if series_file.is_series_file(path):
+        return _library_bars(path, source)
     header, sep = _read_header(path, source)
     cols = _map_columns(header, source)
     positions = sorted(cols.values())
@@ -309,6 +313,25 @@ def load_bars(path: str | Path, *, timezone: str = "UTC") -> Bars:
     decimals = _price_decimals(np.concatenate(list(prices.values())))
     return Bars(source, timezone, times, prices["open"], prices["high"], prices["low"],
                 prices["close"], volume, timeframe, decimals, _count_gaps(times, timeframe))
+
+
+def _library_bars(path: str | Path, source: str) -> Bars:
+    """Bars of a market data library series (already validated when it was added; the
+    order and the OHLC consistency are checked again, cheaply, against a damaged file)."""
+    from tvdesk.data import series_file
+
+    columns, meta = series_file.read_series(path)
+    times = columns["times"]
+    if len(times) < 2:
+        raise DataError("a backtest needs at least 2 bars", source=source)
+    if not bool(np.all(np.diff(times) > 0)):
+        raise DataError("damaged library series: times are not increasing", source=source)
+    for array in columns.values():
+        array.flags.writeable = False
+    timeframe = str(meta.get("timeframe") or detect_timeframe(times))
+    return Bars(source, str(meta.get("timezone") or "UTC"), times, columns["open"],
+                columns["high"], columns["low"], columns["close"], columns["volume"],
+                timeframe, int(meta.get("price_decimals", 2)), _count_gaps(times, timeframe))
 
 
 def _read_header(path: str | Path, source: str) -> tuple[list[str], str]:

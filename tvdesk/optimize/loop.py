@@ -37,7 +37,8 @@ from tvdesk.optimize import git_best
 from tvdesk.optimize.judging import judge_stored_run
 from tvdesk.optimize.param_search import ParamSearch
 from tvdesk.optimize.settings import OptimizeSettings
-from tvdesk.optimize.space import build_space
+from tvdesk.optimize.space import Dimension, SearchSpace, build_space
+from tvdesk.optimize.watchlist_trials import TIMEFRAME_KEY, WatchlistTrial
 from tvdesk.pine.loader import load_strategy_source
 from tvdesk.store import Proposer as TrialProposer
 from tvdesk.store import RunStatus, RunStore, TrialRow
@@ -124,6 +125,9 @@ class Optimizer:
         self._deadline: float | None = None
         self._lost_lease: str | None = None
         self._in_sample, self._holdout = self._split_requests()
+        # A watchlist run: each chart's own in-sample and holdout windows.
+        self._watchlist = WatchlistTrial.for_settings(settings, self._split) \
+            if settings.charts else None
         self.export_pine = export_pine or git_best.default_export
         self._git: git_best.GitBestCommitter | None = None
         self._git_pending: dict[int, list[tuple[str | None, int]]] = {}  # worker -> new bests
@@ -132,11 +136,13 @@ class Optimizer:
     # ------------------------------------------------------------------ setup
 
     def _split_requests(self) -> tuple[BacktestRequest, BacktestRequest | None]:
+        return self._split(self.settings.request)
+
+    def _split(self, request: BacktestRequest) -> tuple[BacktestRequest, BacktestRequest | None]:
         """In-sample and holdout requests: the holdout is the last `holdout` share of the bars
         inside the trading window, and the in-sample request stops just before it."""
         from tvdesk.data.market_data import bars_in_window
 
-        request = self.settings.request
         if not request.data_path:
             return request, None
         # Checked with or without a holdout, here in __init__ before the run is stored: a
@@ -229,6 +235,8 @@ class Optimizer:
                 worker_file.write_text(self.strategy.source, encoding="utf-8")
         self._publish("run_started", payload={"resumed": resumed,
                                               "workspace": str(workspace)})
+        if self._watchlist is not None:
+            await self._watchlist.warm_up(self.engine)
         outcome = RunOutcome(run_id=self.run_id, status="running", targets=tuple(
             c.describe() for c in self.settings.targets.constraints))
         if self._git is not None:
@@ -243,7 +251,9 @@ class Optimizer:
             if self._lost_lease:
                 raise TvdeskError(f"run {self.run_id}: {self._lost_lease}")
             for condition, track in outcome.tracks.items():
-                if track.best is not None and self._holdout is not None:
+                has_holdout = self._holdout is not None or (
+                    self._watchlist is not None and self._watchlist.has_holdout)
+                if track.best is not None and has_holdout:
                     result = await self._evaluate_holdout(track)
                     if result is not None:
                         outcome.holdout[condition] = result
@@ -277,6 +287,10 @@ class Optimizer:
         space = build_space(self.strategy, overrides=self.settings.search_ranges,
                             exclude=self.settings.exclude_inputs,
                             condition_input=self.settings.condition_input)
+        timeframes = self._watchlist.searched_timeframes() if self._watchlist else ()
+        if timeframes:
+            space = SearchSpace((*space.dimensions,
+                                 Dimension(TIMEFRAME_KEY, "choice", choices=timeframes)))
         search = ParamSearch(space, self.settings.targets, sampler=self.settings.sampler,
                              seed=self.settings.seed) if space else None
         track = TrackState(condition=condition, search=search)
@@ -291,7 +305,9 @@ class Optimizer:
                 self._consider_best(track, row)
                 self._count_targets_met(track, row.id, row.metrics)
         if search is not None and not done:
-            defaults = {s.title: s.default for s in self.strategy.inputs}
+            defaults: dict[str, Any] = {s.title: s.default for s in self.strategy.inputs}
+            if timeframes:
+                defaults[TIMEFRAME_KEY] = timeframes[0]
             search.enqueue(defaults)
         return track
 
@@ -419,9 +435,15 @@ class Optimizer:
         self._publish("trial_started", worker=worker, condition=track.condition,
                       trial_id=trial_id, payload={"inputs": inputs})
         started = time.monotonic()
+        charts: list = []
         try:
-            request = replace(self._in_sample, strategy=version.strategy)
-            result = await self.engine.run(request.with_inputs(inputs))
+            if self._watchlist is not None:
+                result, charts, daily = await self._watchlist.run(
+                    self.engine, version.strategy, inputs, holdout=False)
+            else:
+                request = replace(self._in_sample, strategy=version.strategy)
+                result = await self.engine.run(request.with_inputs(inputs))
+                daily = _daily(result)
         except TvdeskError as exc:
             self._check_data_still_there()  # else this trial stays unfinished: resume reruns it
             track.consecutive_errors += 1
@@ -437,7 +459,7 @@ class Optimizer:
         metrics = dict(result.metrics)
         failures = self.settings.targets.failures(metrics)
         self.store.finish_trial(trial_id, result=result, metrics=metrics, reasons=failures,
-                                daily_returns=_daily(result))
+                                daily_returns=daily, charts=charts)
         row = self.store.trial(trial_id)
         seconds = time.monotonic() - started
         self._publish("trial_finished", worker=worker, condition=track.condition,
@@ -521,8 +543,9 @@ class Optimizer:
 
     def _check_data_still_there(self) -> None:
         """A trial failed: was it because the market data file went away under the run?"""
-        path = self.settings.request.data_path
-        if path and not Path(path).is_file():
+        paths_ = [self.settings.request.data_path, *(c.data_path for c in self.settings.charts)]
+        path = next((p for p in paths_ if p and not Path(p).is_file()), None)
+        if path:
             done = self.store.count_trials(str(self.run_id), status="done")
             raise FileVanished(
                 f"{path}: the market data file was deleted or moved while the run was going "
@@ -540,7 +563,8 @@ class Optimizer:
         return False
 
     async def _evaluate_holdout(self, track: TrackState) -> BacktestResult | None:
-        assert track.best is not None and self._holdout is not None
+        assert track.best is not None and (self._holdout is not None or (
+            self._watchlist is not None and self._watchlist.has_holdout))
         inputs = track.best.inputs
         done = self.store.find_done_trial(str(self.run_id), track.best.source_hash, inputs,
                                           segment="holdout", condition=track.condition)
@@ -553,15 +577,22 @@ class Optimizer:
         strategy = self.strategy
         if track.best.source_hash != self.source_hash:
             strategy = load_strategy_source(self.store.get_source(track.best.source_hash))
+        charts: list = []
         try:
-            request = replace(self._holdout, strategy=strategy)
-            result = await self.engine.run(request.with_inputs(inputs))
+            if self._watchlist is not None:
+                result, charts, daily = await self._watchlist.run(
+                    self.engine, strategy, inputs, holdout=True)
+            else:
+                assert self._holdout is not None
+                request = replace(self._holdout, strategy=strategy)
+                result = await self.engine.run(request.with_inputs(inputs))
+                daily = _daily(result)
         except TvdeskError as exc:
             self._check_data_still_there()
             self.store.finish_trial(trial_id, error=str(exc), status="error")
             return None
         self.store.finish_trial(trial_id, result=result, metrics=dict(result.metrics),
-                                daily_returns=_daily(result))
+                                daily_returns=daily, charts=charts)
         self._publish("holdout", condition=track.condition, trial_id=trial_id, payload={
             "of_trial": track.best.id,
             "net_profit_percent": result.metrics.get("net_profit_percent"),

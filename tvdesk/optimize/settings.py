@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
+from tvdesk.data.charts import Chart
 from tvdesk.model import BacktestRequest
 from tvdesk.optimize.targets import Targets
 
@@ -57,6 +58,12 @@ class OptimizeSettings:
     stop_on_target: bool = False
     git_repository: str | None = None  # commit each new best there (tvdesk.optimize.git_best)
     git_push: bool = False  # and push after each commit
+    # A watchlist (tvdesk.optimize.watchlist_trials): every trial runs on each chart and is
+    # scored by the `aggregate` of their objectives, its targets held on every chart; with
+    # `search_timeframe` the timeframe is a searched parameter (one timeframe per trial).
+    charts: tuple[Chart, ...] = ()
+    aggregate: Literal["median", "min", "mean"] = "median"
+    search_timeframe: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -65,6 +72,7 @@ class OptimizeSettings:
         data["llm"] = asdict(self.llm)
         data["conditions"] = list(self.conditions)
         data["exclude_inputs"] = list(self.exclude_inputs)
+        data["charts"] = [chart.to_dict() for chart in self.charts]
         return data
 
     @classmethod
@@ -77,6 +85,7 @@ class OptimizeSettings:
         values["llm"] = LLMSettings(**llm)
         values["conditions"] = tuple(values.get("conditions") or ())
         values["exclude_inputs"] = tuple(values.get("exclude_inputs") or ())
+        values["charts"] = tuple(Chart.from_dict(c) for c in values.get("charts") or ())
         # Runs stored before the setting existed stopped a track when its targets were met: a
         # resumed one keeps doing so.
         values.setdefault("stop_on_target", True)

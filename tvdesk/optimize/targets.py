@@ -39,8 +39,18 @@ class Constraint:
     value: float
 
     def violation(self, metrics: Mapping[str, object]) -> float:
-        """How far from satisfied (0 when satisfied). A missing metric counts as violated."""
+        """How far from satisfied (0 when satisfied). A missing metric counts as violated.
+
+        A watchlist trial's metrics carry `chart_worst` (each constrained metric's lowest and
+        highest value over its charts): a target then has to hold on every chart, so the
+        worst chart's value is the one checked.
+        """
         raw = metrics.get(self.metric)
+        worst = metrics.get("chart_worst")
+        if isinstance(worst, Mapping):
+            pair = worst.get(self.metric)
+            if isinstance(pair, (list, tuple)) and len(pair) == 2:
+                raw = pair[0] if self.op == ">=" else pair[1]
         if not isinstance(raw, (int, float)):
             return abs(self.value) + 1.0
         actual = float(raw)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tvdesk import paths
 from tvdesk.store.records import (
+    ChartRecord,
     Event,
     LlmExchange,
     LlmOutcome,
@@ -38,6 +39,7 @@ def default_store_path() -> Path:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ChartRecord",
     "Event",
     "LlmExchange",
     "LlmOutcome",

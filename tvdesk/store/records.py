@@ -198,6 +198,19 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ChartRecord:
+    """A watchlist trial's result on one chart: its label ("BINANCE:BTCUSDT 60"), the chart
+    (symbol, timeframe, bars file, symbol facts), its metrics, its result document (trades,
+    no equity curve) and a thinned equity curve ({"times": [...], "equity": [...]})."""
+
+    label: str
+    chart: dict[str, Any]
+    metrics: dict[str, Any]
+    result: dict[str, Any] | None = None
+    equity: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TrialRow:
     """One backtest of one parameter set on one source, as recorded.
 

@@ -34,6 +34,7 @@ from tvdesk.store import records as rec
 from tvdesk.store.failures import StoreError, store_failure
 from tvdesk.store.lease import RunInUse, RunLease, new_lease
 from tvdesk.store.records import (
+    ChartRecord,
     Event,
     LlmExchange,
     LlmOutcome,
@@ -323,13 +324,15 @@ class RunStore:
                      reasons: Iterable[str] = (), error: str | None = None,
                      status: TrialStatus = "done", keep_result: bool = True,
                      daily_returns: tuple[list[str], list[float]] | None = None,
-                     seconds: float | None = None) -> None:
+                     seconds: float | None = None,
+                     charts: Sequence[ChartRecord] = ()) -> None:
         """Record a trial's outcome in one transaction, committed before the next trial starts.
 
         `metrics` defaults to the result's metrics. With `keep_result` the result document is
         stored without its equity curve (trades included) for reports. `daily_returns` is the
         (dates YYYY-MM-DD, returns) calendar PBO/DSR need. `seconds` defaults to the time since
-        `start_trial`. An `error` needs status "error".
+        `start_trial`. An `error` needs status "error". `charts`: a watchlist trial's result
+        on each chart, written in the same transaction as the trial's aggregate.
         """
         if status == "running":
             raise ValueError("finish_trial needs status done, error or pruned")
@@ -363,6 +366,13 @@ class RunStore:
             if packed is not None:
                 conn.execute("INSERT OR REPLACE INTO daily_returns (trial_id, n, days, returns)"
                              " VALUES (?, ?, ?, ?)", (trial_id, *packed))
+            conn.executemany(
+                "INSERT OR REPLACE INTO chart_results (trial_id, position, chart, chart_json,"
+                " metrics_json, result_json, equity_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(trial_id, i, c.label, rec.dumps(c.chart), rec.dumps(c.metrics),
+                  rec.dumps(c.result) if c.result is not None else None,
+                  rec.dumps(c.equity) if c.equity is not None else None)
+                 for i, c in enumerate(charts)])
 
     def set_tags(self, tags: Iterable[tuple[int, str, Sequence[str]]]) -> int:
         """Write quality tags and their reasons for finished trials, in one transaction.
@@ -456,6 +466,22 @@ class RunStore:
             raise KeyError(f"trial {trial_id} is not in the run store")
         text = row["result_json"]
         return None if text is None else BacktestResult.from_dict(json.loads(text))
+
+    def chart_results(self, trial_id: int) -> list[ChartRecord]:
+        """A watchlist trial's per-chart results, in the watchlist's order (empty for a
+        one-chart trial)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT chart, chart_json, metrics_json, result_json, equity_json"
+                " FROM chart_results WHERE trial_id = ? ORDER BY position",
+                (trial_id,)).fetchall()
+        return [ChartRecord(label=row["chart"], chart=json.loads(row["chart_json"]),
+                            metrics=json.loads(row["metrics_json"]),
+                            result=json.loads(row["result_json"]) if row["result_json"]
+                            else None,
+                            equity=json.loads(row["equity_json"]) if row["equity_json"]
+                            else None)
+                for row in rows]
 
     def daily_returns(self, run_id: str, *, segment: Segment | None = None,
                       condition: str | None = None,

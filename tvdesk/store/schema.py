@@ -125,7 +125,21 @@ _V4: tuple[str, ...] = (
     )""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
+# A watchlist trial's result on each of its charts (the trial row holds the aggregate).
+_V5: tuple[str, ...] = (
+    """CREATE TABLE chart_results (
+        trial_id INTEGER NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        chart TEXT NOT NULL,
+        chart_json TEXT NOT NULL,
+        metrics_json TEXT NOT NULL,
+        result_json TEXT,
+        equity_json TEXT,
+        PRIMARY KEY (trial_id, position)
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
 """MIGRATIONS[i] takes a store from version i to i + 1. Append only; never edit a shipped one.
 
 A migration that rebuilds a table must run with foreign keys off; write it as a function."""
