@@ -172,6 +172,19 @@ def _fmt_number(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _chart_lines(metrics: dict, charts: list) -> list[str]:
+    """A watchlist trial's charts: the cross-chart evidence, then a row per chart."""
+    from tvdesk.viewmodels.watchlist import chart_rows, format_table, header
+
+    dispersion = metrics.get("chart_objective_dispersion")
+    lines = [f"    on {len(charts)} charts: profitable on "
+             f"{metrics.get('charts_profitable_percent', 0):.0f}%, objective dispersion "
+             + (f"{dispersion:.2f}" if isinstance(dispersion, float) else "n/a")]
+    table = format_table(chart_rows([(c.label, c.metrics) for c in charts]), header())
+    lines.extend("      " + line for line in table.splitlines())
+    return lines
+
+
 def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
     if outcome.already_finished:
         done = store.count_trials(outcome.run_id, status="done", segment="in_sample")
@@ -196,6 +209,9 @@ def format_outcome(outcome: RunOutcome, store: RunStore) -> str:
                          f"{_fmt_number(m.get('profit_factor'))}")
             lines.append("    inputs: " + ", ".join(f"{k}={v}"
                                                     for k, v in track.best.inputs.items()))
+            charts = store.chart_results(track.best.id)
+            if charts:
+                lines.extend(_chart_lines(m, charts))
         holdout = outcome.holdout.get(condition)
         if holdout is not None:
             lines.append(f"    holdout: net profit "

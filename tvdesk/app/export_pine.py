@@ -35,7 +35,11 @@ class ExportedPine:
 
 def trial_values(trial: TrialRow, settings: dict[str, Any]) -> dict[str, InputValue]:
     """Every input value the trial ran with, the condition included (`settings`: its run's)."""
-    values: dict[str, InputValue] = dict(trial.inputs)
+    from tvdesk.optimize.watchlist_trials import TIMEFRAME_KEY
+
+    # A searched timeframe is the chart's, not an input of the script (see _chart_notes).
+    values: dict[str, InputValue] = {k: v for k, v in trial.inputs.items()
+                                     if k != TIMEFRAME_KEY}
     if trial.condition is not None:
         condition_input = str(settings.get("condition_input") or "Condition")
         values.setdefault(condition_input, _condition_value(trial.condition))
@@ -58,6 +62,24 @@ def _property_notes(settings: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f"the run backtested with {key}={value}, which the script's strategy() does "
                  "not say: set it in the strategy's Properties on TradingView"
                  for key, value in pairs)
+
+
+def _chart_notes(trial: TrialRow, settings: dict[str, Any]) -> tuple[str, ...]:
+    """A watchlist run's charts, and the timeframe a searched-timeframe trial ran on: they are
+    the chart's settings on TradingView, not the script's."""
+    from tvdesk.optimize.watchlist_trials import TIMEFRAME_KEY
+
+    notes = []
+    charts = settings.get("charts") or []
+    timeframe = trial.inputs.get(TIMEFRAME_KEY)
+    if charts:
+        labels = [f"{c.get('symbol')} {c.get('timeframe')}" for c in charts
+                  if timeframe is None or str(c.get("timeframe")) == str(timeframe)]
+        notes.append(f"the trial was scored over the charts {', '.join(labels)} "
+                     f"({settings.get('aggregate', 'median')} of their results)")
+    if timeframe is not None:
+        notes.append(f"the trial ran on the {timeframe} timeframe: set the chart to it")
+    return tuple(notes)
 
 
 def _defaults_as_written(pine: str) -> dict[str, str]:
@@ -88,7 +110,7 @@ def export_trial(store: RunStore, trial_id: int, *, run_id: str | None = None) -
     before, after = _defaults_as_written(original), _defaults_as_written(pine)
     changed = {key: (before.get(key, ""), text) for key, text in after.items()
                if before.get(key) != text}
-    notes = list(_property_notes(settings))
+    notes = [*_chart_notes(trial, settings), *_property_notes(settings)]
     if trial.status != "done":
         notes.insert(0, f"trial {trial_id} is {trial.status}: it has no result to compare with")
     return ExportedPine(trial.run_id, trial_id, pine, changed, tuple(notes))

@@ -157,6 +157,11 @@ async def confirm_trials(store: RunStore, trial_ids: list[int], engine: Any, *,
                                               "the trial has no stored result"))
             continue
         settings = stored_settings(store, trial.run_id)
+        if settings.charts:
+            confirmations.append(Confirmation(
+                trial.id, None, None, "skipped", "a watchlist trial ran on several charts; "
+                "confirm it chart by chart (tvdesk evaluate --engine tradingview on each)"))
+            continue
         strategy = load_strategy_source(store.get_source(trial.source_hash))
         # The same window the local trial ran on (in-sample or holdout), not the whole range.
         symbol = settings.request.symbol
