@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from tvdesk.analytics.equity_rebuild import (
     EquitySeries,
@@ -23,6 +24,7 @@ from tvdesk.analytics.equity_rebuild import (
 from tvdesk.model import BacktestResult, FrozenMap
 from tvdesk.reports.data import (
     RANK_METRIC,
+    ChartResult,
     ReportData,
     RunSummary,
     TimelineEvent,
@@ -33,7 +35,7 @@ from tvdesk.reports.data import (
 )
 
 if TYPE_CHECKING:
-    from tvdesk.store import RunStore, TrialRow
+    from tvdesk.store import ChartRecord, RunStore, TrialRow
 
 
 def pick_details(trials: Sequence[TrialSummary], top: int,
@@ -75,6 +77,58 @@ def _summary(row: TrialRow) -> TrialSummary:
         status=row.status, error=row.error, source_hash=row.source_hash)
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def chart_equity(record: ChartRecord, tz: ZoneInfo) -> EquitySeries | None:
+    """A chart's kept (thinned) equity curve as a series in the report's timezone."""
+    kept = record.equity or {}
+    times = list(kept.get("times") or ())
+    values = list(kept.get("equity") or ())
+    count = min(len(times), len(values))
+    pairs = [(t, _number(v)) for t, v in zip(times[:count], values[:count], strict=True)]
+    points = [(datetime.fromtimestamp(int(t) / 1000, tz), v) for t, v in pairs
+              if v is not None and isinstance(t, (int, float))]
+    if len(points) < 2:
+        return None
+    result = record.result or {}
+    props = result.get("properties") or {}
+    initial = next((n for n in (_number(record.metrics.get("initial_capital")),
+                                _number(props.get("initial_capital")),
+                                _number((props.get("strategy_settings") or {})
+                                        .get("initial_capital")))
+                    if n is not None and n > 0), points[0][1])
+    return EquitySeries(times=tuple(t for t, _ in points), equity=tuple(v for _, v in points),
+                        initial_capital=initial, kind="bars")
+
+
+def watchlist_of(settings: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
+    """A run's watchlist (chart labels, `Chart.label`) and aggregate from its stored
+    settings; no charts for a one-chart run."""
+    from tvdesk.data.charts import Chart
+
+    labels = []
+    for item in settings.get("charts") or ():
+        try:
+            labels.append(Chart.from_dict(item).label)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    aggregate = str(settings.get("aggregate") or "") if labels else ""
+    return tuple(labels), aggregate
+
+
+def chart_results(store: RunStore, trial_id: int, tz: ZoneInfo) -> tuple[ChartResult, ...]:
+    """A watchlist trial's result on each chart, as the report shows it (equity in the
+    chart's own timezone, `tz` when it states none)."""
+    return tuple(ChartResult(label=record.label, metrics=FrozenMap(record.metrics),
+                             equity=chart_equity(record, zone(str(timezone)) if (
+                                 timezone := (record.chart or {}).get("timezone")) else tz))
+                 for record in store.chart_results(trial_id))
+
+
 def report_from_store(store: RunStore, run_id: str, *, top: int = 5,
                       robustness: Mapping[str, Any] | None = None,
                       load_prices: bool = True) -> ReportData:
@@ -107,6 +161,13 @@ def report_from_store(store: RunStore, run_id: str, *, top: int = 5,
         series = trial_equity(result, tz, daily=daily.get(trial.id), bars=bars)
         if series is not None:
             equity[trial.id] = series
+    watchlist, aggregate = watchlist_of(settings)
+    charts: dict[int, tuple[ChartResult, ...]] = {}
+    if watchlist:
+        for trial, _result in details:
+            per_chart = chart_results(store, trial.id, tz)
+            if per_chart:
+                charts[trial.id] = per_chart
     events = store.events(run_id)
     timeline = tuple(
         TimelineEvent(at=event.at, kind=event.kind, trial_id=event.payload.get("trial_id"),
@@ -122,10 +183,11 @@ def report_from_store(store: RunStore, run_id: str, *, top: int = 5,
         created_at=info.created_at, finished_at=info.finished_at, status=info.status,
         settings=FrozenMap(settings), timezone=timezone, currency=currency,
         kind="optimization", symbol=str(props.get("symbol") or symbol.get("ticker") or ""),
-        timeframe=str(props.get("timeframe") or symbol.get("timeframe") or ""))
+        timeframe=str(props.get("timeframe") or symbol.get("timeframe") or ""),
+        watchlist=watchlist, aggregate=aggregate)
     return ReportData(run=run, trials=trials, details=tuple(details),
                       equity=FrozenMap(equity), robustness=FrozenMap(robustness or {}),
-                      timeline=timeline)
+                      timeline=timeline, charts=FrozenMap(charts))
 
 
 def report_from_result(result: BacktestResult, *, title: str,
@@ -153,4 +215,5 @@ def report_from_result(result: BacktestResult, *, title: str,
                       robustness=FrozenMap(robustness or {}), generated_at=now)
 
 
-__all__ = ["pick_details", "report_from_result", "report_from_store"]
+__all__ = ["chart_equity", "chart_results", "pick_details", "report_from_result",
+           "report_from_store", "watchlist_of"]

@@ -11,7 +11,9 @@ Charts (names in `render_charts`):
 - `iterations`: net profit % and max drawdown % of every in-sample trial in start order,
   with the best so far;
 - `parameters`: the best net profit % over the two inputs with the most distinct values
-  (only when at least two inputs are numeric).
+  (only when at least two inputs are numeric);
+- `watchlist_equity` (a watchlist run): the best trial's equity on each of its charts, one
+  small panel per chart, titled with the chart's net profit % as its per-chart table shows it.
 A chart without enough data to say anything is left out rather than drawn empty.
 """
 
@@ -33,7 +35,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from tvdesk.analytics.input_axes import axis_bins, numeric_inputs
 from tvdesk.model import BacktestResult
-from tvdesk.reports.data import EquitySeries, ReportData, TrialSummary
+from tvdesk.reports.chart_table import chart_rows
+from tvdesk.reports.data import ChartResult, EquitySeries, ReportData, TrialSummary
 from tvdesk.reports.labels import column_header, is_number, label
 
 DPI = 100
@@ -374,6 +377,47 @@ def parameter_heatmap(trials: Sequence[TrialSummary], *, title: str,
     return _png(figure)
 
 
+# --------------------------------------------------------------------------- watchlist
+
+MAX_CHART_PANELS = 24
+"""Panels of the per-chart equity figure at most (the table lists every chart)."""
+
+
+def watchlist_equity_chart(charts: Sequence[ChartResult], *, title: str,
+                           currency: str = "USD") -> bytes | None:
+    """One small equity panel per chart of a watchlist trial, each on its own time axis
+    (charts of a watchlist need not cover the same dates), coloured by the chart's result."""
+    usable = [c for c in charts if c.equity is not None and len(c.equity.times) >= 2]
+    if not usable:
+        return None
+    shown = usable[:MAX_CHART_PANELS]
+    columns = 1 if len(shown) == 1 else 2 if len(shown) <= 8 else 3
+    rows = math.ceil(len(shown) / columns)
+    figure = _figure(10, 0.7 + 2.3 * rows)
+    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
+    texts = chart_rows([(c.label, c.metrics) for c in shown], with_tag=False)
+    for ax, chart, row in zip(axes, shown, texts, strict=False):
+        series = chart.equity
+        assert series is not None
+        net = chart.metrics.get("net_profit_percent")
+        colour = GREY
+        if is_number(net) and net:
+            colour = GREEN if net > 0 else RED
+        ax.plot(series.times, series.equity, color=colour, linewidth=1.2)
+        ax.axhline(series.initial_capital, color=GREY, linewidth=0.7, linestyle=":")
+        net_text = row[1] if row[1] == "—" else f"{row[1]} %"
+        ax.set_title(f"{chart.label} · {net_text}", fontsize=9.5, loc="left")
+        ax.yaxis.set_major_formatter(_money(currency))
+        _style(ax)
+        ax.tick_params(labelsize=7.5)
+        _date_axis(ax, series.times[0].tzinfo)
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    more = f" (first {len(shown)} of {len(usable)} charts)" if len(usable) > len(shown) else ""
+    figure.suptitle(f"{title}{more}", fontsize=11, x=0.01, ha="left")
+    return _png(figure)
+
+
 # --------------------------------------------------------------------------- all
 
 
@@ -413,6 +457,11 @@ def render_charts(data: ReportData) -> dict[str, bytes]:
                               .rstrip(", "), currency=run.currency)
         if pnl is not None:
             charts["trade_pnl"] = pnl
+        per_chart = watchlist_equity_chart(
+            data.chart_results(trial), currency=run.currency,
+            title=f"{name} — equity on each chart, {which}".rstrip(", "))
+        if per_chart is not None:
+            charts["watchlist_equity"] = per_chart
     if run.kind == "optimization":
         iterations = iterations_chart(data.trials, metric=data.rank_metric,
                                       title=f"{name} — {label(data.rank_metric)} and max "
@@ -435,4 +484,5 @@ __all__ = [
     "parameter_heatmap",
     "render_charts",
     "trade_pnl_chart",
+    "watchlist_equity_chart",
 ]

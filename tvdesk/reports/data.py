@@ -24,6 +24,10 @@ from tvdesk.model import BacktestResult, FrozenMap
 
 RANK_METRIC = "net_profit_percent"
 """The metric that picks the best trials of a report."""
+AGGREGATE_TEXT = {"median": "the median over the charts",
+                  "min": "the worst chart's value (min; max for lower-is-better metrics)",
+                  "mean": "the mean over the charts"}
+"""How a watchlist trial's metrics were made from its charts', by the run's aggregate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,23 @@ class RunSummary:
     kind: Literal["optimization", "backtest"] = "optimization"
     symbol: str = ""
     timeframe: str = ""
+    watchlist: tuple[str, ...] = ()
+    """A watchlist run's charts ("FX:EURUSD 60", ...), in its order; empty for one chart."""
+    aggregate: str = ""
+    """How a watchlist trial's metrics combine its charts' ("median", "min", "mean")."""
+
+    @property
+    def is_watchlist(self) -> bool:
+        return bool(self.watchlist)
+
+    def watchlist_text(self, lead: str = "Watchlist run on ") -> str:
+        """One line saying it is a watchlist run: its charts and how they are aggregated."""
+        if not self.watchlist:
+            return ""
+        count = len(self.watchlist)
+        how = AGGREGATE_TEXT.get(self.aggregate, self.aggregate or "an aggregate")
+        return (f"{lead}{count} chart{'s' if count != 1 else ''}: "
+                f"{', '.join(self.watchlist)}; each trial's metrics are {how}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +95,16 @@ class TrialSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class ChartResult:
+    """A watchlist trial's result on one of its charts: label ("FX:EURUSD 60"), metrics and
+    the (thinned) equity the optimiser kept for it."""
+
+    label: str
+    metrics: Mapping[str, Any]
+    equity: EquitySeries | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineEvent:
     """Something the optimiser recorded (run started, new best, holdout, stopped ...)."""
 
@@ -92,8 +123,9 @@ class ReportData:
     `trials` are in start order. `details` are the trials shown in full (TradingView's sheets,
     charts): the best in-sample trial of each condition first, then the next best up to the
     report's `top`, each followed by its holdout trial when there is one. `equity` maps a
-    detailed trial's id to its equity series. `robustness` holds run-level statistics (PBO,
-    DSR ...) under any keys; reports show whatever is there, labelled.
+    detailed trial's id to its equity series. `charts` maps a detailed trial of a watchlist
+    run to its result on each chart (empty for one-chart runs). `robustness` holds run-level
+    statistics (PBO, DSR ...) under any keys; reports show whatever is there, labelled.
     """
 
     run: RunSummary
@@ -104,6 +136,18 @@ class ReportData:
     timeline: tuple[TimelineEvent, ...] = ()
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rank_metric: str = RANK_METRIC
+    charts: Mapping[int, tuple[ChartResult, ...]] = field(default_factory=FrozenMap)
+
+    def chart_results(self, trial: TrialSummary | int) -> tuple[ChartResult, ...]:
+        """A detailed watchlist trial's per-chart results (empty for any other trial)."""
+        return self.charts.get(trial if isinstance(trial, int) else trial.id, ())
+
+    def chart_table(self, trial: TrialSummary | int) -> list[list[str]]:
+        """The per-chart rows of a detailed watchlist trial as every tvdesk shell shows them
+        (`tvdesk.reports.chart_table.chart_rows`, as `tvdesk.viewmodels.watchlist`)."""
+        from tvdesk.reports.chart_table import chart_rows
+
+        return chart_rows([(c.label, c.metrics) for c in self.chart_results(trial)])
 
     @property
     def zone(self) -> ZoneInfo:
@@ -206,6 +250,17 @@ class ReportData:
         from tvdesk.model import _jsonable
 
         run = self.run
+        watchlist = ({"watchlist": list(run.watchlist), "aggregate": run.aggregate}
+                     if run.is_watchlist else {})
+
+        def detail(trial: TrialSummary, result: BacktestResult) -> dict[str, Any]:
+            item: dict[str, Any] = {"trial_id": trial.id,
+                                    "result": result.to_dict(include_equity=False)}
+            if self.chart_results(trial):
+                item["charts"] = [{"label": c.label, "metrics": c.metrics}
+                                  for c in self.chart_results(trial)]
+            return item
+
         return _jsonable({
             "format": "tvdesk.report",
             "generated_at": self.generated_at,
@@ -213,7 +268,7 @@ class ReportData:
                 "id": run.id, "strategy_title": run.strategy_title, "engine": run.engine,
                 "created_at": run.created_at, "finished_at": run.finished_at,
                 "status": run.status, "kind": run.kind, "timezone": run.timezone,
-                "currency": run.currency, "settings": run.settings,
+                "currency": run.currency, "settings": run.settings, **watchlist,
             },
             "trials": [{
                 "id": t.id, "worker": t.worker, "condition": t.condition,
@@ -222,8 +277,7 @@ class ReportData:
                 "reasons": list(t.reasons), "error": t.error, "started_at": t.started_at,
                 "finished_at": t.finished_at, "seconds": t.seconds,
             } for t in self.trials],
-            "details": [{"trial_id": t.id, "result": r.to_dict(include_equity=False)}
-                        for t, r in self.details],
+            "details": [detail(t, r) for t, r in self.details],
             "robustness": self.robustness,
         })
 
@@ -267,6 +321,7 @@ def same_parameters(a: TrialSummary, b: TrialSummary) -> bool:
 
 __all__ = [
     "RANK_METRIC",
+    "ChartResult",
     "EquitySeries",
     "ReportData",
     "RunSummary",

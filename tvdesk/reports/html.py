@@ -15,6 +15,7 @@ from typing import Any
 
 from tvdesk import __version__
 from tvdesk.fileio import write_bytes_atomically, write_text_atomically
+from tvdesk.reports.chart_table import header as chart_header
 from tvdesk.reports.data import ReportData, TrialSummary, ranked
 from tvdesk.reports.labels import (
     HEADLINE_METRICS,
@@ -38,6 +39,9 @@ CHART_CAPTIONS = {
     "iterations": "Every in-sample trial in the order it started, with the best so far.",
     "parameters": "Best result per cell over the two inputs with the most distinct values "
                   "(framed: the best trial).",
+    "watchlist_equity": "Equity of the best trial (the first card's) on each chart of the "
+                        "watchlist, as the optimiser kept it (thinned); dotted: the initial "
+                        "capital.",
 }
 TAG_COLOURS = {"GOOD": "#089981", "NORMAL": "#787b86", "RISK": "#ff9800", "OVERFIT": "#f23645"}
 MAX_TRIAL_ROWS = 5000
@@ -173,7 +177,9 @@ def _header(data: ReportData) -> str:
                      f"ranked by {_e(label(data.rank_metric))}")
     else:
         lines.append(f"Single backtest · {_e(run.engine)} engine")
-    if run.symbol or run.timeframe:
+    if run.is_watchlist:
+        lines.append(f"{_e(run.watchlist_text())} · times in {_e(run.timezone)}")
+    elif run.symbol or run.timeframe:
         lines.append(f"{_e(run.symbol)} {_e(run.timeframe)} · times in {_e(run.timezone)}")
     paragraphs = "".join(f"<p>{line}</p>" for line in lines)
     return (f"<header><h1>{_e(run.strategy_title)}</h1>{paragraphs}</header>")
@@ -186,6 +192,8 @@ def _single(data: ReportData) -> bool:
 
 def _nav(data: ReportData, charts: Mapping[str, bytes]) -> str:
     links = [("best", "Result" if data.run.kind == "backtest" else "Best trials")]
+    if _other_chart_trials(data):
+        links.append(("per-chart", "Per chart"))
     if charts:
         links.append(("charts", "Charts"))
     if not _single(data):
@@ -242,6 +250,32 @@ def _rank_note(data: ReportData, trial: TrialSummary) -> str:
             f"objective within the targets).</p>")
 
 
+def _chart_table(data: ReportData, trial: TrialSummary) -> str:
+    """A watchlist trial's result on each chart: the rows every tvdesk shell shows
+    (`tvdesk.reports.chart_table`, as `tvdesk.viewmodels.watchlist`), net profit coloured."""
+    rows = []
+    for result, row in zip(data.chart_results(trial), data.chart_table(trial), strict=True):
+        net = result.metrics.get("net_profit_percent")
+        cells = [_e(cell) for cell in row]
+        if isinstance(net, (int, float)) and not isinstance(net, bool) and net:
+            cells[1] = f'<span class="{"pos" if net > 0 else "neg"}">{cells[1]}</span>'
+        cells[-1] = _tag(row[-1])
+        rows.append(cells)
+    head = chart_header()
+    return _table(head, rows, set(range(1, len(head) - 1)), "per-chart")
+
+
+def _chart_tables(data: ReportData, trial: TrialSummary, check: TrialSummary | None) -> str:
+    """The per-chart tables of a card: the trial's, then its holdout's."""
+    if not data.chart_results(trial):
+        return ""
+    parts = [f"<h3>Per chart ({len(data.chart_results(trial))} charts)</h3>",
+             _chart_table(data, trial)]
+    if check is not None and data.chart_results(check):
+        parts += [f"<h3>Holdout per chart (trial #{check.id})</h3>", _chart_table(data, check)]
+    return "".join(parts)
+
+
 def _trial_card(data: ReportData, trial: TrialSummary, heading: str) -> str:
     parts = [f"<h3>{_e(heading)} {_tag(trial.tag)}</h3>"]
     if data.run.kind == "optimization":
@@ -252,7 +286,7 @@ def _trial_card(data: ReportData, trial: TrialSummary, heading: str) -> str:
         parts.append(_kv((k, _e(format_plain(v))) for k, v in trial.inputs.items()))
     check = data.holdout_of(trial)
     parts.append("<h3>Metrics</h3>" + _metrics_table(data, trial, check)
-                 + _holdout_note(data, trial, check))
+                 + _holdout_note(data, trial, check) + _chart_tables(data, trial, check))
     if trial.reasons:
         parts.append(f"<h3>Reasons</h3>{_reasons(trial.reasons)}")
     if check is not None and check.reasons and tuple(check.reasons) != tuple(trial.reasons):
@@ -283,6 +317,37 @@ def _best(data: ReportData) -> str:
         notes = f'<h3>Warnings</h3><ul class="reasons">{items}</ul>'
     return (f'<section id="best"><h2>{_e(title)}</h2><div class="cards">{"".join(cards)}'
             f"</div>{notes}</section>")
+
+
+def _other_chart_trials(data: ReportData) -> list[TrialSummary]:
+    """The detailed watchlist trials whose per-chart results no card shows."""
+    shown: set[int] = set()
+    if data.run.kind == "optimization":
+        for trial in data.headline_by_condition().values():
+            shown.add(trial.id)
+            check = data.holdout_of(trial)
+            if check is not None:
+                shown.add(check.id)
+    return [t for t, _r in data.details if t.id not in shown and data.chart_results(t)]
+
+
+def _per_chart(data: ReportData) -> str:
+    """The per-chart results of the other trials the report details (the next best and
+    their holdouts), one table each."""
+    trials = _other_chart_trials(data)
+    if not trials:
+        return ""
+    parts = []
+    for trial in trials:
+        what = "holdout" if trial.segment == "holdout" else "in sample"
+        checked = data.in_sample_of(trial) if trial.segment == "holdout" else None
+        of = f" of trial #{checked.id}" if checked is not None else ""
+        parts.append(f"<h3>Trial #{trial.id} · {what}{of} · "
+                     f"{_e(label(data.rank_metric))} "
+                     f"{_e(format_metric(data.rank_metric, trial.metrics, data.run.currency))} "
+                     f"{_tag(trial.tag)}</h3>{_chart_table(data, trial)}")
+    return (f'<section id="per-chart"><h2>Per chart: the other trials shown in full</h2>'
+            f'<p class="muted">{_e(data.run.watchlist_text())}.</p>{"".join(parts)}</section>')
 
 
 def _charts(charts: Mapping[str, bytes], data: ReportData) -> str:
@@ -391,7 +456,8 @@ def render_html(data: ReportData, charts: Mapping[str, bytes]) -> str:
     title = f"{run.strategy_title} — tvdesk report"
     single = _single(data)
     body = "".join([
-        _header(data), _nav(data, charts), _best(data), _charts(charts, data),
+        _header(data), _nav(data, charts), _best(data), _per_chart(data),
+        _charts(charts, data),
         "" if single else _tags(data), _robustness(data), "" if single else _trials(data),
         _events(data), _settings(data),
         f"<footer>Generated {_e(fmt_time(data.generated_at, data.zone))} by tvdesk "

@@ -67,8 +67,13 @@ TVDESK_LABELS: dict[str, str] = {
     "largest_loss_percent_of_equity": "Largest loss as % of equity (tvdesk)",
     "largest_win_share_percent": "Largest win as % of gross profit (tvdesk)",
     "buy_hold_max_drawdown_percent": "Buy & hold max drawdown % (tvdesk)",
+    # A watchlist trial's cross-chart evidence (tvdesk.optimize.watchlist_trials)
+    "charts": "Charts of the watchlist (tvdesk)",
+    "charts_profitable_percent": "Charts profitable % (tvdesk)",
+    "chart_objective_dispersion": "Objective dispersion over the charts (std / |mean|, tvdesk)",
 }
 TVDESK_UNITS: dict[str, str] = {"expectancy": "money", "trials": "count", "n_trials": "count",
+                                "charts": "count",
                                 "pbo_splits": "count", "cscv_splits": "count",
                                 "track_periods": "count", "trading_days": "count"}
 
@@ -356,11 +361,19 @@ def settings_summary(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
         if text:
             rows.append((name, text))
 
+    charts = [c for c in settings.get("charts") or () if isinstance(c, Mapping)]
     if request:
         add("Script", (request.get("strategy") or {}).get("path") or "")
         add("Data", request.get("data_path"))
-        add("Symbol", symbol.get("ticker"))
-        add("Timeframe", symbol.get("timeframe"))
+        if not charts:  # a watchlist's charts each have their own symbol and timeframe
+            add("Symbol", symbol.get("ticker"))
+            add("Timeframe", symbol.get("timeframe"))
+    if charts:
+        add("Watchlist", ", ".join(f"{c.get('symbol')} {c.get('timeframe')}" for c in charts))
+        add("Aggregate over charts", settings.get("aggregate"))
+        if settings.get("search_timeframe"):
+            add("Timeframe searched", "yes (one timeframe per trial)")
+    if request:
         add("Timezone", symbol.get("timezone"))
         add("From", request.get("date_from"))
         add("To", request.get("date_to"))

@@ -12,6 +12,9 @@
   with its holdout trial): `Trial metrics`, `Trial trades` and `Trial properties`, each one
   long table of every detailed trial, led by the trial's id, segment, condition and, for a
   holdout trial, the in-sample trial it checked;
+- `Chart results` (a watchlist run): each detailed trial's result on each chart of the
+  watchlist, the columns and tag of the per-chart table the CLI, GUI and other reports show
+  (`tvdesk.reports.chart_table`), as numbers;
 - `Timeline`: one row per trial in start order; `Robustness` when there are run statistics;
 - `Settings`: the run's settings flattened to key / value, secrets dropped.
 
@@ -35,6 +38,9 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from tvdesk.fileio import write_bytes_atomically
+from tvdesk.reports.chart_table import COLUMNS as CHART_COLUMNS
+from tvdesk.reports.chart_table import NUMBER_FORMATS, chart_values
+from tvdesk.reports.chart_table import header as chart_header
 from tvdesk.reports.data import ReportData, TrialSummary
 from tvdesk.reports.labels import (
     KEY_METRICS,
@@ -74,6 +80,8 @@ _DETAIL_KEYS = ("Trial", "Segment", "Condition", "Holdout of trial")
 _DETAIL_FORMATS = {0: INTEGER, 3: INTEGER}
 DETAIL_SHEETS = ("Trial metrics", "Trial trades", "Trial properties")
 """The long tables of every detailed trial (names no export reader takes for its own)."""
+CHART_SHEET = "Chart results"
+"""A watchlist run's per-chart results of every detailed trial."""
 
 
 def summary_columns(data: ReportData) -> tuple[list[str], list[str], list[str]]:
@@ -157,6 +165,8 @@ def _settings(book: Workbook, data: ReportData) -> None:
         ["run.timezone", run.timezone],
         [f"report.generated_at ({run.timezone})", _stamp(naive(data.generated_at, tz), stamp)],
     ]
+    if run.is_watchlist:
+        rows += [["run.watchlist", run.watchlist_text()]]
     rows += [[key, value] for key, value in flatten_settings(run.settings)]
     write_sheet(book, "Settings", ["Key", "Value"], [r for r in rows if r[1] is not None],
                 max_width=80)
@@ -230,6 +240,24 @@ def _trial_properties(book: Workbook, data: ReportData) -> None:
                 _DETAIL_FORMATS, freeze=f"{get_column_letter(len(_DETAIL_KEYS) + 2)}2")
 
 
+def chart_result_rows(data: ReportData) -> list[list[Any]]:
+    """Every detailed watchlist trial's per-chart rows, led by the trial's key cells."""
+    rows = []
+    for trial, _result in data.details:
+        charts = data.chart_results(trial)
+        values = chart_values([(c.label, c.metrics) for c in charts])
+        rows += [[*_detail_key(data, trial), *row] for row in values]
+    return rows
+
+
+def _chart_results(book: Workbook, data: ReportData) -> None:
+    shift = len(_DETAIL_KEYS)
+    formats = {**_DETAIL_FORMATS, **{shift + 1 + i: NUMBER_FORMATS[unit]
+                                     for i, (_key, _title, unit) in enumerate(CHART_COLUMNS)}}
+    write_sheet(book, CHART_SHEET, [*_DETAIL_KEYS, *chart_header()], chart_result_rows(data),
+                formats, freeze=f"{get_column_letter(shift + 2)}2")
+
+
 def render_xlsx(data: ReportData) -> bytes:
     book = Workbook(write_only=True)
     headers, inputs, metrics = summary_columns(data)
@@ -243,6 +271,8 @@ def render_xlsx(data: ReportData) -> bytes:
         _trial_metrics(book, data)
         _trial_trades(book, data)
         _trial_properties(book, data)
+    if any(data.chart_results(trial) for trial, _result in data.details):
+        _chart_results(book, data)
     _timeline(book, data)
     if data.robustness:
         _robustness(book, data)
@@ -255,7 +285,9 @@ def write_xlsx(data: ReportData, path: str | Path) -> Path:
 
 
 __all__ = [
+    "CHART_SHEET",
     "DETAIL_SHEETS",
+    "chart_result_rows",
     "render_xlsx",
     "summary_columns",
     "summary_formats",

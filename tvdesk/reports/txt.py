@@ -11,6 +11,8 @@ import textwrap
 from datetime import datetime, tzinfo
 from typing import Any
 
+from tvdesk.reports.chart_table import format_table
+from tvdesk.reports.chart_table import header as chart_header
 from tvdesk.reports.data import ReportData, TrialSummary, ranked
 from tvdesk.reports.labels import (
     HEADLINE_METRICS,
@@ -77,7 +79,9 @@ def render_txt(data: ReportData) -> str:
                      f"Finished {fmt_time(run.finished_at, tz)}")
     else:
         lines.append(f"Backtest   {run.engine} engine")
-    if run.symbol or run.timeframe:
+    if run.is_watchlist:
+        lines += _wrap(run.watchlist_text(lead=""), "Watchlist  ", " " * 11)
+    elif run.symbol or run.timeframe:
         lines.append(f"Symbol     {run.symbol} {run.timeframe}".rstrip())
     lines.append(f"Timezone   {run.timezone} (all times below)")
     in_sample = data.in_sample()
@@ -106,6 +110,7 @@ def render_txt(data: ReportData) -> str:
             lines.append(f"Tag: {trial.tag}")
         lines += _wrap(f"Inputs: {_inputs(trial)}", "  ", "    ")
         lines += _metric_lines(trial, cur)
+        lines += _chart_lines(data, trial, "  Per chart:")
         if trial.reasons:
             lines.append("  Reasons:")
             for reason in trial.reasons:
@@ -117,6 +122,7 @@ def render_txt(data: ReportData) -> str:
             for key in ("net_profit_percent", "max_drawdown_percent", "total_trades",
                         "profit_factor"):
                 lines.append(f"    {label(key):<40} {_short(key, check, cur)}")
+            lines += _chart_lines(data, check, "    Holdout per chart:", "      ")
     if run.kind == "optimization" and len(in_sample) > 1:
         lines += _heading(f"Top {min(TOP_ROWS, len(in_sample))} trials in sample")
         lines.append(f"  {'Trial':>6}  {'Condition':<10} {'Net profit %':>13} "
@@ -179,6 +185,16 @@ def render_txt(data: ReportData) -> str:
     for name, value in pairs:
         lines += _wrap(f"{name:<24} {format_plain(value)}", "  ", " " * 27)
     return "\n".join(lines) + "\n"
+
+
+def _chart_lines(data: ReportData, trial: TrialSummary, title: str,
+                 indent: str = "    ") -> list[str]:
+    """A watchlist trial's per-chart table (`tvdesk.reports.chart_table`), indented."""
+    rows = data.chart_table(trial)
+    if not rows:
+        return []
+    table = format_table(rows, chart_header())
+    return [title, *(f"{indent}{line}" for line in table.splitlines())]
 
 
 def _wrap(text: str, first: str, rest: str) -> list[str]:
