@@ -8,7 +8,7 @@ flag its field stands for, and the form shows the message under that field, inli
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +21,30 @@ from tvdesk.app.form_checks import (
 )
 from tvdesk.app.optimize_settings import RunForm, settings_from_form
 from tvdesk.app.requests import RunOptions
+from tvdesk.app.watchlist import parse_list, timeframe_code
 from tvdesk.config import Settings
+from tvdesk.data.library import Library
 from tvdesk.errors import InputError, TvdeskError
 from tvdesk.gui.form_helpers import (
     ERROR_COLOUR,
     clear_invalid,
     error_label,
     mark_invalid,
+    note_label,
     shrinkable,
 )
-from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Signal
+from tvdesk.gui.qt import QtCore, QtGui, QtWidgets, Signal, Slot
 from tvdesk.model import Strategy
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.optimize.space import build_space
 from tvdesk.pine.loader import load_strategy
+from tvdesk.viewmodels.watchlist import LIBRARY_EMPTY_HINT, library_choices, library_span
 
 _OFF = "off"
+AGGREGATES = (("Median", "median"), ("Min (worst chart)", "min"), ("Mean", "mean"))
+LIBRARY_FACTS_TIP = ("A watchlist is chosen: each chart's bars and symbol facts (tick size, "
+                     "point value, session) come from the market data library")
+SYMBOL_ROLE = QtCore.Qt.ItemDataRole.UserRole
 
 
 class _OptionalNumber(QtWidgets.QDoubleSpinBox):
@@ -145,9 +153,11 @@ def _number_text(value: float) -> str:
 class SetupForm(QtWidgets.QScrollArea):
     strategy_loaded = Signal(object)  # tvdesk.model.Strategy
 
-    def __init__(self, config: Settings, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, config: Settings, parent: QtWidgets.QWidget | None = None, *,
+                 library: Library | None = None) -> None:
         super().__init__(parent)
         self.config = config
+        self.library = library
         self.strategy: Strategy | None = None
         self._script_settings: dict[str, Any] = script_settings(None)
         self._invalid: QtWidgets.QWidget | None = None
@@ -211,6 +221,7 @@ class SetupForm(QtWidgets.QScrollArea):
                                 "1700-1700:23456): higher-timeframe bars start at its open")
         self.mintick = shrinkable(QtWidgets.QLineEdit(placeholderText="from the data"))
         self.pointvalue = shrinkable(QtWidgets.QLineEdit(placeholderText="1"))
+        self._build_watchlist_fields()
         self.date_from_field = _DateField("from")
         self.date_to_field = _DateField("to")
         self.date_from = self.date_from_field.edit
@@ -286,6 +297,15 @@ class SetupForm(QtWidgets.QScrollArea):
             ("Tick size", self.mintick), ("Point value", self.pointvalue),
             ("From", self.date_from_field), ("To", self.date_to_field),
             ("Holdout", self.holdout)])
+        watchlist_rows: list[tuple[str, QtWidgets.QWidget]] = [
+            ("Symbols", self._symbols_box)]
+        if self.saved_watchlist.count() > 1:
+            watchlist_rows.append(("Saved watchlist", self.saved_watchlist))
+        watchlist_rows += [("Timeframes", self.timeframes), ("Aggregate", self.aggregate),
+                           ("", self.search_timeframe)]
+        watchlist_box = self._group("Watchlist", watchlist_rows)
+        watchlist_box.setToolTip("One strategy on several charts (symbols × timeframes) from "
+                                 "the market data library, scored by the aggregate over them")
         properties_box = self._group("Properties", [
             ("Initial capital", self.initial_capital),
             ("Order size", _pair(self.order_size, self.order_size_type)),
@@ -308,7 +328,8 @@ class SetupForm(QtWidgets.QScrollArea):
         # One error at a time, shown right under its field (moved there by show_error).
         self.error = error_label()
         self.error.setObjectName("formError")
-        for box in (strategy_box, data_box, properties_box, target_box, run_box):
+        for box in (strategy_box, data_box, watchlist_box, properties_box, target_box,
+                    run_box):
             outer.addWidget(box)
         outer.addWidget(self.error)
         outer.addStretch(1)
@@ -325,10 +346,68 @@ class SetupForm(QtWidgets.QScrollArea):
             "--max-consecutive-errors": self.max_errors,
             "--max-duplicate-consecutive-errors": self.max_duplicates,
             "settings": self.initial_capital,
+            "--symbols": self.watch_symbols, "--watchlist": self.watch_symbols,
+            "--timeframes": self.timeframes, "--aggregate": self.aggregate,
+            "--search-timeframe": self.search_timeframe,
         }
+        self.refresh_library()
         self.setMinimumWidth(self._narrowest())
 
     # ------------------------------------------------------------------ building
+
+    def _build_watchlist_fields(self) -> None:
+        """The Watchlist group's fields: the library's symbols to tick, the timeframes, the
+        aggregate and whether the timeframe is searched."""
+        self.watch_symbols = QtWidgets.QListWidget()
+        self.watch_symbols.setToolTip("Tick the symbols to run the strategy on (the market "
+                                      "data library's); each is run at every timeframe below")
+        self.watch_symbols.setMinimumHeight(72)
+        self.watch_symbols.setMaximumHeight(140)
+        self.watch_symbols.itemChanged.connect(lambda _item: self._watchlist_changed())
+        self.library_hint = note_label(LIBRARY_EMPTY_HINT)
+        self.library_hint.setTextInteractionFlags(
+            QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.refresh_library_button = QtWidgets.QToolButton()
+        self.refresh_library_button.setText("Refresh")
+        self.refresh_library_button.setToolTip("Read the market data library again (after "
+                                               "`tvdesk data add`)")
+        self.refresh_library_button.clicked.connect(self.refresh_library)
+        self.saved_watchlist = shrinkable(QtWidgets.QComboBox(), 10)
+        self.saved_watchlist.addItem("(choose to tick its symbols)", None)
+        for name in sorted(self.config.watchlists):
+            self.saved_watchlist.addItem(name, name)
+        self.saved_watchlist.setToolTip("A watchlist of the settings file's [watchlists]: "
+                                        "ticks its symbols")
+        self.saved_watchlist.activated.connect(self._apply_saved_watchlist)
+        self._symbols_box = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(self._symbols_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.watch_symbols)
+        box.addWidget(self.library_hint)
+        refresh_row = QtWidgets.QHBoxLayout()
+        refresh_row.addStretch(1)
+        refresh_row.addWidget(self.refresh_library_button)
+        box.addLayout(refresh_row)
+        self.timeframes = shrinkable(QtWidgets.QLineEdit(
+            placeholderText="15,60,240 (empty: finest)"))
+        self.timeframes.setToolTip("The timeframes to run every ticked symbol at, separated "
+                                   "by commas (15, 60, 240, 1D, 1W); a timeframe the library "
+                                   "does not hold is built from finer bars. Empty: each "
+                                   "symbol's finest series")
+        self.timeframes.editingFinished.connect(self._check_timeframes)
+        self.aggregate = shrinkable(QtWidgets.QComboBox(), 8)
+        for label, value in AGGREGATES:
+            self.aggregate.addItem(label, value)
+        self.aggregate.setToolTip("How a trial is scored over its charts: the median chart, "
+                                  "the worst chart (min), or the mean")
+        self.search_timeframe = QtWidgets.QCheckBox("Search the timeframe")
+        self.search_timeframe.setToolTip("The search also picks the timeframe (one of the "
+                                         "timeframes above; needs two or more)")
+
+    def _single_chart_fields(self) -> tuple[QtWidgets.QWidget, ...]:
+        """The fields that describe one chart: the library's facts replace them."""
+        return (self.data, self.symbol, self.mintick, self.pointvalue, self.session,
+                self.magnifier)
 
     def _group(self, title: str, rows: list[tuple[str, QtWidgets.QWidget]]
                ) -> QtWidgets.QGroupBox:
@@ -371,6 +450,110 @@ class SetupForm(QtWidgets.QScrollArea):
         holder.button.clicked.connect(browse)
         return holder
 
+    # ------------------------------------------------------------------ watchlist
+
+    def refresh_library(self) -> None:
+        """List the library's symbols again, keeping the ticks (an empty library: a hint)."""
+        ticked = set(self.watchlist_symbols())
+        library = self.library if self.library is not None else Library()
+        try:
+            choices = library_choices(library.entries())
+        except OSError:
+            choices = []
+        held = {symbol for symbol, _tip in choices}
+        missing = [s for s in ticked if s not in held]  # a saved watchlist's, not held
+        self.watch_symbols.blockSignals(True)
+        self.watch_symbols.clear()
+        for symbol, tip in [*choices, *((s, "") for s in missing)]:
+            item = QtWidgets.QListWidgetItem(symbol if tip else
+                                             f"{symbol} (not in the library)")
+            item.setData(SYMBOL_ROLE, symbol)
+            item.setToolTip(tip or f"{symbol} is not in the market data library: add it with "
+                                   f"`tvdesk data add FILE --symbol {symbol}`")
+            item.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled
+                          | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(QtCore.Qt.CheckState.Checked if symbol in ticked
+                               else QtCore.Qt.CheckState.Unchecked)
+            self.watch_symbols.addItem(item)
+        self.watch_symbols.blockSignals(False)
+        self.library_hint.setVisible(not choices)
+        self.watch_symbols.setVisible(self.watch_symbols.count() > 0)
+        self._watchlist_changed()
+
+    def watchlist_symbols(self) -> list[str]:
+        """The ticked symbols, in the list's order."""
+        out = []
+        for row in range(self.watch_symbols.count()):
+            item = self.watch_symbols.item(row)
+            if item is not None and item.checkState() == QtCore.Qt.CheckState.Checked:
+                out.append(str(item.data(SYMBOL_ROLE)))
+        return out
+
+    def set_watchlist_symbols(self, symbols: Sequence[str]) -> None:
+        """Tick exactly `symbols` (one the library does not hold is listed as missing)."""
+        wanted = {s.upper() for s in symbols}
+        held = set()
+        self.watch_symbols.blockSignals(True)
+        for row in range(self.watch_symbols.count()):
+            item = self.watch_symbols.item(row)
+            if item is None:
+                continue
+            symbol = str(item.data(SYMBOL_ROLE))
+            on = symbol.upper() in wanted
+            held.add(symbol.upper())
+            item.setCheckState(QtCore.Qt.CheckState.Checked if on
+                               else QtCore.Qt.CheckState.Unchecked)
+        for symbol in symbols:
+            if symbol.upper() not in held:
+                item = QtWidgets.QListWidgetItem(f"{symbol} (not in the library)")
+                item.setData(SYMBOL_ROLE, symbol)
+                item.setToolTip(f"{symbol} is not in the market data library: add it with "
+                                f"`tvdesk data add FILE --symbol {symbol}`")
+                item.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled
+                              | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(QtCore.Qt.CheckState.Checked)
+                self.watch_symbols.addItem(item)
+        self.watch_symbols.blockSignals(False)
+        self.watch_symbols.setVisible(self.watch_symbols.count() > 0)
+        self._watchlist_changed()
+
+    @Slot(int)
+    def _apply_saved_watchlist(self, index: int) -> None:
+        name = self.saved_watchlist.itemData(index)
+        if name:
+            self.set_watchlist_symbols(self.config.watchlists.get(str(name), ()))
+
+    def _watchlist_changed(self) -> None:
+        """Symbols ticked: the single-chart fields give way to the library's facts."""
+        on = bool(self.watchlist_symbols())
+        for widget in self._single_chart_fields():
+            if widget.isEnabled() == (not on):
+                continue
+            if on:
+                widget.setProperty("singleChartTip", widget.toolTip())
+                widget.setToolTip(LIBRARY_FACTS_TIP)
+            else:
+                widget.setToolTip(str(widget.property("singleChartTip") or ""))
+            widget.setEnabled(not on)
+        self.aggregate.setEnabled(on)
+        self.search_timeframe.setEnabled(on)
+        if self._invalid in (self.watch_symbols, self.search_timeframe, self.aggregate,
+                             *self._single_chart_fields(), self.data.edit,
+                             self.magnifier.edit):
+            self.clear_error()
+        self._update_data_span()
+
+    def _check_timeframes(self) -> None:
+        """Timeframes that are not timeframes: said at the field when it is left."""
+        try:
+            for text in parse_list(self.timeframes.text().strip() or None, "--timeframes"):
+                timeframe_code(text)
+        except InputError as exc:
+            self.show_error(exc)
+            return
+        if self._invalid is self.timeframes:
+            self.clear_error()
+
     # ------------------------------------------------------------------ loading
 
     def set_paths(self, script: str | Path, data: str | Path) -> None:
@@ -380,9 +563,20 @@ class SetupForm(QtWidgets.QScrollArea):
         self._update_data_span()
 
     def _update_data_span(self) -> None:
-        """The data file's first and last dates on the From / To fields (two lines read)."""
+        """The data file's first and last dates on the From / To fields (two lines read);
+        with a watchlist, the dates its symbols' series cover in the library."""
         zone = self.timezone.text().strip() or self.config.timezone
-        span = data_span(self.data.edit.text().strip(), zone)  # None when it cannot tell
+        symbols = self.watchlist_symbols()
+        span: DataSpan | None
+        if symbols:
+            library = self.library if self.library is not None else Library()
+            try:
+                dates = library_span(library.entries(), symbols)
+            except OSError:
+                dates = None
+            span = DataSpan(*dates) if dates else None
+        else:
+            span = data_span(self.data.edit.text().strip(), zone)  # None when it cannot tell
         self.date_from_field.set_span(span)
         self.date_to_field.set_span(span)
 
@@ -406,6 +600,11 @@ class SetupForm(QtWidgets.QScrollArea):
         self.mintick.setText("" if profile.mintick is None else f"{profile.mintick:g}")
         self.pointvalue.setText("" if profile.pointvalue is None else f"{profile.pointvalue:g}")
         self.condition_input.setText(profile.condition_input)
+        symbols: Sequence[str] = profile.symbols
+        if not symbols and profile.watchlist:
+            symbols = self.config.watchlists.get(profile.watchlist, ())
+        self.set_watchlist_symbols(symbols)
+        self.timeframes.setText(", ".join(profile.timeframes))
         self._load_script()  # shows the script's strategy() settings ...
         self.show_properties(profile.properties)  # ... then the profile's own
         self._update_data_span()
@@ -458,7 +657,10 @@ class SetupForm(QtWidgets.QScrollArea):
                 security={symbol: Path(path) for symbol, path in
                           (parse_security_flag(flag) for flag in options.security)},
                 magnifier_data=Path(options.magnifier_data) if options.magnifier_data
-                else None, properties=dict(self.strategy_settings()))
+                else None, properties=dict(self.strategy_settings()),
+                symbols=parse_list(form.symbols, "--symbols"),
+                timeframes=tuple(timeframe_code(t) for t in
+                                 parse_list(form.timeframes, "--timeframes")))
             settings = dc_replace(self.config, profiles={**self.config.profiles,
                                                          name: profile})
             path = save_settings(settings)
@@ -589,14 +791,20 @@ class SetupForm(QtWidgets.QScrollArea):
                 raise InputError(f"expected a number, got {raw!r}", source=flag) from None
 
         ranges, excluded = self._ranges()
+        watchlist = self.watchlist_symbols()
+        # With a watchlist the single-chart fields are disabled: the library's facts are used.
+        single = not watchlist
         options = RunOptions(
-            script=text(self.script.edit), data=text(self.data.edit), symbol=text(self.symbol),
-            timezone=text(self.timezone), mintick=number(self.mintick, "--mintick"),
-            pointvalue=number(self.pointvalue, "--pointvalue"),
+            script=text(self.script.edit), data=text(self.data.edit) if single else None,
+            symbol=text(self.symbol) if single else None,
+            timezone=text(self.timezone),
+            mintick=number(self.mintick, "--mintick") if single else None,
+            pointvalue=number(self.pointvalue, "--pointvalue") if single else None,
             date_from=text(self.date_from), date_to=text(self.date_to),
             security=tuple(part.strip() for part in self.security.text().split(",")
                            if part.strip()),
-            magnifier_data=text(self.magnifier.edit), session=text(self.session),
+            magnifier_data=text(self.magnifier.edit) if single else None,
+            session=text(self.session) if single else None,
             settings=self.strategy_settings())
         return RunForm(
             options=options, engine=self.engine.currentData(),
@@ -609,7 +817,10 @@ class SetupForm(QtWidgets.QScrollArea):
             max_iterations=self.max_iterations.value(),
             max_consecutive_errors=self.max_errors.value(),
             max_duplicate_consecutive_errors=self.max_duplicates.value(),
-            search_ranges=ranges, exclude_inputs=excluded)
+            search_ranges=ranges, exclude_inputs=excluded,
+            symbols=",".join(watchlist) or None, timeframes=text(self.timeframes),
+            aggregate=str(self.aggregate.currentData() or "median"),
+            search_timeframe=bool(watchlist) and self.search_timeframe.isChecked())
 
     def _ranges(self) -> tuple[dict[str, dict[str, float]], tuple[str, ...]]:
         ranges: dict[str, dict[str, float]] = {}

@@ -3,32 +3,46 @@
 Key stats as big numbers; tabs for the equity chart (drawdown below, buy & hold when the
 run's data can be read), the full metrics (TradingView's labels, tvdesk's own marked), the
 list of trades, monthly returns, the Pine source with its diff against the parent version,
-and for LLM rewrites the prompt and the reply. Everything shown is computed by
-`tvdesk.viewmodels.trial_details`; this module only lays it out. The chart's curves are created once
-and updated with `setData`.
+and for LLM rewrites the prompt and the reply. A watchlist trial (one strategy on several
+charts) also gets a Charts tab: each chart's key metrics and own tag, its equity as a small
+plot, and the trades of the chart chosen in the table (`tvdesk.viewmodels.watchlist`); a
+one-chart trial has no such tab. Everything shown is computed by
+`tvdesk.viewmodels.trial_details` and `tvdesk.viewmodels.watchlist`; this module only lays it
+out. The main chart's curves are created once and updated with `setData`.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from tvdesk.errors import TvdeskError
 from tvdesk.events import Event
 from tvdesk.fileio import write_text_atomically
 from tvdesk.gui.controller import RunController
-from tvdesk.gui.qt import Qt, QtGui, QtWidgets, Signal, Slot
-from tvdesk.gui.results_model import GREEN, RED, TextTableModel
+from tvdesk.gui.qt import Qt, QtCore, QtGui, QtWidgets, Signal, Slot, pg
+from tvdesk.gui.results_model import (
+    GREEN,
+    RED,
+    TAG_COLOUR_ROLE,
+    TagDelegate,
+    TextTableModel,
+)
 from tvdesk.gui.view_base import RunView
 from tvdesk.gui.widgets import (
+    GREY,
     DiffHighlighter,
     EquityChart,
     StatCard,
+    ThemedChart,
+    YearDateAxis,
     chip_style,
     note_over_text,
     read_only_text,
     table_view,
 )
+from tvdesk.viewmodels.results_table import tag_colour
 from tvdesk.viewmodels.trial_details import (
     MONTHS,
     TRADE_NUMERIC,
@@ -37,6 +51,8 @@ from tvdesk.viewmodels.trial_details import (
     TrialDetails,
     trial_details,
 )
+from tvdesk.viewmodels.watchlist import NET_COLUMN, ChartBreakdown, trial_breakdown
+from tvdesk.viewmodels.watchlist import header as chart_header
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +62,61 @@ PLACEHOLDER = "Double-click a trial in Results to see it here."
 EXPORT_PINE_TIP = ("Save this trial as a Pine script for TradingView, its inputs set as the "
                    "defaults")
 COPY_PINE_TIP = "Copy this trial as a Pine script, its inputs set as the defaults"
+CHARTS_TAB = "Charts"
+CHARTS_TIP = "This watchlist trial chart by chart: metrics, equity and trades of each chart"
+PLOT_HEIGHT = 190  # pixels per row of the small per-chart equity plots
+
+
+class ChartTableModel(TextTableModel):
+    """The per-chart table: ready-made text, the last column drawn as a tag chip."""
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.tag_column = -1
+
+    def data(self, index: QtCore.QModelIndex | QtCore.QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == TAG_COLOUR_ROLE and index.isValid() and index.column() == self.tag_column:
+            text = super().data(index, Qt.ItemDataRole.DisplayRole)
+            return tag_colour(str(text)) if text else None
+        return super().data(index, role)
+
+
+class ChartCurves(ThemedChart):
+    """One small equity plot per chart (return % over the chart's own dates), two or three
+    to a row: charts of different symbols and timeframes often cover different years, so each
+    keeps its own time axis."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plots: list[Any] = []
+        self.curves: list[Any] = []
+
+    def set_breakdown(self, breakdown: ChartBreakdown | None) -> int:
+        """Draw every chart's curve; returns the number of plot rows."""
+        self.clear()
+        self.plots, self.curves = [], []
+        if breakdown is None:
+            return 0
+        columns = 2 if len(breakdown.curves) <= 4 else 3
+        for number, chart in enumerate(breakdown.curves):
+            plot = self.addPlot(row=number // columns, col=number % columns,
+                                axisItems={"bottom": YearDateAxis(utcOffset=0)})
+            plot.setTitle(chart.title)
+            plot.setLabel("left", "Return %")
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.setMenuEnabled(False)
+            plot.getAxis("left").setWidth(56)
+            plot.getAxis("left").enableAutoSIPrefix(False)  # a flat curve: no "(x0.001)"
+            plot.addItem(pg.InfiniteLine(
+                pos=0.0, angle=0, movable=False,
+                pen=pg.mkPen(GREY, width=0.8, style=Qt.PenStyle.DotLine)))
+            colour = GREEN if chart.sign > 0 else RED if chart.sign < 0 else GREY
+            curve = plot.plot(chart.x, chart.returns, pen=pg.mkPen(colour, width=1.4))
+            self.plots.append(plot)
+            self.curves.append(curve)
+        self.restyle()
+        return (len(breakdown.curves) + columns - 1) // columns
 
 
 class TrialView(RunView):
@@ -128,6 +199,7 @@ class TrialView(RunView):
 
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.addTab(self._build_overview(), "Overview")
+        self.charts_page = self._build_charts()  # a tab only while a watchlist trial shows
         self.tabs.addTab(self._build_metrics(), "Performance")
         self.trades_model = TextTableModel(self)
         self.trades_table = table_view(self.trades_model)
@@ -141,7 +213,8 @@ class TrialView(RunView):
         self.tabs.addTab(self.monthly_table, "Monthly returns")
         self.tabs.addTab(self._build_source(), "Pine source")
         self.tabs.addTab(self._build_diff(), "Diff vs parent")
-        self.llm_index = self.tabs.addTab(self._build_llm(), "LLM")
+        self.llm_page = self._build_llm()
+        self.llm_index = self.tabs.addTab(self.llm_page, "LLM")
 
         layout = QtWidgets.QVBoxLayout(page)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -191,6 +264,52 @@ class TrialView(RunView):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([900, 320])
         return splitter
+
+    def _build_charts(self) -> QtWidgets.QWidget:
+        self.breakdown: ChartBreakdown | None = None
+        self.charts_note = QtWidgets.QLabel()
+        self.charts_note.setWordWrap(True)
+        self.charts_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.charts_model = ChartTableModel(self)
+        self.charts_table = table_view(self.charts_model)
+        self.charts_table.setSelectionMode(
+            QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.charts_table.horizontalHeader().setStretchLastSection(False)
+        self.charts_table.setToolTip("Each chart's own result; the tag is the one this "
+                                     "backtest earns on its own. Choose a chart to see its "
+                                     "trades below")
+        self.charts_model.tag_column = len(chart_header()) - 1
+        self._chart_tag_delegate = TagDelegate(self.charts_table)
+        self.charts_table.setItemDelegateForColumn(self.charts_model.tag_column,
+                                                   self._chart_tag_delegate)
+        self.charts_table.selectionModel().currentRowChanged.connect(
+            lambda current, _previous: self._show_chart_trades(current.row()))
+        self.chart_curves = ChartCurves()
+        self.curves_scroll = QtWidgets.QScrollArea()
+        self.curves_scroll.setWidgetResizable(True)
+        self.curves_scroll.setHorizontalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.curves_scroll.setWidget(self.chart_curves)
+        self.chart_trades_label = QtWidgets.QLabel()
+        self.chart_trades_model = TextTableModel(self)
+        self.chart_trades_table = table_view(self.chart_trades_model)
+        trades = QtWidgets.QWidget()
+        trades_layout = QtWidgets.QVBoxLayout(trades)
+        trades_layout.setContentsMargins(0, 0, 0, 0)
+        trades_layout.addWidget(self.chart_trades_label)
+        trades_layout.addWidget(self.chart_trades_table, 1)
+
+        splitter = QtWidgets.QSplitter(Qt.Orientation.Vertical)
+        for widget in (self.charts_table, self.curves_scroll, trades):
+            splitter.addWidget(widget)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([170, 380, 200])
+        page = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.charts_note)
+        layout.addWidget(splitter, 1)
+        return page
 
     def _build_metrics(self) -> QtWidgets.QWidget:
         self.metrics_tree = QtWidgets.QTreeWidget()
@@ -247,7 +366,9 @@ class TrialView(RunView):
     def show_trial(self, trial_id: int) -> None:
         """Show one trial (reads the store; the chart and tables are updated in place)."""
         try:
-            details = trial_details(self.controller.store(), trial_id)
+            store = self.controller.store()
+            details = trial_details(store, trial_id)
+            breakdown = trial_breakdown(store, trial_id)
         except KeyError:
             self.clear(f"Trial {trial_id} is not in this run store.")
             return
@@ -257,6 +378,7 @@ class TrialView(RunView):
         self.trial_id = trial_id
         self.details = details
         self._render(details)
+        self._render_breakdown(breakdown)
         self.stack.setCurrentIndex(1)
 
     @Slot()
@@ -330,6 +452,51 @@ class TrialView(RunView):
                                                "The source is the same as its parent's."))
         self.diff_edit.setVisible(d.parent_hash is not None)
         self._fill_llm(d)
+
+    def _render_breakdown(self, breakdown: ChartBreakdown | None) -> None:
+        """The Charts tab for a watchlist trial (right after Overview); none otherwise."""
+        self.breakdown = breakdown
+        index = self.tabs.indexOf(self.charts_page)
+        if breakdown is None:
+            if index >= 0:
+                self.tabs.removeTab(index)
+            self.chart_curves.set_breakdown(None)
+            self.llm_index = self.tabs.indexOf(self.llm_page)
+            return
+        if index < 0:
+            self.tabs.insertTab(1, self.charts_page, CHARTS_TAB)
+            self.tabs.setTabToolTip(1, CHARTS_TIP)
+        self.llm_index = self.tabs.indexOf(self.llm_page)
+        self.chart_note.setText(f"{self.chart_note.text()} · an equal-weight portfolio of the "
+                                f"{len(breakdown.rows)} charts (each chart: the Charts tab)")
+        self.charts_note.setText(breakdown.note)
+        signs = breakdown.signs
+        self.charts_model.set_rows(
+            breakdown.header, breakdown.rows, range(1, len(breakdown.header) - 1),
+            foreground=lambda row, column: (
+                (GREEN if signs[row] > 0 else RED if signs[row] < 0 else None)
+                if column == NET_COLUMN else None))
+        self.charts_table.resizeColumnsToContents()
+        rows = self.chart_curves.set_breakdown(breakdown)
+        self.chart_curves.setMinimumHeight(rows * PLOT_HEIGHT)
+        self.charts_table.selectRow(0)
+        self._show_chart_trades(0)
+
+    def _show_chart_trades(self, row: int) -> None:
+        breakdown = self.breakdown
+        if breakdown is None or not 0 <= row < len(breakdown.trades):
+            self.chart_trades_label.clear()
+            self.chart_trades_model.set_rows((), ())
+            return
+        trades = breakdown.trades[row]
+        self.chart_trades_label.setText(
+            f"Trades on {breakdown.labels[row]}: {len(trades.rows)}")
+        self.chart_trades_model.set_rows(
+            trades.headers, trades.rows, TRADE_NUMERIC,
+            foreground=lambda r, column, signs=trades.signs: (
+                (GREEN if signs[r] > 0 else RED if signs[r] < 0 else None)
+                if column in (9, 10) else None))
+        self.chart_trades_table.resizeColumnsToContents()
 
     def _fill_inputs(self, inputs: tuple[tuple[str, str], ...]) -> None:
         self.inputs_table.setRowCount(len(inputs))
