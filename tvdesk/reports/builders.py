@@ -184,7 +184,8 @@ def report_from_store(store: RunStore, run_id: str, *, top: int = 5,
         settings=FrozenMap(settings), timezone=timezone, currency=currency,
         kind="optimization", symbol=str(props.get("symbol") or symbol.get("ticker") or ""),
         timeframe=str(props.get("timeframe") or symbol.get("timeframe") or ""),
-        watchlist=watchlist, aggregate=aggregate)
+        watchlist=watchlist, aggregate=aggregate,
+        timeframe_searched=bool(watchlist and settings.get("search_timeframe")))
     return ReportData(run=run, trials=trials, details=tuple(details),
                       equity=FrozenMap(equity), robustness=FrozenMap(robustness or {}),
                       timeline=timeline, charts=FrozenMap(charts))

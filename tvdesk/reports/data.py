@@ -50,6 +50,8 @@ class RunSummary:
     """A watchlist run's charts ("FX:EURUSD 60", ...), in its order; empty for one chart."""
     aggregate: str = ""
     """How a watchlist trial's metrics combine its charts' ("median", "min", "mean")."""
+    timeframe_searched: bool = False
+    """A watchlist run whose search picks each trial's timeframe (its charts of that one)."""
 
     @property
     def is_watchlist(self) -> bool:
@@ -61,8 +63,10 @@ class RunSummary:
             return ""
         count = len(self.watchlist)
         how = AGGREGATE_TEXT.get(self.aggregate, self.aggregate or "an aggregate")
+        searched = ("; the search picks each trial's timeframe and runs it on that "
+                    "timeframe's charts" if self.timeframe_searched else "")
         return (f"{lead}{count} chart{'s' if count != 1 else ''}: "
-                f"{', '.join(self.watchlist)}; each trial's metrics are {how}")
+                f"{', '.join(self.watchlist)}; each trial's metrics are {how}{searched}")
 
 
 @dataclass(frozen=True, slots=True)
