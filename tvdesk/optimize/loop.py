@@ -416,6 +416,8 @@ class Optimizer:
             outcome = await self.run_trial(track, worker=worker, proposed=proposal.inputs,
                                         proposal=proposal)
             track.search.tell(proposal, outcome.metrics)
+            if track.search.grid_finished:
+                track.stop_reason = track.stop_reason or "grid search done: every point ran"
             await self.commit_new_bests(worker)
 
     async def run_trial(self, track: TrackState, *, worker: int, proposed: Mapping[str, Any],

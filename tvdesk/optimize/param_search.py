@@ -59,6 +59,7 @@ class ParamSearch:
                  seed: int | None = None) -> None:
         self.space = space
         self.targets = targets
+        self.grid_finished = False  # the grid sampler has told its last point
         self.distributions = {dim.title: _distribution(dim) for dim in space.dimensions}
         directions: list[Literal["minimize", "maximize"]] = [
             "maximize" if targets.maximize else "minimize"]
@@ -93,12 +94,20 @@ class ParamSearch:
 
     def tell(self, proposal: Proposal, metrics: Mapping[str, object] | None) -> None:
         """Report a finished trial; None means it failed (it is told as failed, not scored)."""
-        if metrics is None:
-            self.study.tell(proposal.trial, state=TrialState.FAIL)
-            return
-        for i, violation in enumerate(self.targets.violations(metrics)):
-            proposal.trial.set_constraint(f"c{i}", violation)
-        self.study.tell(proposal.trial, self._finite(self.targets.objective_values(metrics)))
+        try:
+            if metrics is None:
+                self.study.tell(proposal.trial, state=TrialState.FAIL)
+                return
+            for i, violation in enumerate(self.targets.violations(metrics)):
+                proposal.trial.set_constraint(f"c{i}", violation)
+            self.study.tell(proposal.trial, self._finite(self.targets.objective_values(metrics)))
+        except RuntimeError as exc:
+            # The grid sampler calls Study.stop() when its last point is told, which Optuna
+            # allows only inside study.optimize; the trial is stored before that (Optuna
+            # writes it in a `finally`). The grid is done: say so instead of crashing the run.
+            if "Study.stop" not in str(exc):
+                raise
+            self.grid_finished = True
 
     def add_done(self, inputs: Mapping[str, Any], metrics: Mapping[str, object] | None) -> None:
         """Teach the study a trial that ran before (resume, or answered from the store)."""
