@@ -148,6 +148,13 @@ def test_the_watchlist_best_is_the_inputs_that_work_everywhere(slot_home, tmp_pa
     assert any("profitable on 1 of 3 charts" in r for r in trials[1].reasons)
     assert trials[3].metrics["charts_profitable_percent"] == 100
     assert "met by 1 of 4 trials" in done.stdout
+    exported = tmp_path / "run.json"
+    assert run(home, "runs", "--store", str(store_path), "--export", "latest", "--json",
+               str(exported)).returncode == 0
+    rows = json.loads(exported.read_text())["trials"]
+    assert all([c["label"] for c in row["charts"]] == [f"{s} 60" for s in CURVE_FIT_MOVES]
+               for row in rows)
+    assert rows[0]["charts"][0]["result"]["trades"]  # each chart's trades are kept
 
 
 def test_the_timeframe_can_be_searched(slot_home, tmp_path: Path) -> None:

@@ -209,6 +209,10 @@ class ChartRecord:
     result: dict[str, Any] | None = None
     equity: dict[str, Any] | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "chart": self.chart, "metrics": self.metrics,
+                "result": self.result, "equity": self.equity}
+
 
 @dataclass(frozen=True, slots=True)
 class TrialRow:

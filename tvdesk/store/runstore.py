@@ -475,13 +475,7 @@ class RunStore:
                 "SELECT chart, chart_json, metrics_json, result_json, equity_json"
                 " FROM chart_results WHERE trial_id = ? ORDER BY position",
                 (trial_id,)).fetchall()
-        return [ChartRecord(label=row["chart"], chart=json.loads(row["chart_json"]),
-                            metrics=json.loads(row["metrics_json"]),
-                            result=json.loads(row["result_json"]) if row["result_json"]
-                            else None,
-                            equity=json.loads(row["equity_json"]) if row["equity_json"]
-                            else None)
-                for row in rows]
+        return [_chart_record(row) for row in rows]
 
     def daily_returns(self, run_id: str, *, segment: Segment | None = None,
                       condition: str | None = None,
@@ -620,10 +614,19 @@ class RunStore:
             event_rows = conn.execute(
                 "SELECT id, run_id, at, kind, payload_json FROM events WHERE run_id = ?"
                 " ORDER BY id", (run_id,)).fetchall()
+            chart_rows = conn.execute(
+                "SELECT c.trial_id, c.chart, c.chart_json, c.metrics_json, c.result_json,"
+                " c.equity_json FROM chart_results c JOIN trials t ON t.id = c.trial_id"
+                " WHERE t.run_id = ? ORDER BY c.trial_id, c.position", (run_id,)).fetchall()
+        charts: dict[int, list[dict[str, Any]]] = {}
+        for row in chart_rows:
+            charts.setdefault(row["trial_id"], []).append(_chart_record(row).to_dict())
         trials = []
         for row in trial_rows:
             item = _trial_row(row).to_dict()
             item["result"] = None if row["result_json"] is None else json.loads(row["result_json"])
+            if row["id"] in charts:  # a watchlist trial: its result on each chart
+                item["charts"] = charts[row["id"]]
             trials.append(item)
         document: dict[str, Any] = {
             "format": "tvdesk.run",
@@ -811,3 +814,10 @@ def _llm_exchange(row: sqlite3.Row) -> LlmExchange:
                        worker=row["worker"], model=row["model"], prompt=row["prompt"],
                        reply=row["reply"], latency=row["latency"], outcome=row["outcome"],
                        created_at=created, error=row["error"])
+
+
+def _chart_record(row: sqlite3.Row) -> ChartRecord:
+    return ChartRecord(label=row["chart"], chart=json.loads(row["chart_json"]),
+                       metrics=json.loads(row["metrics_json"]),
+                       result=json.loads(row["result_json"]) if row["result_json"] else None,
+                       equity=json.loads(row["equity_json"]) if row["equity_json"] else None)
