@@ -1,10 +1,7 @@
 """A watchlist trial's per-chart table as the reports show it: chart, key metrics, tag.
 
-The CLI and the GUI show the same table through `tvdesk.viewmodels.watchlist` (`COLUMNS`,
-`chart_rows`, `header`). The view models sit above the reports in tvdesk's import layers (they
-import `tvdesk.reports`), so the reports cannot import them without a cycle between the two
-packages; this module repeats their columns and cell rules instead, and
-tests/reports/test_watchlist_reports.py holds the two to the same text cell for cell.
+The CLI and the GUI show the same table through `tvdesk.viewmodels.watchlist`, which re-exports
+these (the reports sit below the view models in tvdesk's import layers).
 
 `chart_values` gives the same cells as numbers, for the workbook (numbers stay numbers there).
 """
@@ -18,7 +15,7 @@ from typing import Any
 from tvdesk.analytics.quality import Evidence, judge
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
-    # (metric key, header, unit) — as tvdesk.viewmodels.watchlist.COLUMNS
+    # (metric key, header, unit)
     ("net_profit_percent", "Net profit %", "+%"),
     ("max_drawdown_percent", "Max DD %", "%"),
     ("profit_factor", "Profit factor", ""),
