@@ -216,7 +216,7 @@ def test_cancelling_runs_cancels_the_clusters_tasks(cluster: Cluster) -> None:
     assert net_profit != 0.0
 
 
-def test_evaluate_conditions_on_the_cluster_equals_this_machine(tmp_path: Path,
+def test_evaluate_conditions_and_a_watchlist_on_the_cluster_equal_this_machine(tmp_path: Path,
                                                               cluster: Cluster) -> None:
     import json
 
@@ -238,6 +238,26 @@ def test_evaluate_conditions_on_the_cluster_equals_this_machine(tmp_path: Path,
         assert a["trades"] == b["trades"] and a["metrics"] == b["metrics"]
     assert remote[2]["properties"]["inputs"]["Condition"] == 3
     assert remote[0]["properties"]["data_file"] == str(EURUSD)
+
+    # A watchlist from the market data library: each chart's series reaches the workers.
+    add = subprocess.run([sys.executable, "-m", "tvdesk", "data", "add", str(EURUSD),
+                          "--symbol", "FX:EURUSD", "--mintick", "0.00001"], cwd=ROOT,
+                         env=cluster.env, capture_output=True, text=True, timeout=120)
+    assert add.returncode == 0, add.stderr
+    charts = {}
+    for where in (cluster.address, "local"):
+        out = tmp_path / f"charts-{'cluster' if where != 'local' else 'local'}.json"
+        run = subprocess.run([sys.executable, "-m", "tvdesk", "evaluate", "--script",
+                              str(ROOT / "pine" / "examples" / "sma_cross.pine"),
+                              "--symbols", "FX:EURUSD", "--timeframes", "60,240,1D",
+                              "--cluster", where, "--json", str(out)],
+                             cwd=ROOT, env=cluster.env, capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr
+        charts[where] = json.loads(out.read_text())
+    assert [d["properties"]["timeframe"] for d in charts["local"]] == ["60", "240", "1D"]
+    for a, b in zip(charts[cluster.address], charts["local"], strict=True):
+        assert a["trades"] == b["trades"] and a["metrics"] == b["metrics"]
 
 
 def test_a_tls_cluster_runs_backtests_with_the_configs_certificates(tmp_path: Path) -> None:
