@@ -154,3 +154,30 @@ security = "btc.csv"
 """)
     with pytest.raises(ConfigError, match=r"profiles\.mtf\.security\.BINANCE:BTCUSDT"):
         load_settings(path)
+
+
+def test_watchlists_and_a_profiles_watchlist_keys_read_check_and_save(tmp_path: Path) -> None:
+    from tvdesk.config import save_settings
+
+    file = tmp_path / "tvdesk.toml"
+    file.write_text('[watchlists]\ncrypto = ["BINANCE:BTCUSDT", "BINANCE:ETHUSDT"]\n\n'
+                    '[profiles.robust]\nscript = "s.pine"\nwatchlist = "crypto"\n'
+                    'timeframes = ["15", 60]\naggregate = "min"\nsearch_timeframe = true\n')
+    settings = load_settings(file)
+    assert settings.watchlist("crypto") == ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT")
+    profile = settings.profile("robust")
+    assert (profile.watchlist, profile.timeframes, profile.aggregate,
+            profile.search_timeframe) == ("crypto", ("15", "60"), "min", True)
+    copy = tmp_path / "copy.toml"
+    save_settings(settings, copy)
+    again = load_settings(copy)
+    assert again.watchlists == settings.watchlists
+    assert again.profile("robust").aggregate == "min"
+    with pytest.raises(ConfigError, match="no watchlist named 'fx'.*crypto"):
+        settings.watchlist("fx")
+    file.write_text('[profiles.robust]\naggregate = "best"\n')
+    with pytest.raises(ConfigError, match="profiles.robust.aggregate"):
+        load_settings(file)
+    file.write_text('[watchlists]\nfx = "FX:EURUSD"\n')
+    with pytest.raises(ConfigError, match="watchlists.fx"):
+        load_settings(file)

@@ -59,9 +59,9 @@ def add_optimize_parser(sub: argparse._SubParsersAction,
     run.add_argument("--workspace", metavar="DIR", help="folder for the workers' pc_<n>.pine")
     watch = opt.add_argument_group("watchlist: find inputs that work on several charts")
     add_watchlist_flags(watch)
-    watch.add_argument("--aggregate", choices=["median", "min", "mean"], default="median",
-                       help="the trial's objective over its charts (min: the worst chart); "
-                       "targets hold on every chart")
+    watch.add_argument("--aggregate", choices=["median", "min", "mean"], default=None,
+                       help="the trial's objective over its charts (default median; min: the "
+                       "worst chart); targets hold on every chart")
     watch.add_argument("--search-timeframe", action="store_true",
                        help="make the timeframe a searched parameter (each trial runs on the "
                        "watchlist's charts of one of --timeframes)")

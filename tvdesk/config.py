@@ -72,6 +72,8 @@ class Profile:
     symbols: tuple[str, ...] = ()  # a watchlist (the market data library's symbols)
     timeframes: tuple[str, ...] = ()
     watchlist: str | None = None  # a [watchlists] name
+    aggregate: str | None = None  # the watchlist objective: median, min or mean
+    search_timeframe: bool = False
 
 
 STRATEGY_PROPERTIES = {"initial_capital", "default_qty_type", "default_qty_value",
@@ -245,7 +247,7 @@ def _refuse_secrets(file: Path, table: Mapping[str, Any], prefix: str = "") -> N
 _PROFILE_KEYS = {"script", "data", "symbol", "timeframe", "timezone", "mintick", "pointvalue",
                  "currency", "from", "to", "conditions", "condition_input", "inputs", "targets",
                  "security", "magnifier_data", "session", "properties", "symbols",
-                 "timeframes", "watchlist"}
+                 "timeframes", "watchlist", "aggregate", "search_timeframe"}
 
 
 def _read_profile(file: Path, name: str, table: Any) -> Profile:
@@ -288,7 +290,17 @@ def _read_profile(file: Path, name: str, table: Any) -> Profile:
         symbols=_text_list(r, "symbols", "a list of symbols such as [\"BINANCE:BTCUSDT\"]"),
         timeframes=_text_list(r, "timeframes", "a list of timeframes such as [\"15\", \"60\"]"),
         watchlist=r.get("watchlist", str, "a [watchlists] name"),
+        aggregate=_aggregate(r),
+        search_timeframe=bool(r.get("search_timeframe", bool, "true or false")),
     )
+
+
+def _aggregate(r: _Reader) -> str | None:
+    expected = "\"median\", \"min\" or \"mean\""
+    value = r.get("aggregate", str, expected)
+    if value is not None and value not in ("median", "min", "mean"):
+        raise r.fail("aggregate", expected, value)
+    return value
 
 
 def _text_list(r: _Reader, key: str, expected: str) -> tuple[str, ...]:
@@ -527,6 +539,10 @@ def _profile_table(profile: Profile, folder: Path) -> dict[str, Any]:
             table[key] = list(getattr(profile, key))
     if profile.watchlist:
         table["watchlist"] = profile.watchlist
+    if profile.aggregate:
+        table["aggregate"] = profile.aggregate
+    if profile.search_timeframe:
+        table["search_timeframe"] = True
     return table
 
 

@@ -73,8 +73,9 @@ class RunForm:
     symbols: str | None = None  # a watchlist: "A,B" (see app.watchlist), or
     watchlist: str | None = None  # a [watchlists] name
     timeframes: str | None = None  # "15,60,240"
-    aggregate: str = "median"  # the watchlist objective: median, min (worst chart) or mean
-    search_timeframe: bool = False  # the timeframe is a searched parameter
+    aggregate: str | None = None  # the watchlist objective: median (default), min (worst
+    # chart) or mean; None: the profile's
+    search_timeframe: bool = False  # the timeframe is a searched parameter (or the profile's)
 
 
 def parse_holdout(text: str) -> float:
@@ -210,9 +211,17 @@ def settings_from_form(form: RunForm, config: Settings) -> OptimizeSettings:
         stop_on_target=form.stop_on_target or config.optimize.stop_on_target,
         git_repository=chosen_repository(form.git_commit, form.git_repo, config.optimize),
         git_push=config.optimize.git_push,
-        charts=charts, aggregate=form.aggregate,  # type: ignore[arg-type]
-        search_timeframe=form.search_timeframe,
+        charts=charts, aggregate=_aggregate(form, profile),  # type: ignore[arg-type]
+        search_timeframe=bool(charts) and _search_timeframe(form, profile),
     )
+
+
+def _aggregate(form: RunForm, profile: Profile | None) -> str:
+    return form.aggregate or (profile.aggregate if profile else None) or "median"
+
+
+def _search_timeframe(form: RunForm, profile: Profile | None) -> bool:
+    return form.search_timeframe or bool(profile and profile.search_timeframe)
 
 
 def _charts(form: RunForm, config: Settings, profile: Profile | None, engine: str,
@@ -225,9 +234,10 @@ def _charts(form: RunForm, config: Settings, profile: Profile | None, engine: st
     )
     from tvdesk.optimize.watchlist_trials import AGGREGATES
 
-    if form.aggregate not in AGGREGATES:
+    if _aggregate(form, profile) not in AGGREGATES:
         raise InputError(f"expected one of {', '.join(AGGREGATES)}, got {form.aggregate!r}",
                          source="--aggregate")
+    search_timeframe = _search_timeframe(form, profile)
     choice = watchlist_choice(symbols=form.symbols, timeframes=form.timeframes,
                               watchlist=form.watchlist, settings=config, profile=profile)
     if not choice:
@@ -240,7 +250,7 @@ def _charts(form: RunForm, config: Settings, profile: Profile | None, engine: st
                          source="--symbols")
     refuse_single_chart_flags(form.options)
     charts = resolve_charts(choice.symbols, choice.timeframes)
-    if form.search_timeframe and len({c.timeframe for c in charts}) < 2:
+    if search_timeframe and len({c.timeframe for c in charts}) < 2:
         raise InputError("--search-timeframe needs two or more --timeframes",
                          source="--search-timeframe")
     for chart in charts:

@@ -605,6 +605,9 @@ class SetupForm(QtWidgets.QScrollArea):
             symbols = self.config.watchlists.get(profile.watchlist, ())
         self.set_watchlist_symbols(symbols)
         self.timeframes.setText(", ".join(profile.timeframes))
+        index = self.aggregate.findData(profile.aggregate or "median")
+        self.aggregate.setCurrentIndex(max(index, 0))
+        self.search_timeframe.setChecked(profile.search_timeframe)
         self._load_script()  # shows the script's strategy() settings ...
         self.show_properties(profile.properties)  # ... then the profile's own
         self._update_data_span()
@@ -660,7 +663,9 @@ class SetupForm(QtWidgets.QScrollArea):
                 else None, properties=dict(self.strategy_settings()),
                 symbols=parse_list(form.symbols, "--symbols"),
                 timeframes=tuple(timeframe_code(t) for t in
-                                 parse_list(form.timeframes, "--timeframes")))
+                                 parse_list(form.timeframes, "--timeframes")),
+                aggregate=form.aggregate if form.symbols else None,
+                search_timeframe=bool(form.symbols) and form.search_timeframe)
             settings = dc_replace(self.config, profiles={**self.config.profiles,
                                                          name: profile})
             path = save_settings(settings)
