@@ -173,11 +173,11 @@ def test_watchlists_and_a_profiles_watchlist_keys_read_check_and_save(tmp_path: 
     again = load_settings(copy)
     assert again.watchlists == settings.watchlists
     assert again.profile("robust").aggregate == "min"
-    with pytest.raises(ConfigError, match="no watchlist named 'fx'.*crypto"):
+    with pytest.raises(ConfigError, match=r"no watchlist named 'fx'.*crypto"):
         settings.watchlist("fx")
     file.write_text('[profiles.robust]\naggregate = "best"\n')
-    with pytest.raises(ConfigError, match="profiles.robust.aggregate"):
+    with pytest.raises(ConfigError, match=r"profiles\.robust\.aggregate"):
         load_settings(file)
     file.write_text('[watchlists]\nfx = "FX:EURUSD"\n')
-    with pytest.raises(ConfigError, match="watchlists.fx"):
+    with pytest.raises(ConfigError, match=r"watchlists\.fx"):
         load_settings(file)
