@@ -121,7 +121,7 @@ def test_the_watchlist_best_is_the_inputs_that_work_everywhere(slot_home, tmp_pa
     store_path = tmp_path / "runs.db"
     done = run(home, "optimize", "--script", str(script), "--symbols",
                ",".join(CURVE_FIT_MOVES), "--sampler", "grid", "--max-iterations", "4",
-               "--holdout", "0%", "--process-count", "2", "--store", str(store_path),
+               "--holdout", "0%", "--process-count", "1", "--store", str(store_path),
                "--target", "net_profit>=0")
     assert done.returncode == 0, done.stderr
     with RunStore.open_for_reading(store_path) as store:

@@ -154,3 +154,21 @@ def test_data_add_errors_exit_2_naming_what_is_wrong(tmp_path: Path) -> None:
     by_name = run(home, "data", "add", str(named))
     assert by_name.returncode == 0, by_name.stderr
     assert "FX:EURUSD 60: new series; 50 new bars" in by_name.stdout
+
+
+def test_a_new_version_leaves_the_bars_a_run_started_on_untouched(tmp_path: Path) -> None:
+    """A run (and its --resume) keeps reading the version it started with; `data remove`
+    deletes every version."""
+    library = Library(tmp_path / "lib")
+    library.add([slice_csv(EURUSD, tmp_path / "a.csv", 1, 1000)], symbol="FX:EURUSD")
+    first, first_240 = library.resolve("EURUSD", "60"), library.resolve("EURUSD", "240")
+    library.add([slice_csv(EURUSD, tmp_path / "b.csv", 900, 2000)], symbol="FX:EURUSD")
+    second, second_240 = library.resolve("EURUSD", "60"), library.resolve("EURUSD", "240")
+    assert first.path != second.path and first_240.path != second_240.path
+    assert len(load_bars(first.path)) == 1000 and len(load_bars(second.path)) == 2000
+    assert len(load_bars(first_240.path)) < len(load_bars(second_240.path))
+    again = library.add([slice_csv(EURUSD, tmp_path / "c.csv", 1, 2000)], symbol="FX:EURUSD")
+    assert again[0].entry.path == second.path  # the same bars: the same version
+    assert [e.label for e in library.remove("FX:EURUSD")] == ["FX:EURUSD 60"]
+    assert not Path(first.path).exists() and not Path(second.path).exists()
+    assert library.entries() == []

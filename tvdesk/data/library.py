@@ -8,6 +8,11 @@ forming), and bars only the older file has are kept. An overlap whose prices dis
 library's is refused, because that is nearly always a file of another symbol or another price
 feed given the wrong `--symbol`, and a merge would silently corrupt the series.
 
+A series file never changes once written: adding bars writes a new version (named by its
+content) and the entry points to it, so a run that started on the old version keeps reading
+exactly those bars, and `--resume` runs on them too. Old versions stay until `tvdesk data
+remove`.
+
 A timeframe the library does not hold is built on demand from the finest series of the symbol
 that divides it, with `tvdesk.data.resample` (the code `request.security` uses) in the symbol's
 exchange timezone and session, and cached beside the series until the source changes.
@@ -38,7 +43,7 @@ from tvdesk.data.market_data import (
 from tvdesk.data.resample import Candles, aggregate, timeframe_ms, unit_of
 from tvdesk.data.sessions import parse_session
 from tvdesk.errors import DataError, InputError
-from tvdesk.fileio import write_json_atomically
+from tvdesk.fileio import write_bytes_atomically, write_json_atomically
 
 __all__ = ["AddReport", "Library", "LibraryEntry", "same_symbol"]
 
@@ -84,7 +89,7 @@ class LibraryEntry:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data.pop("path")
+        data["file"] = Path(data.pop("path")).name
         data["sources"] = list(self.sources)
         return data
 
@@ -151,10 +156,11 @@ class Library:
         try:
             data = json.loads(meta_file.read_text(encoding="utf-8"))
             data["sources"] = tuple(data.get("sources") or ())
+            name = Path(str(data.pop("file", ""))).name
             entry = LibraryEntry(**data)
         except (OSError, ValueError, TypeError) as exc:
             raise DataError(f"damaged library entry ({exc})", source=str(meta_file)) from None
-        path = meta_file.with_suffix(series_file.SUFFIX)
+        path = meta_file.parent / name if name else meta_file.with_suffix(series_file.SUFFIX)
         return LibraryEntry(**{**asdict(entry), "path": str(path)})
 
     def find(self, symbol: str) -> list[LibraryEntry]:
@@ -193,9 +199,8 @@ class Library:
 
     def _derived(self, source: LibraryEntry, code: str) -> LibraryEntry:
         """`source` resampled to `code`, cached under derived/ keyed by the source's content."""
-        series = Path(source.path)
-        stamp = f"{source.symbol}|{code}|{source.session}|{source.timezone}|" \
-                f"{series.stat().st_size}|{series.stat().st_mtime_ns}"
+        series = Path(source.path)  # named by its content: a new version, a new key
+        stamp = f"{source.symbol}|{code}|{source.session}|{source.timezone}|{series.name}"
         key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
         target = self.root / "derived" / _slug(source.symbol) / f"{code}-{key}{series_file.SUFFIX}"
         entry_fields = {**asdict(source), "timeframe": code,
@@ -206,9 +211,6 @@ class Library:
                                   parse_session(source.session))
             series_file.write_series(target, _columns(resampled),
                                      {**meta, "timeframe": code})
-            for stale in target.parent.glob(f"{code}-*{series_file.SUFFIX}"):
-                if stale != target:
-                    stale.unlink(missing_ok=True)
         columns, _ = series_file.read_series(target)
         times = columns["times"]
         return LibraryEntry(**{**entry_fields, "bars": len(times),
@@ -294,10 +296,12 @@ class Library:
             currency=currency or (old.currency if old else None),
             session=session or (old.session if old else None),
             bars=len(times), first_ms=int(times[0]), last_ms=int(times[-1]), gaps=gaps,
-            price_decimals=decimals, sources=tuple(dict.fromkeys(str(s) for s in sources)),
-            path=str(folder / f"{code}{series_file.SUFFIX}"))
-        series_file.write_series(entry.path, columns, {
+            price_decimals=decimals, sources=tuple(dict.fromkeys(str(s) for s in sources)))
+        data = series_file.series_bytes(columns, {
             "symbol": symbol, "timeframe": code, "timezone": tz, "price_decimals": decimals})
+        name = f"{code}-{hashlib.sha256(data).hexdigest()[:16]}{series_file.SUFFIX}"
+        entry = LibraryEntry(**{**asdict(entry), "path": str(folder / name)})
+        write_bytes_atomically(entry.path, data)  # then the entry that points to it
         write_json_atomically(meta_file, entry.to_json())
         report.entry = entry
         return report
@@ -308,8 +312,10 @@ class Library:
         for entry in self.find(symbol):
             if timeframe and entry.timeframe != _timeframe_code(timeframe):
                 continue
-            Path(entry.path).unlink(missing_ok=True)
-            Path(entry.path).with_suffix(_ENTRY_SUFFIX).unlink(missing_ok=True)
+            folder = Path(entry.path).parent
+            for version in folder.glob(f"{entry.timeframe}-*{series_file.SUFFIX}"):
+                version.unlink(missing_ok=True)
+            (folder / f"{entry.timeframe}{_ENTRY_SUFFIX}").unlink(missing_ok=True)
             removed.append(entry)
         return removed
 

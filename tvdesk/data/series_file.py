@@ -31,13 +31,18 @@ def is_series_file(path: str | Path) -> bool:
 
 def write_series(path: str | Path, columns: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
     """Write the columns and `meta` (JSON-able) atomically: a reader never sees half a file."""
+    return write_bytes_atomically(path, series_bytes(columns, meta))
+
+
+def series_bytes(columns: dict[str, np.ndarray], meta: dict[str, Any]) -> bytes:
+    """The file's bytes (the same columns and meta always give the same bytes)."""
     buffer = io.BytesIO()
     header = json.dumps({"format": _FORMAT, **meta}, sort_keys=True)
     arrays: dict[str, Any] = {"header": np.array(header),
                               "times": np.asarray(columns["times"], dtype=np.int64)}
     arrays.update({key: np.asarray(columns[key], dtype=np.float64) for key in _COLUMNS[1:]})
     np.savez(buffer, allow_pickle=False, **arrays)
-    return write_bytes_atomically(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def read_series(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
