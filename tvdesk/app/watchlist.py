@@ -53,10 +53,10 @@ def resolve_charts(symbols: Iterable[str], timeframes: Iterable[str],
         else:
             held = library.find(symbol)  # sorted finest first; none: resolve says what is
             entries = [held[0]] if held else [library.resolve(symbol, "60")]
-        for entry in entries:
+        for entry in entries:  # a tick size not given is derived by the engine, and said so
             charts.append(Chart(symbol=entry.symbol, timeframe=entry.timeframe,
                                 data_path=entry.path, timezone=entry.timezone,
-                                mintick=entry.tick(), pointvalue=entry.pointvalue,
+                                mintick=entry.mintick, pointvalue=entry.pointvalue,
                                 currency=entry.currency, session=entry.session))
     if not charts:
         raise InputError("the watchlist is empty", source="--symbols")
