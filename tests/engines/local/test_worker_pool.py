@@ -128,3 +128,21 @@ def test_a_new_pool_removes_scratch_folders_of_dead_pools_only(tmp_path: Path) -
     assert live.exists()
     assert set(root.glob(f"pool-{os.getpid()}-*")) == before, "a closed pool removes its folder"
     live.rmdir()
+
+
+def test_first_runs_on_different_data_files_at_once_share_one_start(tmp_path: Path) -> None:
+    """Four requests for four files, all before any worker started (a watchlist without a
+    warm-up): each start used to retire the others' new workers, and `close` then failed on
+    a forgotten executor."""
+    requests = [_request(tmp_path, QUICK, bars) for bars in (40, 41, 42, 43)]
+
+    async def main() -> list:
+        engine = LocalEngine(processes=2)
+        try:
+            return list(await asyncio.gather(*(engine.run(r) for r in requests)))
+        finally:
+            await engine.close()
+
+    results = asyncio.run(main())
+    assert [r.properties["bars"] for r in results] == [40, 41, 42, 43]
+    assert all(r.metrics["total_trades"] > 0 for r in results)

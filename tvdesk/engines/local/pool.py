@@ -31,6 +31,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
@@ -185,6 +186,11 @@ class WorkerPool:
         self._temp_root: str | None = None
         self.confinement: str = ""
         self.jobs_done = 0
+        # Starts run in threads while the event loop submits jobs: `_lock` guards the executor
+        # (replace, retire, submit), `_start_lock` lets one start happen at a time, so two
+        # requests for different data files cannot retire each other's new workers.
+        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
 
     def _ensure(self, readable: set[str] | None = None) -> ProcessPoolExecutor:
         if readable and not readable <= self._readable:
@@ -213,9 +219,11 @@ class WorkerPool:
 
     def _start_blocking(self, readable: set[str]) -> list[int]:
         """Create the executor and start every worker; blocks for about a second."""
-        executor = self._ensure(readable)
-        futures = [executor.submit(_warm) for _ in range(self.size)]
-        started = [future.result() for future in futures]
+        with self._start_lock:
+            with self._lock:
+                executor = self._ensure(readable)
+                futures = [executor.submit(_warm) for _ in range(self.size)]
+            started = [future.result() for future in futures]
         self.confinement = started[0][1]
         return [pid for pid, _status in started]
 
@@ -237,13 +245,14 @@ class WorkerPool:
         readable = _resolved(request.data_files())
         if self._executor is None or not readable <= self._readable:
             await asyncio.to_thread(self._start_blocking, readable)
-        executor = self._ensure(readable)
-        future = loop.run_in_executor(executor, _run_job, job_id, request)
+        with self._lock:  # submitted to the executor that reads these files, not a retired one
+            executor = self._ensure(readable)
+            future = loop.run_in_executor(executor, _run_job, job_id, request)
         try:
             outcome = await asyncio.wait_for(asyncio.shield(future), self._deadline())
         except TimeoutError:
             self._kill(executor)
-            self._executor = None
+            self._forget(executor)
             raise EngineError(
                 f"the trial did not finish within {self._deadline():g} s of wall-clock time "
                 "(stuck in one long computation); its worker was stopped") from None
@@ -255,13 +264,20 @@ class WorkerPool:
                 await asyncio.wait_for(future, timeout=10)
             raise
         except BrokenExecutor:
-            self._executor = None
+            self._forget(executor)
             raise EngineError(
                 "a backtest worker process died (crash or out of memory); the pool was "
                 "restarted and other results are kept"
             ) from None
         self.jobs_done += 1
         return outcome
+
+    def _forget(self, executor: ProcessPoolExecutor) -> None:
+        """Drop a dead executor (the next job starts a new one), unless it was replaced
+        already by a concurrent start."""
+        with self._lock:
+            if self._executor is executor:
+                self._executor = None
 
     @property
     def jobs_started(self) -> int:
