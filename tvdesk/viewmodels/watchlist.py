@@ -12,23 +12,12 @@ from tvdesk.reports.chart_table import (
     COLUMNS,
     chart_rows,
     chart_tag,
+    format_table,
     header,
 )
 from tvdesk.reports.chart_table import cell as _cell
 
 __all__ = ["COLUMNS", "chart_rows", "chart_tag", "format_table", "header"]
-
-
-def format_table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> str:
-    """Plain-text columns: the chart label left-aligned, numbers right-aligned."""
-    table = [list(head), *map(list, rows)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    lines = []
-    for row in table:
-        cells = [c.ljust(w) if i == 0 else c.rjust(w)
-                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- the Trial view
