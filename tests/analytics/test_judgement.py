@@ -132,3 +132,49 @@ def test_judging_a_ledger_reads_and_writes_no_store(tmp_path: Path) -> None:
     assert judgement.robustness["trials"] == 12
     with RunStore.open(tmp_path / "ledger.db") as again:
         assert all(again.trial(i).tag is None for i in ids)  # nothing was written
+
+
+def test_monte_carlo_of_a_watchlist_trial_reads_every_chart_and_keeps_the_worst(
+        tmp_path: Path) -> None:
+    """A watchlist trial's own result has no trades: its Monte Carlo drawdown is the worst
+    chart's (a drawdown target holds on every chart), and RISK names it."""
+    from datetime import datetime
+
+    from tvdesk.analytics.judgement import TrialLedger, judge_ledger
+    from tvdesk.model import BacktestResult, Trade
+
+    rng = np.random.default_rng(9)
+    returns = rng.normal(0, 0.002, size=(200, 3))
+    store, run_id, _ids = ledger(tmp_path, returns)
+    with store:
+        trials = store.trials(run_id)
+        daily = store.daily_returns(run_id)
+        source = {t.source_hash: store.get_source(t.source_hash) for t in trials}
+
+    def chart(profits: list[float]) -> BacktestResult:
+        trades = tuple(Trade(number=i + 1, side="long", entry_time=datetime(2024, 1, 1),
+                             entry_price=100.0, qty=1.0, exit_time=datetime(2024, 1, 2),
+                             exit_price=100.0 + p, profit=p) for i, p in enumerate(profits))
+        return BacktestResult(source="local", metrics={"initial_capital": 10_000.0},
+                              trades=trades)
+
+    calm = chart([10.0, -5.0] * 20)
+    wild = chart([900.0, -800.0] * 20)
+    pure = TrialLedger(trials=trials, daily_returns=daily, holdouts=[], holdout_returns={},
+                       sources=source, result_of=lambda _trial_id: None,
+                       charts_of=lambda _trial_id: [calm, wild])
+    judgement = judge_ledger(pure, rules=QualityRules(max_drawdown_percent=20),
+                             objective="net_profit_percent")
+    finalists = [e for e in judgement.evidence.values() if e.mc_drawdown_percent is not None]
+    assert finalists
+    only_calm = TrialLedger(trials=trials, daily_returns=daily, holdouts=[], holdout_returns={},
+                            sources=source, result_of=lambda _trial_id: None,
+                            charts_of=lambda _trial_id: [calm])
+    calm_judgement = judge_ledger(only_calm, rules=QualityRules(max_drawdown_percent=20),
+                                  objective="net_profit_percent")
+    for trial_id, evidence in judgement.evidence.items():
+        if evidence.mc_drawdown_percent is None:
+            continue
+        calm_mc = calm_judgement.evidence[trial_id].mc_drawdown_percent
+        assert calm_mc is not None and evidence.mc_drawdown_percent > 20 > calm_mc
+        assert any("Monte Carlo" in r for r in judgement.verdicts[trial_id].reasons)

@@ -91,6 +91,9 @@ class TrialLedger:
     holdout_returns: Mapping[int, tuple[list[str], list[float]]]
     sources: Mapping[str, str]  # source hash -> Pine text
     result_of: Callable[[int], BacktestResult | None]
+    # A watchlist trial's result on each chart (its own result holds no trades); empty for
+    # a one-chart trial. Monte Carlo then reads every chart and keeps the worst.
+    charts_of: Callable[[int], list[BacktestResult]] = lambda _trial_id: []
 
 
 def judge_ledger(ledger: TrialLedger, *, rules: QualityRules, objective: str,
@@ -245,11 +248,18 @@ def _finalist_evidence(ledger: TrialLedger, trial: TrialRow, trials: list[TrialR
                 changes["stability_ratio"] = _finite(stability.ratio)
         except ValueError:
             pass
-    result = ledger.result_of(trial.id)
-    if result is not None:
+    results: list[BacktestResult | None] = [*ledger.charts_of(trial.id)] or \
+        [ledger.result_of(trial.id)]
+    drawdowns = []
+    for result in results:
+        if result is None:
+            continue
         profits = np.asarray([t.profit for t in result.closed_trades if t.profit is not None])
-        initial = trial.metrics.get("initial_capital")
+        initial = result.metrics.get("initial_capital") or trial.metrics.get("initial_capital")
         if len(profits) >= 2 and isinstance(initial, (int, float)) and initial > 0:
             mc = monte_carlo_drawdown(profits, float(initial), n=MONTE_CARLO_RUNS, seed=trial.id)
-            changes["mc_drawdown_percent"] = _finite(mc.p_drawdown_percent)
+            drawdowns.append(_finite(mc.p_drawdown_percent))
+    if drawdowns:  # the worst chart's: a drawdown target holds on every chart
+        known = [d for d in drawdowns if d is not None]
+        changes["mc_drawdown_percent"] = max(known) if known else None
     return replace(evidence, **changes)

@@ -11,6 +11,7 @@ from typing import Any
 
 from tvdesk.analytics.judgement import RunJudgement, TrialLedger, judge_ledger
 from tvdesk.analytics.quality import QualityRules
+from tvdesk.model import BacktestResult
 from tvdesk.optimize.settings import OptimizeSettings
 from tvdesk.optimize.space import build_space
 from tvdesk.store import RunStore
@@ -42,7 +43,9 @@ def load_ledger(store: RunStore, run_id: str) -> TrialLedger:
     return TrialLedger(
         trials=trials, daily_returns=store.daily_returns(run_id, segment="in_sample"),
         holdouts=holdouts, holdout_returns=store.daily_returns(run_id, segment="holdout"),
-        sources={h: store.get_source(h) for h in hashes}, result_of=store.trial_result)
+        sources={h: store.get_source(h) for h in hashes}, result_of=store.trial_result,
+        charts_of=lambda trial_id: [BacktestResult.from_dict(c.result)
+                                    for c in store.chart_results(trial_id) if c.result])
 
 
 def judge_run(store: RunStore, run_id: str, *, rules: QualityRules, objective: str,
