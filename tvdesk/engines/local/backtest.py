@@ -193,9 +193,11 @@ def run_backtest(request: BacktestRequest, context: BacktestContext,
     """Run one request to completion (or until `cancelled()` turns true)."""
     if not request.data_path:
         raise InputError("the local engine needs market data (--data FILE.csv)", source="--data")
+    from tvdesk.engines.local import security_speedups
     from tvdesk.engines.local.quirks import apply_all
 
     apply_all()
+    security_speedups.apply()
     transpiled = context.transpiles.get(request.strategy.source)
     decl = context.declarations(transpiled.source_hash, transpiled.python)
     inputs = resolve_inputs(request, decl.inputs)

@@ -1,0 +1,246 @@
+"""The request.security speedups remember results and change none.
+
+Each hook is checked against the PyneCore function it wraps, and whole backtests with
+higher-timeframe contexts (a 24-hour crypto chart with a 240-minute and a daily context, a
+stock's 30-minute chart in its session with an hourly and a daily context) must give the same
+trades and equity with the hooks as with PyneCore's own functions, also on a second run in
+the same process (the aggregated 240-minute file then comes from the cache).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tvdesk.engines.local import security_speedups
+from tvdesk.engines.local.backtest import BacktestContext, run_backtest
+from tvdesk.model import BacktestRequest, BacktestResult, SymbolSpec
+from tvdesk.pine.loader import load_strategy_source
+from tvdesk.pine.transpile import TranspileCache
+
+from engine_helpers import write_bars
+
+MINUTE_MS = 60_000
+
+
+def _hours(spans: list[tuple[int, time, time]]) -> list[Any]:
+    from pynecore.core.syminfo import SymInfoInterval
+
+    return [SymInfoInterval(day=day, start=start, end=end) for day, start, end in spans]
+
+
+SCHEDULES = {
+    "24h": _hours([(d, time(0, 0), time(23, 59, 59)) for d in range(7)]),
+    "stock": _hours([(d, time(9, 30), time(16, 0)) for d in range(5)]),
+    "overnight": _hours([(d, time(17, 0), time(16, 0)) for d in range(6)]),  # FX-like
+}
+
+
+# -------------------------------------------------------------------------- the hooks
+
+
+@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_day_session_ends_equal_pynecores_on_every_date(schedule: str, zone: str) -> None:
+    from pynecore.core import security
+
+    original = getattr(security._day_session_ends, "original", security._day_session_ends)
+    memo = security_speedups.memo_day_session_ends(original)
+    tz = ZoneInfo(zone)
+    hours = SCHEDULES[schedule]
+    day = date(2024, 3, 1)  # across New York's DST change
+    for _ in range(2):  # the second pass answers from the cache
+        for offset in range(60):
+            current = day + timedelta(days=offset)
+            assert memo(current, tz, list(hours), None) == original(current, tz, hours, None)
+
+
+def test_day_session_ends_with_corrections_always_ask_pynecore() -> None:
+    calls: list[Any] = []
+
+    def original(*args: Any) -> tuple[Any, ...]:
+        calls.append(args)
+        return (len(calls),)
+
+    memo = security_speedups.memo_day_session_ends(original)
+    corrections = {date(2024, 7, 3): tuple(SCHEDULES["stock"][:1])}
+    assert memo(date(2024, 7, 3), None, SCHEDULES["stock"], corrections) == (1,)
+    assert memo(date(2024, 7, 3), None, SCHEDULES["stock"], corrections) == (2,)
+    assert memo(date(2024, 7, 3), None, SCHEDULES["stock"], None) == (3,)
+    assert memo(date(2024, 7, 3), None, SCHEDULES["stock"], {}) == (3,)  # cached: no call
+
+
+def test_calendar_results_are_kept_per_calendar_object() -> None:
+    from pynecore.core.security import BarCalendar
+
+    calls: list[Any] = []
+
+    def original(open_ms: int, next_open_ms: int, cal: Any, timeframe: str) -> int:
+        calls.append(cal)
+        return open_ms + len(cal.opening_hours)
+
+    memo = security_speedups.memo_by_calendar(original, 2)
+    one = BarCalendar(opening_hours=tuple(SCHEDULES["24h"]))
+    assert memo(0, 0, one, "15") == memo(0, 0, one, "15") == 7
+    assert len(calls) == 1
+    # An equal-looking but different calendar, or other arguments, ask again.
+    other = BarCalendar(opening_hours=tuple(SCHEDULES["stock"]))
+    assert memo(0, 0, other, "15") == 5
+    assert memo(0, 0, one, "60") == 7
+    assert memo(1, 0, one, "15") == 8
+    assert len(calls) == 4
+    assert memo(0, 0, cal=one, timeframe="15") == 7  # keywords: passed straight through
+    assert len(calls) == 5
+
+
+def test_pynecore_calendar_functions_equal_the_hooks() -> None:
+    from pynecore.core import security
+    from pynecore.core.security import BarCalendar
+
+    def unhooked(name: str) -> Any:
+        function = getattr(security, name)
+        return getattr(function, "original", function)
+
+    close = security_speedups.memo_by_calendar(unhooked("actual_bar_close"), 2)
+    extend = security_speedups.memo_by_calendar(unhooked("break_end_after"), 1)
+    tz = ZoneInfo("America/New_York")
+    for hours in SCHEDULES.values():
+        cal = BarCalendar(tz=tz, opening_hours=tuple(hours))
+        start = 1_709_290_800_000  # 2024-03-01 11:00 UTC
+        for i in range(0, 3000, 7):
+            open_ms = start + i * 15 * MINUTE_MS
+            for timeframe in ("15", "60", "1D"):
+                expected = unhooked("actual_bar_close")(open_ms, 0, cal, timeframe)
+                assert close(open_ms, 0, cal, timeframe) == expected
+                assert close(open_ms, 0, cal, timeframe) == expected
+            assert extend(open_ms, cal) == unhooked("break_end_after")(open_ms, cal)
+
+
+def _fake_resample(calls: list[str]) -> Any:
+    """Stands in for PyneCore's: writes the source's text into the run's folder."""
+
+    def original(data_path: str, target_tf: str, holder: list[str]) -> str:
+        calls.append(data_path)
+        if target_tf == "same":
+            return data_path
+        out = Path(holder[0]) / f"{Path(data_path).stem}__{target_tf}.ohlcv"
+        if not out.exists():  # PyneCore's own reuse inside one run
+            out.write_text(Path(data_path).read_text())
+        return str(out)
+
+    return original
+
+
+def test_an_aggregated_file_is_made_once_per_source_version(tmp_path: Path) -> None:
+    calls: list[str] = []
+    memo = security_speedups.memo_resample(_fake_resample(calls))
+    source = tmp_path / "chart.ohlcv"
+    source.write_text("first")
+    source.with_suffix(".toml").write_text("")
+    holder: list[str] = []
+    made = memo(str(source), "240", holder)
+    assert Path(made).read_text() == "first"
+    assert memo(str(source), "240", holder) == made
+    assert len(calls) == 1 and holder == []  # PyneCore's per-run folder is not used
+    # The source is rewritten (a new chart file): a fresh file, the old one is gone.
+    source.write_text("second, longer")
+    again = memo(str(source), "240", holder)
+    assert Path(again).read_text() == "second, longer"
+    assert not Path(made).exists() and len(calls) == 2
+    # Nothing to aggregate: the original's answer, nothing kept.
+    assert memo(str(source), "same", holder) == str(source)
+    # No .toml beside it: the original decides, with PyneCore's own folder.
+    bare = tmp_path / "bare.ohlcv"
+    bare.write_text("x")
+    holder.append(str(tmp_path))
+    assert memo(str(bare), "240", holder) == str(tmp_path / "bare__240.ohlcv")
+
+
+# -------------------------------------------------------------------------- whole runs
+
+STRATEGY = """//@version=6
+strategy("htf cross", overlay=true, default_qty_type=strategy.fixed, default_qty_value=1)
+fast = request.security(syminfo.tickerid, "{fast}", ta.ema(close, 5))
+slow = request.security(syminfo.tickerid, "D", ta.sma(close, 3))
+if ta.crossover(fast, slow)
+    strategy.entry("L", strategy.long)
+if ta.crossunder(fast, slow)
+    strategy.entry("S", strategy.short)
+"""
+
+
+def _wave(n: int) -> list[tuple[float, float, float, float]]:
+    rows = []
+    price = 100.0
+    for i in range(n):
+        close = 100 + 20 * math.sin(i / 37) + 7 * math.sin(i / 5.3)
+        rows.append((price, max(price, close) + 1, min(price, close) - 1, close))
+        price = close
+    return rows
+
+
+def _runs(tmp_path: Path, data: Path, symbol: SymbolSpec, fast: str,
+          monkeypatch: pytest.MonkeyPatch) -> list[BacktestResult]:
+    from pynecore.core import script_runner, security
+
+    cache = TranspileCache(tmp_path / "transpiled")
+    request = BacktestRequest(strategy=load_strategy_source(STRATEGY.format(fast=fast),
+                                                            cache=cache),
+                              data_path=str(data), symbol=symbol)
+    context = BacktestContext(cache)
+    hooked = [run_backtest(request, context), run_backtest(request, context)]
+    with monkeypatch.context() as patch:
+        patch.setattr(security_speedups, "apply", lambda: False)
+        for module, name in ((security, "_day_session_ends"), (security, "actual_bar_close"),
+                             (security, "break_end_after"),
+                             (script_runner, "_resample_finer_security_feed")):
+            function = getattr(module, name)
+            assert getattr(function, "original", None) is not None  # the run installed it
+            patch.setattr(module, name, function.original)
+        plain = run_backtest(request, BacktestContext(cache))
+    return [*hooked, plain]
+
+
+def _same(results: list[BacktestResult]) -> None:
+    first = results[0]
+    assert len(first.trades) > 5  # the market makes the contexts matter
+    for other in results[1:]:
+        assert other.trades == first.trades
+        assert other.equity_curve == first.equity_curve
+        assert repr(other.metrics) == repr(first.metrics)  # repr: a NaN equals itself
+
+
+def test_a_crypto_chart_with_240_and_daily_contexts_runs_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_bars(tmp_path / "eth_15.csv", _wave(20 * 96), 15 * MINUTE_MS)
+    symbol = SymbolSpec(ticker="BINANCE:ETHUSDT", mintick=0.01, pointvalue=1.0)
+    _same(_runs(tmp_path, data, symbol, "240", monkeypatch))
+
+
+def test_a_stock_in_its_session_with_hourly_and_daily_contexts_runs_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 30-minute bars from 09:30 to 15:30 New York on 30 weekdays.
+    from datetime import datetime
+
+    tz = ZoneInfo("America/New_York")
+    lines = ["time,open,high,low,close,volume"]
+    rows = iter(_wave(30 * 13))
+    day = date(2024, 2, 26)
+    while len(lines) < 1 + 30 * 13:
+        if day.weekday() < 5:
+            for k in range(13):
+                stamp = datetime(day.year, day.month, day.day, 9, 30, tzinfo=tz) \
+                    + timedelta(minutes=30 * k)
+                o, h, lo, c = next(rows)
+                lines.append(f"{int(stamp.timestamp())},{o},{h},{lo},{c},1000")
+        day += timedelta(days=1)
+    data = tmp_path / "abc_30.csv"
+    data.write_text("\n".join(lines) + "\n")
+    symbol = SymbolSpec(ticker="NASDAQ:ABC", mintick=0.01, pointvalue=1.0,
+                        timezone="America/New_York", session="0930-1600")
+    _same(_runs(tmp_path, data, symbol, "60", monkeypatch))
