@@ -244,3 +244,30 @@ def test_a_stock_in_its_session_with_hourly_and_daily_contexts_runs_the_same(
     symbol = SymbolSpec(ticker="NASDAQ:ABC", mintick=0.01, pointvalue=1.0,
                         timezone="America/New_York", session="0930-1600")
     _same(_runs(tmp_path, data, symbol, "60", monkeypatch))
+
+
+def test_a_confined_worker_runs_a_240_context_twice_with_the_same_trades(
+        tmp_path: Path) -> None:
+    # The aggregated 240-minute file is kept in the worker's temporary folder, the only place
+    # besides its scratch folder that a confined worker may write; the second run reads it.
+    import asyncio
+
+    from tvdesk.engines.local import LocalEngine
+
+    data = write_bars(tmp_path / "eth_15.csv", _wave(10 * 96), 15 * MINUTE_MS)
+    request = BacktestRequest(strategy=load_strategy_source(STRATEGY.format(fast="240")),
+                              data_path=str(data),
+                              symbol=SymbolSpec(ticker="BINANCE:ETHUSDT", mintick=0.01,
+                                                pointvalue=1.0))
+
+    async def twice() -> tuple[list[BacktestResult], str]:
+        async with LocalEngine(processes=1) as engine:
+            runs = [await engine.run(request), await engine.run(request)]
+            return runs, engine.pool.confinement
+
+    (first, second), confinement = asyncio.run(twice())
+    print(confinement)  # "confined: Landlock ..." where the kernel offers it
+    assert len(first.trades) > 5
+    assert second.trades == first.trades
+    in_process = run_backtest(request, BacktestContext(TranspileCache(tmp_path / "t")))
+    assert in_process.trades == first.trades
