@@ -1,10 +1,11 @@
-"""The request.security speedups remember results and change none.
+"""The request.security speedups remember results, or batch rounds, and change no value.
 
 Each hook is checked against the PyneCore function it wraps, and whole backtests with
-higher-timeframe contexts (a 24-hour crypto chart with a 240-minute and a daily context, a
-stock's 30-minute chart in its session with an hourly and a daily context) must give the same
-trades and equity with the hooks as with PyneCore's own functions, also on a second run in
-the same process (the aggregated 240-minute file then comes from the cache).
+higher-timeframe contexts (a 24-hour crypto chart with 240-minute, `gaps_on` hourly,
+another symbol's hourly and daily contexts; a stock's 30-minute chart in its session with
+an hourly and a daily context) must give the same trades and equity with the hooks as with
+PyneCore's own functions (per-round exchange included), also on a second run in the same
+process (the aggregated 240-minute file then comes from the cache).
 """
 
 from __future__ import annotations
@@ -161,12 +162,42 @@ def test_an_aggregated_file_is_made_once_per_source_version(tmp_path: Path) -> N
     assert memo(str(bare), "240", holder) == str(tmp_path / "bare__240.ohlcv")
 
 
+def test_batch_rounds_are_offered_to_coarser_intraday_contexts_only() -> None:
+    from types import SimpleNamespace
+
+    asked: list[bool] = []
+
+    def original(state: Any, sec_id: str, *, is_live: bool) -> bool:
+        asked.append(state.same_timeframe)
+        return state.same_timeframe and not is_live and not state.depends
+
+    eligible = security_speedups.batch_coarser_intraday(original)
+
+    def context(**fields: Any) -> Any:
+        values = {"same_timeframe": False, "is_dwm": False, "is_ltf": False,
+                  "plain_ltf": False, "chart_type": None, "depends": set()}
+        return SimpleNamespace(**{**values, **fields})
+
+    coarser = context()
+    assert eligible(coarser, "s", is_live=False)
+    assert coarser.same_timeframe is False  # asked as if at the chart's timeframe, restored
+    assert not eligible(coarser, "s", is_live=True)  # PyneCore's own conditions still hold
+    assert not eligible(context(depends={"other"}), "s", is_live=False)
+    asked.clear()
+    for other in (context(is_dwm=True), context(is_ltf=True), context(plain_ltf=True),
+                  context(chart_type="heikinashi")):
+        assert not eligible(other, "s", is_live=False)
+    assert asked == [False] * 4  # PyneCore's answer only, never widened
+    assert eligible(context(same_timeframe=True), "s", is_live=False)
+
+
 # -------------------------------------------------------------------------- whole runs
 
 STRATEGY = """//@version=6
 strategy("htf cross", overlay=true, default_qty_type=strategy.fixed, default_qty_value=1)
 fast = request.security(syminfo.tickerid, "{fast}", ta.ema(close, 5))
 slow = request.security(syminfo.tickerid, "D", ta.sma(close, 3))
+{extra}
 if ta.crossover(fast, slow)
     strategy.entry("L", strategy.long)
 if ta.crossunder(fast, slow)
@@ -184,20 +215,31 @@ def _wave(n: int) -> list[tuple[float, float, float, float]]:
     return rows
 
 
+# A gaps_on hourly context and another symbol's hourly context, both coarser than 15 minutes,
+# decide entries beside the crossing (an entry only where the hourly value is not na).
+EXTRA_CRYPTO = """
+gapped = request.security(syminfo.tickerid, "60", ta.sma(close, 4), gaps=barmerge.gaps_on)
+other = request.security("BINANCE:BTCUSDT", "60", ta.ema(close, 3))
+if not na(gapped) and close > other and strategy.position_size <= 0
+    strategy.entry("G", strategy.long)
+"""
+
+
 def _runs(tmp_path: Path, data: Path, symbol: SymbolSpec, fast: str,
-          monkeypatch: pytest.MonkeyPatch) -> list[BacktestResult]:
+          monkeypatch: pytest.MonkeyPatch, extra: str = "",
+          **fields: Any) -> list[BacktestResult]:
     from pynecore.core import script_runner, security
 
     cache = TranspileCache(tmp_path / "transpiled")
-    request = BacktestRequest(strategy=load_strategy_source(STRATEGY.format(fast=fast),
-                                                            cache=cache),
-                              data_path=str(data), symbol=symbol)
+    pine = STRATEGY.format(fast=fast, extra=extra)
+    request = BacktestRequest(strategy=load_strategy_source(pine, cache=cache),
+                              data_path=str(data), symbol=symbol, **fields)
     context = BacktestContext(cache)
     hooked = [run_backtest(request, context), run_backtest(request, context)]
     with monkeypatch.context() as patch:
         patch.setattr(security_speedups, "apply", lambda: False)
         for module, name in ((security, "_day_session_ends"), (security, "actual_bar_close"),
-                             (security, "break_end_after"),
+                             (security, "break_end_after"), (security, "batch_eligible"),
                              (script_runner, "_resample_finer_security_feed")):
             function = getattr(module, name)
             assert getattr(function, "original", None) is not None  # the run installed it
@@ -218,8 +260,14 @@ def _same(results: list[BacktestResult]) -> None:
 def test_a_crypto_chart_with_240_and_daily_contexts_runs_the_same(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = write_bars(tmp_path / "eth_15.csv", _wave(20 * 96), 15 * MINUTE_MS)
+    other = write_bars(tmp_path / "btc_15.csv",
+                       [tuple(round(p + 5, 2) for p in row) for row in _wave(20 * 96 + 40)[40:]],
+                       15 * MINUTE_MS)
     symbol = SymbolSpec(ticker="BINANCE:ETHUSDT", mintick=0.01, pointvalue=1.0)
-    _same(_runs(tmp_path, data, symbol, "240", monkeypatch))
+    results = _runs(tmp_path, data, symbol, "240", monkeypatch, EXTRA_CRYPTO,
+                    security=(("BINANCE:BTCUSDT", str(other)),))
+    _same(results)
+    assert any(t.entry_signal == "G" for t in results[0].trades)
 
 
 def test_a_stock_in_its_session_with_hourly_and_daily_contexts_runs_the_same(
@@ -255,7 +303,8 @@ def test_a_confined_worker_runs_a_240_context_twice_with_the_same_trades(
     from tvdesk.engines.local import LocalEngine
 
     data = write_bars(tmp_path / "eth_15.csv", _wave(10 * 96), 15 * MINUTE_MS)
-    request = BacktestRequest(strategy=load_strategy_source(STRATEGY.format(fast="240")),
+    request = BacktestRequest(strategy=load_strategy_source(STRATEGY.format(fast="240",
+                                                                            extra="")),
                               data_path=str(data),
                               symbol=SymbolSpec(ticker="BINANCE:ETHUSDT", mintick=0.01,
                                                 pointvalue=1.0))

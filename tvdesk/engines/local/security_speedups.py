@@ -30,6 +30,22 @@ The hooks remember those results and nothing else:
   not remove; each source version gets a fresh sub-folder, so the original's "already made
   this run" shortcut can never hand back a file of an older source.
 
+A third part is the exchange itself. A context coarser than the chart runs one round per
+higher-timeframe bar: the chart wakes the child, the child runs one bar, the chart waits
+for it (two process wake-ups per round; 3370 rounds for a 240-minute context on 54k
+15-minute bars, about 0.8 s). PyneCore can run a context's whole history as ONE round
+instead (its "batch round": the child runs ahead in parallel and the chart pairs each
+bar's value out of the ring by the same rule, the context's last bar closing at or before
+the chart bar's as-of, `gaps_on` included), but offers it only to contexts at the chart's
+own timeframe: for coarser ones it measured a daily context on a 30-minute chart 20 %
+slower (few rounds to save, a ring lookup on every bar). For an intraday context coarser
+than the chart the rounds are many and the batch wins (240 on 15 minutes: 4.3 s -> 3.4 s),
+so `batch_eligible` also says yes to those, under every other condition PyneCore sets (no
+live phase, no dependency between contexts, no lookahead_on, no lower timeframe, no
+`PYNE_NO_SECURITY_BATCH`), and leaves D/W/M contexts and chart types (Heikin Ashi) on the
+per-round path. Checked equal, trades and equity, on 54k bars for `gaps_on`, tuples,
+`barstate`/`time` inside the expression and two contexts, and in the tests.
+
 Each original stays reachable as `.original` on its hook. Applied once per process, in the
 worker before a run and in the forkserver that starts the security children.
 """
@@ -144,6 +160,25 @@ def _forget(made: dict[tuple[Any, ...], str], key: tuple[Any, ...], root: Path) 
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
+def batch_coarser_intraday(original: Callable[..., bool]) -> Callable[..., bool]:
+    """`batch_eligible` that also batches intraday contexts coarser than the chart."""
+
+    def batch_eligible(state: Any, sec_id: str, *, is_live: bool) -> bool:
+        if original(state, sec_id, is_live=is_live):
+            return True
+        if (state.same_timeframe or state.is_dwm or state.is_ltf or state.plain_ltf
+                or state.chart_type is not None):
+            return False
+        # PyneCore's other conditions, asked of the context as if at the chart's timeframe.
+        state.same_timeframe = True
+        try:
+            return bool(original(state, sec_id, is_live=is_live))
+        finally:
+            state.same_timeframe = False
+
+    return batch_eligible
+
+
 def apply() -> bool:
     """Install the hooks (idempotent); True when this call installed them."""
     from pynecore.core import script_runner, security
@@ -158,6 +193,8 @@ def apply() -> bool:
         (security, "break_end_after", memo_by_calendar(security.break_end_after, 1)),
         (script_runner, "_resample_finer_security_feed",
          memo_resample(script_runner._resample_finer_security_feed)),
+        # Looked up on the module by the runner at each run's setup.
+        (security, "batch_eligible", batch_coarser_intraday(security.batch_eligible)),
     ]
     for module, name, hook in hooks:
         original = getattr(module, name)
