@@ -320,3 +320,31 @@ def test_a_confined_worker_runs_a_240_context_twice_with_the_same_trades(
     assert second.trades == first.trades
     in_process = run_backtest(request, BacktestContext(TranspileCache(tmp_path / "t")))
     assert in_process.trades == first.trades
+
+
+# ------------------------------------------------------------------- the security children
+
+
+def test_a_security_child_starts_with_the_transformers_and_profiler_imported() -> None:
+    # What a child used to import itself on every run (security_preload.CHILD_MODULES and the
+    # transformer package) comes from the forkserver; the child only reports its modules
+    # (`exec` is a builtin, so nothing of this test module is imported in the child).
+    from pynecore.core import security_mp
+
+    from tvdesk.engines.local import security_preload
+    from tvdesk.engines.local.security_feeds import preload_security_children
+
+    if security_mp.START_METHOD != "forkserver":
+        pytest.skip("children are spawned, not forked from a preloaded server")
+    preload_security_children()
+    security_mp.preload_in_forkserver("pynecore.core.security_process")
+    queue = security_mp.mp_context.Queue()
+    wanted = [*security_preload.CHILD_MODULES, "pynecore.transformers.pipeline",
+              "pynecore.transformers.security_slice", "pynecore.transformers.series"]
+    child = security_mp.mp_context.Process(
+        target=exec, args=("import sys; q.put([m for m in w if m in sys.modules])",
+                           {"q": queue, "w": wanted}))
+    child.start()
+    found = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert found == wanted
