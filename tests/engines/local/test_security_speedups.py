@@ -11,6 +11,7 @@ process (the aggregated 240-minute file then comes from the cache).
 from __future__ import annotations
 
 import math
+import sys
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -240,7 +241,8 @@ def _runs(tmp_path: Path, data: Path, symbol: SymbolSpec, fast: str,
         patch.setattr(security_speedups, "apply", lambda: False)
         for module, name in ((security, "_day_session_ends"), (security, "actual_bar_close"),
                              (security, "break_end_after"), (security, "batch_eligible"),
-                             (script_runner, "_resample_finer_security_feed")):
+                             (script_runner, "_resample_finer_security_feed"),
+                             (script_runner, "import_script")):
             function = getattr(module, name)
             assert getattr(function, "original", None) is not None  # the run installed it
             patch.setattr(module, name, function.original)
@@ -348,3 +350,38 @@ def test_a_security_child_starts_with_the_transformers_and_profiler_imported() -
     found = queue.get(timeout=60)
     child.join(timeout=60)
     assert found == wanted
+
+
+def test_a_scripts_transform_is_kept_as_bytecode_even_under_dont_write_bytecode(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A security child imports the script afresh on every run: with its bytecode kept, the
+    # import reads it instead of running PyneCore's transform again; the module is the same.
+    from pynecore.core import import_hook, script_runner
+
+    security_speedups.apply()
+    cache = TranspileCache(tmp_path / "transpiled")
+    context = BacktestContext(cache, scratch=tmp_path / "scratch")
+    source = STRATEGY.format(fast="240", extra="")
+    strategy = load_strategy_source(source, cache=cache)
+    script = context.script_path(context.transpiles.get(strategy.source))
+    transforms: list[str] = []
+    original_transform = import_hook.PyneLoader.source_to_code
+
+    def counted(self: Any, data: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
+        transforms.append(str(path))
+        return original_transform(self, data, path, *args, **kwargs)
+
+    monkeypatch.setattr(import_hook.PyneLoader, "source_to_code", counted)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    modules = [script_runner.import_script(script) for _ in range(3)]
+    assert transforms == [str(script)]  # transformed once, then read from the bytecode
+    assert sys.dont_write_bytecode  # the process's own setting is back
+    codes = [module.main.__code__.co_code for module in modules]
+    assert codes[1] == codes[2] == codes[0]
+    with monkeypatch.context() as patch:  # PyneCore's own import: no bytecode written
+        patch.setattr(script_runner, "import_script", script_runner.import_script.original)
+        other = context.script_path(context.transpiles.get(
+            load_strategy_source(STRATEGY.format(fast="60", extra=""), cache=cache).source))
+        script_runner.import_script(other)
+        script_runner.import_script(other)
+    assert transforms.count(str(other)) == 2

@@ -46,6 +46,17 @@ live phase, no dependency between contexts, no lookahead_on, no lower timeframe,
 per-round path. Checked equal, trades and equity, on 54k bars for `gaps_on`, tuples,
 `barstate`/`time` inside the expression and two contexts, and in the tests.
 
+A fourth part is the script itself. Each security child is a fresh process, so it imports
+the strategy afresh on every run, and PyneCore's transform of it (AST passes, 15-50 ms for
+a small script on a loaded 2-core machine, before the child's first bar, while the chart
+waits) is kept only as CPython bytecode, which a process started with
+`PYTHONDONTWRITEBYTECODE` (or `-B`) never writes: the chart re-transformed the script on
+every run too (5-10 ms). `import_script` therefore writes the script's bytecode even then,
+where CPython would (`sys.pycache_prefix` or `__pycache__` beside the script: the worker's
+scratch folder, which its untrusted code can already write, being where the script itself
+lies); PyneCore checks such bytecode against its transform pipeline before using it and
+CPython against the source's size and time, exactly as when bytecode is written anyway.
+
 Each original stays reachable as `.original` on its hook. Applied once per process, in the
 worker before a run and in the forkserver that starts the security children.
 """
@@ -55,6 +66,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -179,6 +191,21 @@ def batch_coarser_intraday(original: Callable[..., bool]) -> Callable[..., bool]
     return batch_eligible
 
 
+def keep_script_bytecode(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`import_script` that writes the script's bytecode even under `dont_write_bytecode`."""
+
+    def import_script(*args: Any, **kwargs: Any) -> Any:
+        if not sys.dont_write_bytecode:
+            return original(*args, **kwargs)
+        sys.dont_write_bytecode = False
+        try:
+            return original(*args, **kwargs)
+        finally:
+            sys.dont_write_bytecode = True
+
+    return import_script
+
+
 def apply() -> bool:
     """Install the hooks (idempotent); True when this call installed them."""
     from pynecore.core import script_runner, security
@@ -195,6 +222,9 @@ def apply() -> bool:
          memo_resample(script_runner._resample_finer_security_feed)),
         # Looked up on the module by the runner at each run's setup.
         (security, "batch_eligible", batch_coarser_intraday(security.batch_eligible)),
+        # Looked up on the module by the chart's runner and, inside its entry function, by
+        # each security child.
+        (script_runner, "import_script", keep_script_bytecode(script_runner.import_script)),
     ]
     for module, name, hook in hooks:
         original = getattr(module, name)
