@@ -229,7 +229,7 @@ if not na(gapped) and close > other and strategy.position_size <= 0
 def _runs(tmp_path: Path, data: Path, symbol: SymbolSpec, fast: str,
           monkeypatch: pytest.MonkeyPatch, extra: str = "",
           **fields: Any) -> list[BacktestResult]:
-    from pynecore.core import script_runner, security
+    from pynecore.core import script_runner, security, security_shm
 
     cache = TranspileCache(tmp_path / "transpiled")
     pine = STRATEGY.format(fast=fast, extra=extra)
@@ -242,7 +242,8 @@ def _runs(tmp_path: Path, data: Path, symbol: SymbolSpec, fast: str,
         for module, name in ((security, "_day_session_ends"), (security, "actual_bar_close"),
                              (security, "break_end_after"), (security, "batch_eligible"),
                              (script_runner, "_resample_finer_security_feed"),
-                             (script_runner, "import_script")):
+                             (script_runner, "import_script"),
+                             (security_shm.RingReader, "last_close_at_or_before")):
             function = getattr(module, name)
             assert getattr(function, "original", None) is not None  # the run installed it
             patch.setattr(module, name, function.original)
@@ -385,3 +386,37 @@ def test_a_scripts_transform_is_kept_as_bytecode_even_under_dont_write_bytecode(
         script_runner.import_script(other)
         script_runner.import_script(other)
     assert transforms.count(str(other)) == 2
+
+
+def test_a_ring_read_answers_as_pynecores_lookup_while_the_ring_fills_and_grows() -> None:
+    # A writer appends (equal closes included, growing its block twice) while two readers
+    # ask for every as-of around the closes: the hooked one must answer exactly as PyneCore's.
+    from pynecore.core.security_mp import mp_context
+    from pynecore.core.security_shm import RingReader, RingWriter, SyncBlock
+
+    original = getattr(RingReader.last_close_at_or_before, "original",
+                       RingReader.last_close_at_or_before)
+    hooked = security_speedups.memo_last_close(original)
+    sid = "sec·speedup·ring"
+    sync = SyncBlock([sid])
+    condition = mp_context.Condition()
+    writer = RingWriter(sid, sync, condition, capacity=2)
+    plain, memo = RingReader(sid, sync, condition), RingReader(sid, sync, condition)
+    closes = [10, 20, 20, 30, 50, 50, 50, 80, 90, 130]
+    try:
+        assert hooked(memo, 5) is None and original(plain, 5) is None  # nothing yet
+        for n, close in enumerate(closes):
+            writer.append(close - 10, close, [n, close])
+            for ms in range(0, 140, 5):
+                assert hooked(memo, ms) == original(plain, ms), (close, ms)
+        kept = getattr(memo, security_speedups._LAST_CLOSE_ATTR)
+        assert kept[0] < kept[1]  # an interval was kept and answered from
+        first, second = hooked(memo, 95), hooked(memo, 95)
+        assert first == second and first[2] is not second[2]  # a fresh value each read
+    finally:
+        plain.close()
+        memo.close()
+        writer.close()
+        writer.unlink()
+        sync.close()
+        sync.unlink()
