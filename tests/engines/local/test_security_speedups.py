@@ -420,3 +420,42 @@ def test_a_ring_read_answers_as_pynecores_lookup_while_the_ring_fills_and_grows(
         writer.unlink()
         sync.close()
         sync.unlink()
+
+
+def test_the_forkserver_runs_the_main_module_once_for_all_security_children(
+        tmp_path: Path) -> None:
+    # multiprocessing re-runs the parent's main module in every child (as `__mp_main__`);
+    # with its path handed to the security forkserver, the server runs it once instead.
+    import os
+    import subprocess
+
+    count = tmp_path / "runs"
+    main = tmp_path / "main_script.py"
+    main.write_text(
+        "import os\n"
+        "with open(os.environ['COUNT_FILE'], 'a') as f:\n"
+        "    f.write('x')\n"
+        "def main():\n"
+        "    from pynecore.core import security_mp\n"
+        "    from tvdesk.engines.local.security_feeds import preload_security_children\n"
+        "    preload_security_children()\n"
+        "    security_mp.preload_in_forkserver('pynecore.core.security_process')\n"
+        "    for _ in range(3):\n"
+        "        child = security_mp.mp_context.Process(target=os.getpid)\n"
+        "        child.start()\n"
+        "        child.join(60)\n"
+        "        assert child.exitcode == 0, child.exitcode\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n")
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "COUNT_FILE": str(count),
+           "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    env.pop("TVDESK_SECURITY_MAIN_PATH", None)
+    done = subprocess.run([sys.executable, str(main)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    from pynecore.core import security_mp
+
+    if security_mp.START_METHOD != "forkserver":
+        pytest.skip("children are spawned, not forked from a preloaded server")
+    assert count.read_text() == "xx"  # the script itself and the server; before: one per child

@@ -24,6 +24,7 @@ the timeframe and the flag that supplies them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -202,13 +203,28 @@ def other_syminfo(chart_syminfo: Any, symbol: str, mintick: float) -> Any:
 
 _RUNNER_CLASS: list[type] = []
 PRELOAD_MODULE = "tvdesk.engines.local.security_preload"
+# The main module's path, for the forkserver to run it once (see `security_preload`).
+MAIN_PATH_ENV = "TVDESK_SECURITY_MAIN_PATH"
+
+
+def _main_path() -> str | None:
+    """The path a child is told to run as its main module, as multiprocessing computes it."""
+    from multiprocessing import spawn
+
+    try:
+        path = spawn.get_preparation_data("security").get("init_main_from_path")
+    except Exception:  # while this process's own main is still being imported
+        return None
+    return str(path) if path else None
 
 
 def preload_security_children() -> None:
     """Make PyneCore's forkserver for request.security children preload the whole library.
 
     PyneCore names its own preload right before it starts the forkserver (replacing any
-    list set earlier); wrapping that function adds ours. Idempotent.
+    list set earlier); wrapping that function adds ours. Idempotent. It also names the main
+    module's path to the server (`MAIN_PATH_ENV`, in the environment the server starts with),
+    so the server runs the main module once instead of every child on every run.
     """
     from pynecore.core import security_mp
 
@@ -218,6 +234,9 @@ def preload_security_children() -> None:
 
     def preload(module_name: str) -> None:
         if security_mp.START_METHOD == "forkserver":
+            main_path = _main_path()
+            if main_path:
+                os.environ[MAIN_PATH_ENV] = main_path
             security_mp.mp_context.set_forkserver_preload([module_name, PRELOAD_MODULE])
 
     preload.tvdesk = True  # type: ignore[attr-defined]

@@ -10,6 +10,15 @@ bytecode of it is kept), and its run profiler; 25-70 ms per child and run on a l
 2-core machine, while the chart waited for the child's first bar. They are preloaded too
 (`TRANSFORMER_PACKAGE`, `CHILD_MODULES`); no transform runs here, so a child starts with the
 same, empty, transformer state as before.
+
+A child also ran the chart's main module again before its own start (multiprocessing
+re-runs it in every child as `__mp_main__`, so that objects defined there can be unpickled;
+6-11 ms per child: the benchmark's script, or the `tvdesk` command's). The server is meant
+to run it once and hand it down (its `__main__` preload), but Python 3.11's forkserver never
+receives the path (it asks for a `main_path` key the preparation data does not have), so it
+is passed here (`MAIN_PATH_ENV`) and run exactly as the forkserver's own preload would:
+a child whose `__main__` already is that file skips the re-run. If running it fails here,
+every child runs it itself again, as before.
 The quirk fixes are applied here too, so a security expression runs the same library as the
 chart does, and so are the bookkeeping speedups (`security_speedups`), which change no value.
 """
@@ -17,13 +26,16 @@ chart does, and so are the bookkeeping speedups (`security_speedups`), which cha
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import sys
 
 import pynecore.lib
 from pynecore.core import script_runner, security_process  # noqa: F401  (preloading)
 
 from tvdesk.engines.local import security_speedups
 from tvdesk.engines.local.quirks import apply_all
+from tvdesk.engines.local.security_feeds import MAIN_PATH_ENV
 
 # Imported by every security child when it starts (`security_process` imports the profiler
 # inside its entry function, the import hook the transformers), outside `pynecore.lib`.
@@ -47,6 +59,25 @@ def _import_library() -> None:
             continue
 
 
+def _import_main() -> None:
+    from multiprocessing import process, spawn
+
+    path = os.environ.get(MAIN_PATH_ENV)
+    if not path or getattr(sys.modules.get("__main__"), "__file__", None) == path:
+        return
+    if not os.path.isfile(path):
+        return
+    current = process.current_process()
+    current._inheriting = True  # type: ignore[attr-defined]  # as the forkserver's preload
+    try:
+        spawn.import_main_path(path)
+    except BaseException:  # a child then runs it itself, as before
+        pass
+    finally:
+        del current._inheriting  # type: ignore[attr-defined]
+
+
+_import_main()
 _import_library()
 apply_all()
 security_speedups.apply()
