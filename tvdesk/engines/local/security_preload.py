@@ -77,8 +77,8 @@ def _import_main() -> None:
         del current._inheriting  # type: ignore[attr-defined]
 
 
-_import_main()
 _import_library()
 apply_all()
 security_speedups.apply()
+_import_main()  # last, as a child ran it: after the library, its fixes and the speedups
 assert pynecore.lib  # the package itself is what children need first
