@@ -331,26 +331,42 @@ def test_a_confined_worker_runs_a_240_context_twice_with_the_same_trades(
 def test_a_security_child_starts_with_the_transformers_and_profiler_imported() -> None:
     # What a child used to import itself on every run (security_preload.CHILD_MODULES and the
     # transformer package) comes from the forkserver; the child only reports its modules
-    # (`exec` is a builtin, so nothing of this test module is imported in the child).
-    from pynecore.core import security_mp
+    # (`exec` is a builtin, so nothing of the checking script is imported in the child). In a
+    # fresh interpreter: a forkserver another test started earlier in this process would
+    # keep the preload it was started with.
+    import subprocess
+    import sys
 
-    from tvdesk.engines.local import security_preload
-    from tvdesk.engines.local.security_feeds import preload_security_children
+    check = """
+import json, sys
+from pynecore.core import security_mp
+from tvdesk.engines.local import security_preload
+from tvdesk.engines.local.security_feeds import preload_security_children
+if security_mp.START_METHOD != "forkserver":
+    print(json.dumps(None)); sys.exit()
+preload_security_children()
+security_mp.preload_in_forkserver("pynecore.core.security_process")
+queue = security_mp.mp_context.Queue()
+wanted = [*security_preload.CHILD_MODULES, "pynecore.transformers.pipeline",
+          "pynecore.transformers.security_slice", "pynecore.transformers.series"]
+child = security_mp.mp_context.Process(
+    target=exec, args=("import sys; q.put([m for m in w if m in sys.modules])",
+                       {"q": queue, "w": wanted}))
+child.start()
+found = queue.get(timeout=60)
+child.join(timeout=60)
+print(json.dumps([wanted, found]))
+"""
+    import json
 
-    if security_mp.START_METHOD != "forkserver":
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout.strip().splitlines()[-1])
+    if answer is None:
         pytest.skip("children are spawned, not forked from a preloaded server")
-    preload_security_children()
-    security_mp.preload_in_forkserver("pynecore.core.security_process")
-    queue = security_mp.mp_context.Queue()
-    wanted = [*security_preload.CHILD_MODULES, "pynecore.transformers.pipeline",
-              "pynecore.transformers.security_slice", "pynecore.transformers.series"]
-    child = security_mp.mp_context.Process(
-        target=exec, args=("import sys; q.put([m for m in w if m in sys.modules])",
-                           {"q": queue, "w": wanted}))
-    child.start()
-    found = queue.get(timeout=60)
-    child.join(timeout=60)
-    assert found == wanted
+    wanted, found = answer
+    assert found == wanted and "pynecore.transformers.pipeline" in found
 
 
 def test_a_scripts_transform_is_kept_as_bytecode_even_under_dont_write_bytecode(
