@@ -172,3 +172,27 @@ def test_a_new_version_leaves_the_bars_a_run_started_on_untouched(tmp_path: Path
     assert [e.label for e in library.remove("FX:EURUSD")] == ["FX:EURUSD 60"]
     assert not Path(first.path).exists() and not Path(second.path).exists()
     assert library.entries() == []
+
+
+def test_a_new_timeframe_takes_the_symbols_facts_and_a_refused_file_writes_nothing(
+        tmp_path: Path) -> None:
+    library = Library(tmp_path / "lib")
+    library.add([slice_csv(EURUSD, tmp_path / "h.csv", 1, 300)], symbol="FX:EURUSD",
+                mintick=0.00001, pointvalue=100000, currency="USD")
+    daily = load_bars(library.resolve("FX:EURUSD", "1D").path)  # a daily export of it
+    rows = zip(daily.times // 1000, daily.open, daily.high, daily.low, daily.close, strict=True)
+    (tmp_path / "d.csv").write_text("time,open,high,low,close\n" + "".join(
+        f"{t},{o},{h},{low},{c}\n" for t, o, h, low, c in rows))
+    added = library.add([tmp_path / "d.csv"], symbol="FX:EURUSD")
+    assert (added[0].entry.timeframe, added[0].entry.mintick, added[0].entry.pointvalue,
+            added[0].entry.currency) == ("1D", 0.00001, 100000, "USD")
+    with pytest.raises(InputError, match="kept in timezone UTC"):
+        library.add([tmp_path / "d.csv"], symbol="FX:EURUSD", timezone="Europe/London")
+    before = {e.label: e.path for e in library.entries()}
+    # Two files, two timeframes: the hourly one overlaps with other prices, so neither lands.
+    other = slice_csv(EURUSD, tmp_path / "other.csv", 200, 400, scale=1.1)
+    weekly = tmp_path / "w.csv"
+    weekly.write_text("time,open,high,low,close\n1500000000,1,2,0.5,1.5\n1500604800,1,2,0.5,1\n")
+    with pytest.raises(DataError):
+        library.add([weekly, other], symbol="FX:EURUSD")
+    assert {e.label: e.path for e in library.entries()} == before

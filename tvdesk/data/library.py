@@ -244,12 +244,15 @@ class Library:
         for bars in loaded:
             code = _timeframe_code(timeframe) if timeframe else bars.timeframe
             plans.setdefault(code, []).append(bars)
-        reports = []
-        for code, group in plans.items():
-            reports.append(self._merge(symbol, code, group, mintick=mintick,
-                                       pointvalue=pointvalue, currency=currency,
-                                       timezone=timezone, session=session, replace=replace))
-        return reports
+        # Every group is merged (and a mismatched overlap refused) before any file is written.
+        merged = [self._merge(symbol, code, group, mintick=mintick, pointvalue=pointvalue,
+                              currency=currency, timezone=timezone, session=session,
+                              replace=replace)
+                  for code, group in plans.items()]
+        for report, data, meta_file in merged:
+            write_bytes_atomically(report.entry.path, data)  # then the entry that points to it
+            write_json_atomically(meta_file, report.entry.to_json())
+        return [report for report, _data, _meta in merged]
 
     def _existing_for_timezone(self, symbol: str) -> LibraryEntry | None:
         held = [e for e in self.entries() if e.symbol == symbol]
@@ -257,16 +260,20 @@ class Library:
 
     def _merge(self, symbol: str, code: str, group: list[Bars], *, mintick: float | None,
                pointvalue: float | None, currency: str | None, timezone: str | None,
-               session: str | None, replace: bool) -> AddReport:
+               session: str | None, replace: bool) -> tuple[AddReport, bytes, Path]:
+        """The merged series of one timeframe: (report, the series file's bytes, the entry's
+        file); nothing is written here."""
         folder = self.root / "series" / _slug(symbol)
         meta_file = folder / f"{code}{_ENTRY_SUFFIX}"
         old = self._read_entry(meta_file) if meta_file.exists() and not replace else None
-        if old is not None and timezone and timezone != old.timezone:
+        # Facts not given: this series' own, else those of the symbol's other timeframes.
+        facts = old or self._existing_for_timezone(symbol)
+        if facts is not None and timezone and timezone != facts.timezone and not replace:
             raise InputError(
-                f"{old.label} is kept in timezone {old.timezone}; --timezone {timezone} would "
-                "shift every bar (give the same timezone, or --replace to start the series "
-                "again)", source="--timezone")
-        tz = timezone or (old.timezone if old else "UTC")
+                f"{facts.label} is kept in timezone {facts.timezone}; --timezone {timezone} "
+                "would shift every bar (give the same timezone, or --replace to start the "
+                "series again)", source="--timezone")
+        tz = timezone or (facts.timezone if facts else "UTC")
         columns = _columns(Candles.of(group[0]))
         sources = [group[0].path]
         report = AddReport(entry=LibraryEntry(symbol=symbol, timeframe=code))
@@ -290,21 +297,18 @@ class Library:
         gaps = _gaps(times, code)
         entry = LibraryEntry(
             symbol=symbol, timeframe=code, timezone=tz,
-            mintick=mintick if mintick is not None else (old.mintick if old else None),
+            mintick=mintick if mintick is not None else (facts.mintick if facts else None),
             pointvalue=pointvalue if pointvalue is not None else (
-                old.pointvalue if old else None),
-            currency=currency or (old.currency if old else None),
-            session=session or (old.session if old else None),
+                facts.pointvalue if facts else None),
+            currency=currency or (facts.currency if facts else None),
+            session=session or (facts.session if facts else None),
             bars=len(times), first_ms=int(times[0]), last_ms=int(times[-1]), gaps=gaps,
             price_decimals=decimals, sources=tuple(dict.fromkeys(str(s) for s in sources)))
         data = series_file.series_bytes(columns, {
             "symbol": symbol, "timeframe": code, "timezone": tz, "price_decimals": decimals})
         name = f"{code}-{hashlib.sha256(data).hexdigest()[:16]}{series_file.SUFFIX}"
-        entry = LibraryEntry(**{**asdict(entry), "path": str(folder / name)})
-        write_bytes_atomically(entry.path, data)  # then the entry that points to it
-        write_json_atomically(meta_file, entry.to_json())
-        report.entry = entry
-        return report
+        report.entry = LibraryEntry(**{**asdict(entry), "path": str(folder / name)})
+        return report, data, meta_file
 
     def remove(self, symbol: str, timeframe: str | None = None) -> list[LibraryEntry]:
         """Delete `symbol`'s series (one timeframe, or all); returns what was removed."""
