@@ -223,7 +223,8 @@ def _watchlist(args: argparse.Namespace):
     settings = load_settings(args.config)
     profile = settings.profile(args.profile) if args.profile else None
     return watchlist_choice(symbols=args.symbols, timeframes=args.timeframes,
-                            watchlist=args.watchlist, settings=settings, profile=profile)
+                            watchlist=args.watchlist, settings=settings, profile=profile,
+                            data=args.data)
 
 
 def _evaluate_watchlist(args: argparse.Namespace, choice) -> int:

@@ -99,6 +99,16 @@ def test_watchlist_mistakes_exit_2_naming_them(home: Path, tmp_path: Path) -> No
     unknown = run(home, "--config", str(config), "evaluate", "--script", str(SMA),
                   "--watchlist", "crypto")
     assert unknown.returncode == 2 and "no watchlist named 'crypto'" in unknown.stderr
+    # A watchlist profile: its charts, unless a --data flag asks for one chart.
+    config.write_text('[watchlists]\nfx = ["FX:EURUSD", "FX:EURXXX"]\n\n[profiles.fx]\n'
+                      f'script = "{SMA}"\nwatchlist = "fx"\ntimeframes = ["1D"]\n')
+    profiled = run(home, "--config", str(config), "evaluate", "--profile", "fx")
+    assert profiled.returncode == 0, profiled.stderr
+    assert "FX:EURUSD 1D" in profiled.stdout and "FX:EURXXX 1D" in profiled.stdout
+    one = run(home, "--config", str(config), "evaluate", "--profile", "fx", "--data",
+              str(EURUSD), "--mintick", "0.00001")
+    assert one.returncode == 0, one.stderr
+    assert "FX:EURXXX" not in one.stdout and "symbol facts:" in one.stdout
 
 
 @pytest.fixture

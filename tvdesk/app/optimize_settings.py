@@ -239,7 +239,8 @@ def _charts(form: RunForm, config: Settings, profile: Profile | None, engine: st
                          source="--aggregate")
     search_timeframe = _search_timeframe(form, profile)
     choice = watchlist_choice(symbols=form.symbols, timeframes=form.timeframes,
-                              watchlist=form.watchlist, settings=config, profile=profile)
+                              watchlist=form.watchlist, settings=config, profile=profile,
+                              data=form.options.data)
     if not choice:
         if form.search_timeframe:
             raise InputError("--search-timeframe needs a watchlist (--symbols) and two or more "

@@ -78,18 +78,19 @@ class WatchlistChoice:
 
 
 def watchlist_choice(*, symbols: str | None, timeframes: str | None, watchlist: str | None,
-                     settings: Any, profile: Any) -> WatchlistChoice:
+                     settings: Any, profile: Any, data: str | None = None) -> WatchlistChoice:
     """Flags first, then the profile: `--symbols`, else `--watchlist`, else the profile's
-    symbols or watchlist; `--timeframes`, else the profile's."""
+    symbols or watchlist; `--timeframes`, else the profile's. A `--data` flag (`data`) wins
+    over a watchlist profile, as every flag wins over its profile: one chart, no watchlist."""
     chosen = parse_list(symbols, "--symbols")
     if not chosen and watchlist:
         chosen = settings.watchlist(watchlist)
-    if not chosen and profile is not None:
+    frames = parse_list(timeframes, "--timeframes")
+    if not chosen and profile is not None and not data:
         chosen = profile.symbols or (settings.watchlist(profile.watchlist)
                                      if profile.watchlist else ())
-    frames = parse_list(timeframes, "--timeframes")
-    if not frames and profile is not None:
-        frames = tuple(profile.timeframes)
+        if not frames:
+            frames = tuple(profile.timeframes)
     if frames and not chosen:
         raise InputError("--timeframes needs a watchlist: give --symbols or --watchlist",
                          source="--timeframes")
