@@ -19,6 +19,7 @@ from watchlist_data import (
     SMA,
     env,
     run,
+    slice_csv,
     slot_chart,
 )
 
@@ -27,13 +28,14 @@ from tvdesk.store import RunStore
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    """A library of three charts: EURUSD, a copy shifted by a year priced 1.3× ("FX:EURXXX"),
-    and a slice of EURUSD as a third symbol."""
+    """A library of two symbols: the first 2,500 bundled EURUSD bars (beside the home folder
+    as eurusd.csv) and a copy shifted by a year and priced 1.3× ("FX:EURXXX")."""
     home = tmp_path / "home"
-    assert run(home, "data", "add", str(EURUSD), "--symbol", "FX:EURUSD",
+    eurusd = slice_csv(EURUSD, tmp_path / "eurusd.csv", 1, 2500)
+    assert run(home, "data", "add", str(eurusd), "--symbol", "FX:EURUSD",
                "--mintick", "0.00001").returncode == 0
     shifted = tmp_path / "eurxxx.csv"
-    lines = EURUSD.read_text().splitlines()
+    lines = eurusd.read_text().splitlines()
     out = [lines[0]]
     for row in lines[1:]:
         stamp, *prices = row.split(",")
@@ -71,8 +73,9 @@ def test_evaluate_runs_every_chart_and_writes_a_document_per_chart(home: Path,
 
     # The library's hourly chart is the CSV it came from: the same trades as --data.
     single = tmp_path / "single.json"
-    plain = run(home, "evaluate", "--script", str(SMA), "--data", str(EURUSD), "--symbol",
-                "FX:EURUSD", "--mintick", "0.00001", "--json", str(single))
+    plain = run(home, "evaluate", "--script", str(SMA), "--data",
+                str(home.parent / "eurusd.csv"), "--symbol", "FX:EURUSD", "--mintick", "0.00001",
+                "--json", str(single))
     assert plain.returncode == 0, plain.stderr
     assert _trades(json.loads(single.read_text())) == _trades(documents[0])
     # The shifted, rescaled copy trades other dates: its own chart, not a copy of the first.
