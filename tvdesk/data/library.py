@@ -42,6 +42,7 @@ from tvdesk.data.market_data import (
 )
 from tvdesk.data.resample import Candles, aggregate, timeframe_ms, unit_of
 from tvdesk.data.sessions import parse_session
+from tvdesk.data.symbol_names import same_symbol
 from tvdesk.errors import DataError, InputError
 from tvdesk.fileio import write_bytes_atomically, write_json_atomically
 
@@ -103,13 +104,6 @@ class AddReport:
     replaced_bars: int = 0
     created: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-def same_symbol(asked: str, held: str) -> bool:
-    """BINANCE:BTCUSDT matches BINANCE:BTCUSDT and BTCUSDT; two exchanges never match."""
-    a_prefix, _, a_ticker = asked.upper().rpartition(":")
-    h_prefix, _, h_ticker = held.upper().rpartition(":")
-    return a_ticker == h_ticker and (not a_prefix or not h_prefix or a_prefix == h_prefix)
 
 
 def _iso(ms: int) -> str:

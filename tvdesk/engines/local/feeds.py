@@ -41,9 +41,10 @@ from tvdesk.data.resample import (  # re-exported: the engine's callers import t
     timeframe_ms,
     unit_of,
 )
+from tvdesk.data.symbol_names import same_symbol, split_symbol  # re-exported
 
 __all__ = ["Candles", "FeedFiles", "aggregate", "is_coarser", "is_daily_or_more",
-           "period_starts", "timeframe_ms", "unit_of"]
+           "period_starts", "same_symbol", "split_symbol", "timeframe_ms", "unit_of"]
 _CONTEXT_RE = re.compile(r"symbol='([^']*)', timeframe='([^']*)'")
 
 
@@ -110,25 +111,6 @@ class FeedFiles:
         dc_replace(syminfo, period=timeframe).save_toml(path.with_suffix(".toml"))
         self._written[key] = path
         return path
-
-
-def split_symbol(symbol: str) -> tuple[str, str]:
-    """("BINANCE", "ETHUSDT") of "binance:ethusdt"; a bare ticker has no prefix."""
-    prefix, _, ticker = symbol.strip().upper().rpartition(":")
-    return prefix, ticker
-
-
-def same_symbol(asked: str, given: str) -> bool:
-    """Whether a symbol the script asked for is the one a `--security` flag names.
-
-    With an exchange on both sides both must agree; a bare ticker on either side matches the
-    same ticker on any exchange (a trader writes "BTCUSDT" as often as "BINANCE:BTCUSDT").
-    """
-    asked_prefix, asked_ticker = split_symbol(asked)
-    given_prefix, given_ticker = split_symbol(given)
-    if asked_ticker != given_ticker:
-        return False
-    return not asked_prefix or not given_prefix or asked_prefix == given_prefix
 
 
 def missing_context_message(text: str) -> str:
