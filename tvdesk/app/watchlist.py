@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tvdesk.data.charts import Chart
-from tvdesk.data.library import Library
+from tvdesk.data.library import Library, timeframe_code
 from tvdesk.errors import InputError
 from tvdesk.model import BacktestRequest
 
@@ -30,22 +30,12 @@ def parse_list(text: str | Sequence[str] | None, flag: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(cleaned))
 
 
-def timeframe_code(text: str, flag: str = "--timeframes") -> str:
-    from tvdesk.data.market_data import parse_timeframe
-
-    parsed = parse_timeframe(text)
-    if parsed is None:
-        raise InputError(f"expected timeframes such as 15, 60, 240 or 1D, got {text!r}",
-                         source=flag)
-    return parsed[0]
-
-
 def resolve_charts(symbols: Iterable[str], timeframes: Iterable[str],
                    library: Library | None = None) -> tuple[Chart, ...]:
     """Every symbol × timeframe, resolved in the library (timeframes empty: each symbol's
     finest series). Every chart is checked before the first one runs."""
     library = library or Library()
-    codes = [timeframe_code(tf) for tf in timeframes]
+    codes = [timeframe_code(tf, "--timeframes") for tf in timeframes]
     charts: list[Chart] = []
     for symbol in symbols:
         if codes:
@@ -94,7 +84,8 @@ def watchlist_choice(*, symbols: str | None, timeframes: str | None, watchlist: 
     if frames and not chosen:
         raise InputError("--timeframes needs a watchlist: give --symbols or --watchlist",
                          source="--timeframes")
-    return WatchlistChoice(tuple(chosen), tuple(timeframe_code(tf) for tf in frames))
+    return WatchlistChoice(tuple(chosen),
+                           tuple(timeframe_code(tf, "--timeframes") for tf in frames))
 
 
 def refuse_single_chart_flags(options: Any) -> None:

@@ -36,6 +36,7 @@ from tvdesk.data import series_file
 from tvdesk.data.market_data import (
     Bars,
     check_timeframe,
+    count_gaps,
     derive_mintick,
     load_bars,
     parse_timeframe,
@@ -46,7 +47,7 @@ from tvdesk.data.symbol_names import same_symbol
 from tvdesk.errors import DataError, InputError
 from tvdesk.fileio import write_bytes_atomically, write_json_atomically
 
-__all__ = ["AddReport", "Library", "LibraryEntry", "same_symbol"]
+__all__ = ["AddReport", "Library", "LibraryEntry", "same_symbol", "timeframe_code"]
 
 # Overlapping bars whose close differs by more than this share are "different".
 _PRICE_TOLERANCE = 0.005
@@ -141,7 +142,7 @@ class Library:
                 found.append(self._read_entry(meta_file))
             except DataError:
                 continue  # a damaged entry is reported by `get`, not by a listing
-        return sorted(found, key=lambda e: (e.symbol, _tf_ms(e.timeframe)))
+        return sorted(found, key=lambda e: (e.symbol, timeframe_ms(e.timeframe)))
 
     def symbols(self) -> list[str]:
         return sorted({entry.symbol for entry in self.entries()})
@@ -171,7 +172,7 @@ class Library:
 
         InputError naming the symbol and timeframe, and what the library holds, when neither.
         """
-        code = _timeframe_code(timeframe)
+        code = timeframe_code(timeframe)
         held = self.find(symbol)
         if not held:
             have = ", ".join(self.symbols()) or "nothing yet"
@@ -188,7 +189,7 @@ class Library:
                 f"{held[0].symbol} has no bars at timeframe {code}, nor finer bars to build "
                 f"them from (the library holds {have}); add a {code} or lower-timeframe "
                 "export", source="--timeframes")
-        source = min(finer, key=lambda e: (_tf_ms(e.timeframe), -e.bars))
+        source = min(finer, key=lambda e: (timeframe_ms(e.timeframe), -e.bars))
         return self._derived(source, code)
 
     def _derived(self, source: LibraryEntry, code: str) -> LibraryEntry:
@@ -210,7 +211,7 @@ class Library:
         return LibraryEntry(**{**entry_fields, "bars": len(times),
                                "first_ms": int(times[0]) if len(times) else 0,
                                "last_ms": int(times[-1]) if len(times) else 0,
-                               "gaps": load_bars(target).gaps if len(times) > 1 else 0})
+                               "gaps": count_gaps(times, code)})
 
     # ------------------------------------------------------------------ adding
 
@@ -232,11 +233,11 @@ class Library:
             tz = timezone or (existing.timezone if existing else "UTC")
             bars = load_bars(file, timezone=tz)
             if timeframe:
-                check_timeframe(_timeframe_code(timeframe), bars)
+                check_timeframe(timeframe_code(timeframe), bars)
             loaded.append(bars)
         plans: dict[str, list[Bars]] = {}
         for bars in loaded:
-            code = _timeframe_code(timeframe) if timeframe else bars.timeframe
+            code = timeframe_code(timeframe) if timeframe else bars.timeframe
             plans.setdefault(code, []).append(bars)
         # Every group is merged (and a mismatched overlap refused) before any file is written.
         merged = [self._merge(symbol, code, group, mintick=mintick, pointvalue=pointvalue,
@@ -288,7 +289,7 @@ class Library:
             sources.append(bars.path)
         decimals = max([b.price_decimals for b in group] + ([old.price_decimals] if old else []))
         times = columns["times"]
-        gaps = _gaps(times, code)
+        gaps = count_gaps(times, code)
         entry = LibraryEntry(
             symbol=symbol, timeframe=code, timezone=tz,
             mintick=mintick if mintick is not None else (facts.mintick if facts else None),
@@ -308,7 +309,7 @@ class Library:
         """Delete `symbol`'s series (one timeframe, or all); returns what was removed."""
         removed = []
         for entry in self.find(symbol):
-            if timeframe and entry.timeframe != _timeframe_code(timeframe):
+            if timeframe and entry.timeframe != timeframe_code(timeframe):
                 continue
             folder = Path(entry.path).parent
             for version in folder.glob(f"{entry.timeframe}-*{series_file.SUFFIX}"):
@@ -350,33 +351,25 @@ def _merge_columns(old: dict[str, np.ndarray], new: dict[str, np.ndarray], new_s
     return merged, len(new["times"]) - len(common), len(common)
 
 
-def _timeframe_code(text: str) -> str:
+def timeframe_code(text: str, flag: str = "--timeframe") -> str:
+    """TradingView's code of a timeframe a user wrote ("4h" -> "240"); InputError naming
+    `flag` when it is not one."""
     parsed = parse_timeframe(str(text))
     if parsed is None:
         raise InputError(f"expected a timeframe such as 15, 60, 240, 1D or 1W, got {text!r}",
-                         source="--timeframe")
+                         source=flag)
     return parsed[0]
-
-
-def _tf_ms(code: str) -> float:
-    return timeframe_ms(code)
 
 
 def _divides(finer: str, coarser: str) -> bool:
     """Whether bars of `finer` build bars of `coarser` (one session grid, no partial bars)."""
-    if _tf_ms(finer) >= _tf_ms(coarser) * 0.999:
+    if timeframe_ms(finer) >= timeframe_ms(coarser) * 0.999:
         return False
     unit, count = unit_of(coarser)
     if unit in ("D", "W", "M"):
         # Days, weeks and months are built from intraday or daily bars (one count only).
         return count == 1 and unit_of(finer)[0] in ("", "S", "D")
-    return _tf_ms(coarser) % _tf_ms(finer) == 0
-
-
-def _gaps(times: np.ndarray, code: str) -> int:
-    from tvdesk.data.market_data import _count_gaps
-
-    return _count_gaps(times, code)
+    return timeframe_ms(coarser) % timeframe_ms(finer) == 0
 
 
 def describe(entries: Iterable[LibraryEntry]) -> list[list[str]]:

@@ -23,7 +23,8 @@ import pandas as pd
 from tvdesk.errors import DataError, InputError
 
 __all__ = [
-    "Bars", "bars_in_window", "check_timeframe", "derive_mintick", "detect_timeframe",
+    "Bars", "bars_in_window", "check_timeframe", "count_gaps", "derive_mintick",
+    "detect_timeframe",
     "load_bars", "parse_timeframe", "window_ms",
 ]
 
@@ -103,7 +104,7 @@ class Bars:
             low=self.low[:n],
             close=self.close[:n],
             volume=self.volume[:n],
-            gaps=_count_gaps(self.times[:n], self.timeframe),
+            gaps=count_gaps(self.times[:n], self.timeframe),
         )
 
 
@@ -312,7 +313,7 @@ def load_bars(path: str | Path, *, timezone: str = "UTC") -> Bars:
         array.flags.writeable = False
     decimals = _price_decimals(np.concatenate(list(prices.values())))
     return Bars(source, timezone, times, prices["open"], prices["high"], prices["low"],
-                prices["close"], volume, timeframe, decimals, _count_gaps(times, timeframe))
+                prices["close"], volume, timeframe, decimals, count_gaps(times, timeframe))
 
 
 def _library_bars(path: str | Path, source: str) -> Bars:
@@ -331,7 +332,7 @@ def _library_bars(path: str | Path, source: str) -> Bars:
     timeframe = str(meta.get("timeframe") or detect_timeframe(times))
     return Bars(source, str(meta.get("timezone") or "UTC"), times, columns["open"],
                 columns["high"], columns["low"], columns["close"], columns["volume"],
-                timeframe, int(meta.get("price_decimals", 2)), _count_gaps(times, timeframe))
+                timeframe, int(meta.get("price_decimals", 2)), count_gaps(times, timeframe))
 
 
 def _read_header(path: str | Path, source: str) -> tuple[list[str], str]:
@@ -536,7 +537,7 @@ def _price_decimals(values: np.ndarray) -> int:
     return 10
 
 
-def _count_gaps(times: np.ndarray, timeframe: str) -> int:
+def count_gaps(times: np.ndarray, timeframe: str) -> int:
     """Bars missing between consecutive bars for this timeframe (weekends count too)."""
     if len(times) < 2 or not timeframe:
         return 0

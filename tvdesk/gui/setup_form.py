@@ -21,9 +21,9 @@ from tvdesk.app.form_checks import (
 )
 from tvdesk.app.optimize_settings import RunForm, settings_from_form
 from tvdesk.app.requests import RunOptions
-from tvdesk.app.watchlist import parse_list, timeframe_code
+from tvdesk.app.watchlist import parse_list
 from tvdesk.config import Settings
-from tvdesk.data.library import Library
+from tvdesk.data.library import Library, timeframe_code
 from tvdesk.errors import InputError, TvdeskError
 from tvdesk.gui.form_helpers import (
     ERROR_COLOUR,
@@ -547,7 +547,7 @@ class SetupForm(QtWidgets.QScrollArea):
         """Timeframes that are not timeframes: said at the field when it is left."""
         try:
             for text in parse_list(self.timeframes.text().strip() or None, "--timeframes"):
-                timeframe_code(text)
+                timeframe_code(text, "--timeframes")
         except InputError as exc:
             self.show_error(exc)
             return
@@ -662,7 +662,7 @@ class SetupForm(QtWidgets.QScrollArea):
                 magnifier_data=Path(options.magnifier_data) if options.magnifier_data
                 else None, properties=dict(self.strategy_settings()),
                 symbols=parse_list(form.symbols, "--symbols"),
-                timeframes=tuple(timeframe_code(t) for t in
+                timeframes=tuple(timeframe_code(t, "--timeframes") for t in
                                  parse_list(form.timeframes, "--timeframes")),
                 aggregate=form.aggregate if form.symbols else None,
                 search_timeframe=bool(form.symbols) and form.search_timeframe)
