@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tvdesk.model import EquityCurve
+from tvdesk.model import BacktestResult, EquityCurve
 
 
 def daily_returns(curve: EquityCurve, *, timezone: str, initial_capital: float,
@@ -32,3 +32,12 @@ def daily_returns(curve: EquityCurve, *, timezone: str, initial_capital: float,
         returns.append(value / previous - 1.0 if previous else 0.0)
         previous = value
     return dates, returns
+
+
+def result_daily_returns(result: BacktestResult) -> tuple[list[str], list[float]]:
+    """A backtest's daily returns: its equity curve from its first trading bar (after the
+    warm-up), in its chart's timezone, over its initial capital."""
+    initial = float(result.metrics.get("initial_capital") or 0) or 1.0
+    return daily_returns(result.equity_curve, timezone=result.properties["timezone"],
+                         initial_capital=initial,
+                         first_bar=int(result.properties.get("warmup_bars", 0)))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from tvdesk import paths
 from tvdesk.analytics.judgement import RunJudgement
-from tvdesk.analytics.returns import daily_returns
+from tvdesk.analytics.returns import result_daily_returns
 from tvdesk.data.market_data import load_bars
 from tvdesk.engines.base import Engine
 from tvdesk.errors import FileVanished, InputError, TvdeskError
@@ -96,13 +96,6 @@ class RunOutcome:
     already_finished: bool = False
     targets: tuple[str, ...] = ()  # the constraints, described; empty: none set
     git: git_best.GitReport | None = None  # with `git_repository`: what was committed
-
-
-def _daily(result: BacktestResult) -> tuple[list[str], list[float]]:
-    initial = float(result.metrics.get("initial_capital") or 0) or 1.0
-    return daily_returns(result.equity_curve, timezone=result.properties["timezone"],
-                         initial_capital=initial,
-                         first_bar=int(result.properties.get("warmup_bars", 0)))
 
 
 class Optimizer:
@@ -445,7 +438,7 @@ class Optimizer:
             else:
                 request = replace(self._in_sample, strategy=version.strategy)
                 result = await self.engine.run(request.with_inputs(inputs))
-                daily = _daily(result)
+                daily = result_daily_returns(result)
         except TvdeskError as exc:
             self._check_data_still_there()  # else this trial stays unfinished: resume reruns it
             track.consecutive_errors += 1
@@ -588,7 +581,7 @@ class Optimizer:
                 assert self._holdout is not None
                 request = replace(self._holdout, strategy=strategy)
                 result = await self.engine.run(request.with_inputs(inputs))
-                daily = _daily(result)
+                daily = result_daily_returns(result)
         except TvdeskError as exc:
             self._check_data_still_there()
             self.store.finish_trial(trial_id, error=str(exc), status="error")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tvdesk.analytics.returns import daily_returns
+from tvdesk.analytics.returns import result_daily_returns
 from tvdesk.data.charts import Chart
 from tvdesk.engines.base import Engine
 from tvdesk.errors import TvdeskError
@@ -147,11 +147,7 @@ def portfolio_daily(outcomes: Sequence[ChartOutcome]) -> tuple[list[str], list[f
     a day contributes 0 that day): the calendar PBO and the deflated Sharpe ratio read."""
     by_day: dict[str, float] = {}
     for outcome in outcomes:
-        result = outcome.result
-        initial = float(result.metrics.get("initial_capital") or 0) or 1.0
-        days, returns = daily_returns(result.equity_curve, timezone=result.properties["timezone"],
-                                      initial_capital=initial,
-                                      first_bar=int(result.properties.get("warmup_bars", 0)))
+        days, returns = result_daily_returns(outcome.result)
         for day, value in zip(days, returns, strict=True):
             by_day[day] = by_day.get(day, 0.0) + value / len(outcomes)
     ordered = sorted(by_day)
