@@ -104,11 +104,9 @@ def refuse_single_chart_flags(options: Any) -> None:
 async def evaluate_charts(request: BacktestRequest, charts: Sequence[Chart],
                           engine: Any) -> list[tuple[Chart, Any]]:
     """`request` (strategy, inputs, window) on every chart, side by side on the engine."""
-    from tvdesk.optimize.watchlist_trials import run_charts
+    from tvdesk.optimize.watchlist_trials import run_charts, warm_up_for
 
     pairs = [(chart, chart.request(request)) for chart in charts]
-    warm = getattr(engine, "warm_up", None)
-    if warm is not None:  # sandboxed workers read only the files they start with: all at once
-        await warm(list(dict.fromkeys(f for _, r in pairs for f in r.data_files())))
+    await warm_up_for(engine, (r for _, r in pairs))
     outcomes = await run_charts(engine, pairs)
     return [(o.chart, o.result) for o in outcomes]

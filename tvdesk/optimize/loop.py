@@ -154,6 +154,13 @@ class Optimizer:
         holdout = replace(request, date_from=start)
         return in_sample, holdout
 
+    @property
+    def _has_holdout(self) -> bool:
+        """A holdout to evaluate the best trial on: the chart's, or every watchlist chart's."""
+        if self._watchlist is not None:
+            return self._watchlist.has_holdout
+        return self._holdout is not None
+
     def _workspace(self) -> Path:
         root = Path(self.settings.workspace) if self.settings.workspace else \
             paths.data_dir() / "workspaces" / str(self.run_id)
@@ -244,9 +251,7 @@ class Optimizer:
             if self._lost_lease:
                 raise TvdeskError(f"run {self.run_id}: {self._lost_lease}")
             for condition, track in outcome.tracks.items():
-                has_holdout = self._holdout is not None or (
-                    self._watchlist is not None and self._watchlist.has_holdout)
-                if track.best is not None and has_holdout:
+                if track.best is not None and self._has_holdout:
                     result = await self._evaluate_holdout(track)
                     if result is not None:
                         outcome.holdout[condition] = result
@@ -558,8 +563,7 @@ class Optimizer:
         return False
 
     async def _evaluate_holdout(self, track: TrackState) -> BacktestResult | None:
-        assert track.best is not None and (self._holdout is not None or (
-            self._watchlist is not None and self._watchlist.has_holdout))
+        assert track.best is not None and self._has_holdout
         inputs = track.best.inputs
         done = self.store.find_done_trial(str(self.run_id), track.best.source_hash, inputs,
                                           segment="holdout", condition=track.condition)

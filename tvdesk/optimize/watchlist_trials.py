@@ -88,6 +88,15 @@ async def run_charts(engine: Engine,
         raise
 
 
+async def warm_up_for(engine: Engine, requests: Iterable[BacktestRequest]) -> None:
+    """Start the engine's workers with every request's bars readable, when it has workers to
+    start: a sandboxed worker reads only the files it was started with, so one start for the
+    whole watchlist instead of a restart per chart."""
+    warm = getattr(engine, "warm_up", None)
+    if warm is not None:
+        await warm(list(dict.fromkeys(f for r in requests for f in r.data_files())))
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -208,12 +217,7 @@ class WatchlistTrial:
         return frames if len(frames) > 1 else ()
 
     async def warm_up(self, engine: Engine) -> None:
-        """Start the engine's workers with every chart's bars readable (a sandboxed worker
-        reads only the files it was started with: one start instead of one per chart)."""
-        warm = getattr(engine, "warm_up", None)
-        if warm is not None:
-            files = [f for _, request, _ in self.windows for f in request.data_files()]
-            await warm(list(dict.fromkeys(files)))
+        await warm_up_for(engine, [request for _, request, _ in self.windows])
 
     async def run(self, engine: Engine, strategy: Strategy, inputs: Mapping[str, InputValue],
                   *, holdout: bool) -> tuple[BacktestResult, list[ChartRecord],
