@@ -77,11 +77,10 @@ def _symbol_of(args: argparse.Namespace) -> str:
 
 
 def _add(library, args: argparse.Namespace) -> int:
-    from tvdesk.app.requests import check_timezone
+    from tvdesk.app.requests import check_positive, check_timezone
 
-    for flag, value in (("--mintick", args.mintick), ("--pointvalue", args.pointvalue)):
-        if value is not None and not (value > 0 and value != float("inf")):
-            raise InputError(f"expected a positive finite number, got {value!r}", source=flag)
+    check_positive(args.mintick, "--mintick")
+    check_positive(args.pointvalue, "--pointvalue")
     timezone = check_timezone(args.timezone) if args.timezone else None
     reports = library.add(args.files, symbol=_symbol_of(args), timeframe=args.timeframe,
                           mintick=args.mintick, pointvalue=args.pointvalue,

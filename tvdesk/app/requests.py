@@ -219,7 +219,7 @@ def _session(text: str | None) -> str | None:
     return parse_session(text).text
 
 
-def _positive(value: float | None, flag: str) -> float | None:
+def check_positive(value: float | None, flag: str) -> float | None:
     """A tick size or point value: positive and finite, or None when not given.
 
     `float("inf")` and `float("nan")` parse as numbers, so argparse lets them through; an
@@ -254,9 +254,9 @@ def build_request(options: RunOptions, profile: Profile | None = None,
     symbol = SymbolSpec(
         ticker=options.symbol or p.symbol or "",
         timeframe=options.timeframe or p.timeframe,
-        mintick=_positive(options.mintick if options.mintick is not None else p.mintick,
+        mintick=check_positive(options.mintick if options.mintick is not None else p.mintick,
                           "--mintick"),
-        pointvalue=_positive(options.pointvalue if options.pointvalue is not None
+        pointvalue=check_positive(options.pointvalue if options.pointvalue is not None
                              else p.pointvalue, "--pointvalue"),
         currency=options.currency or p.currency,
         timezone=tz,
