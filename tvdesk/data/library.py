@@ -227,10 +227,10 @@ class Library:
         symbol = _check_symbol(symbol)
         if session:
             session = parse_session(session).text
+        known = self._known_facts(symbol)  # any timeframe's entry: the symbol's facts
+        tz = timezone or (known.timezone if known else "UTC")
         loaded: list[Bars] = []
         for file in files:
-            existing = self._existing_for_timezone(symbol)
-            tz = timezone or (existing.timezone if existing else "UTC")
             bars = load_bars(file, timezone=tz)
             if timeframe:
                 check_timeframe(timeframe_code(timeframe), bars)
@@ -242,27 +242,28 @@ class Library:
         # Every group is merged (and a mismatched overlap refused) before any file is written.
         merged = [self._merge(symbol, code, group, mintick=mintick, pointvalue=pointvalue,
                               currency=currency, timezone=timezone, session=session,
-                              replace=replace)
+                              replace=replace, known=known)
                   for code, group in plans.items()]
         for report, data, meta_file in merged:
             write_bytes_atomically(report.entry.path, data)  # then the entry that points to it
             write_json_atomically(meta_file, report.entry.to_json())
         return [report for report, _data, _meta in merged]
 
-    def _existing_for_timezone(self, symbol: str) -> LibraryEntry | None:
+    def _known_facts(self, symbol: str) -> LibraryEntry | None:
         held = [e for e in self.entries() if e.symbol == symbol]
         return held[0] if held else None
 
     def _merge(self, symbol: str, code: str, group: list[Bars], *, mintick: float | None,
                pointvalue: float | None, currency: str | None, timezone: str | None,
-               session: str | None, replace: bool) -> tuple[AddReport, bytes, Path]:
+               session: str | None, replace: bool,
+               known: LibraryEntry | None) -> tuple[AddReport, bytes, Path]:
         """The merged series of one timeframe: (report, the series file's bytes, the entry's
         file); nothing is written here."""
         folder = self.root / "series" / _slug(symbol)
         meta_file = folder / f"{code}{_ENTRY_SUFFIX}"
         old = self._read_entry(meta_file) if meta_file.exists() and not replace else None
         # Facts not given: this series' own, else those of the symbol's other timeframes.
-        facts = old or self._existing_for_timezone(symbol)
+        facts = old or known
         if facts is not None and timezone and timezone != facts.timezone and not replace:
             raise InputError(
                 f"{facts.label} is kept in timezone {facts.timezone}; --timezone {timezone} "
